@@ -1,0 +1,210 @@
+//! The Kafka record layout: the envelope travels in record headers, the
+//! payload in the value, and the partitioning key is the user.
+//!
+//! Consumers route, filter and deduplicate on headers alone, without parsing
+//! the value. Every header value is UTF-8 text. The full table with an
+//! example record is in `docs/contract.md`.
+
+use crate::event::EventType;
+use crate::time::{self, Timestamp};
+
+/// The header names of the envelope. Each constant's doc says what the
+/// value holds; all are prefixed `tb-` so they never collide with headers
+/// added by other producers or by Kafka tooling.
+pub mod header {
+    /// Event kind: `track`, `identify`, `page`, `screen`, `group`, `alias`.
+    pub const EVENT_TYPE: &str = "tb-event-type";
+    /// The routing name: the track event's `event`, otherwise the kind.
+    pub const EVENT_NAME: &str = "tb-event-name";
+    /// The client's `messageId`; the de-duplication key.
+    pub const MESSAGE_ID: &str = "tb-message-id";
+    /// App id bound to the write key that sent the event.
+    pub const APP_ID: &str = "tb-app-id";
+    /// Schema reference of the value: `none` until a schema is registered.
+    pub const SCHEMA: &str = "tb-schema";
+    /// Encoding of the value: `json`.
+    pub const ENCODING: &str = "tb-encoding";
+    /// Skew-corrected event time (RFC 3339, ms, UTC).
+    pub const TIMESTAMP: &str = "tb-timestamp";
+    /// The client's own `timestamp`, before correction (absent if not sent).
+    pub const CLIENT_TIMESTAMP: &str = "tb-client-timestamp";
+    /// The client's `sentAt` (absent if not sent).
+    pub const SENT_AT: &str = "tb-sent-at";
+    /// Gateway receipt time.
+    pub const RECEIVED_AT: &str = "tb-received-at";
+    /// The event's `custom_attributes` object as compact JSON (absent if none).
+    pub const CUSTOM_ATTRIBUTES: &str = "tb-custom-attributes";
+    /// `true` when the event matched no route and went to the catch-all topic.
+    pub const UNROUTED: &str = "tb-unrouted";
+
+    /// Every header name, in the order the gateway writes them.
+    pub const ALL: [&str; 12] = [
+        EVENT_TYPE,
+        EVENT_NAME,
+        MESSAGE_ID,
+        APP_ID,
+        SCHEMA,
+        ENCODING,
+        TIMESTAMP,
+        CLIENT_TIMESTAMP,
+        SENT_AT,
+        RECEIVED_AT,
+        CUSTOM_ATTRIBUTES,
+        UNROUTED,
+    ];
+}
+
+/// Value of [`header::ENCODING`] for JSON payloads.
+pub const ENCODING_JSON: &str = "json";
+/// Value of [`header::SCHEMA`] when no schema applies.
+pub const SCHEMA_NONE: &str = "none";
+
+/// The envelope of one record, as written to and read from headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// Event kind.
+    pub event_type: EventType,
+    /// Routing name.
+    pub event_name: String,
+    /// Client message id.
+    pub message_id: String,
+    /// App id of the sending write key.
+    pub app_id: String,
+    /// Schema reference (`none` for unvalidated JSON).
+    pub schema: String,
+    /// Value encoding (`json`).
+    pub encoding: String,
+    /// Corrected event time.
+    pub timestamp: Timestamp,
+    /// Client timestamp before correction.
+    pub client_timestamp: Option<Timestamp>,
+    /// Client send time.
+    pub sent_at: Option<Timestamp>,
+    /// Gateway receipt time.
+    pub received_at: Timestamp,
+    /// Custom attributes JSON object, compact.
+    pub custom_attributes: Option<String>,
+    /// Whether the event went to the catch-all topic.
+    pub unrouted: bool,
+}
+
+/// Why a record's headers could not be read as an envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeError(pub String);
+
+impl std::fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EnvelopeError {}
+
+impl Envelope {
+    /// The envelope as `(name, value)` header pairs, optional ones omitted.
+    pub fn to_headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = Vec::with_capacity(header::ALL.len());
+        h.push((header::EVENT_TYPE, self.event_type.as_str().to_owned()));
+        h.push((header::EVENT_NAME, self.event_name.clone()));
+        h.push((header::MESSAGE_ID, self.message_id.clone()));
+        h.push((header::APP_ID, self.app_id.clone()));
+        h.push((header::SCHEMA, self.schema.clone()));
+        h.push((header::ENCODING, self.encoding.clone()));
+        h.push((header::TIMESTAMP, time::format(self.timestamp)));
+        if let Some(t) = self.client_timestamp {
+            h.push((header::CLIENT_TIMESTAMP, time::format(t)));
+        }
+        if let Some(t) = self.sent_at {
+            h.push((header::SENT_AT, time::format(t)));
+        }
+        h.push((header::RECEIVED_AT, time::format(self.received_at)));
+        if let Some(c) = &self.custom_attributes {
+            h.push((header::CUSTOM_ATTRIBUTES, c.clone()));
+        }
+        if self.unrouted {
+            h.push((header::UNROUTED, "true".to_owned()));
+        }
+        h
+    }
+
+    /// Reads an envelope from header pairs in any order. Unknown headers are
+    /// ignored; a missing required header or an unparsable value is an error.
+    pub fn from_headers<'h, I>(headers: I) -> Result<Envelope, EnvelopeError>
+    where
+        I: IntoIterator<Item = (&'h str, &'h [u8])>,
+    {
+        let mut found: [Option<&'h str>; header::ALL.len()] = [None; header::ALL.len()];
+        for (name, value) in headers {
+            if let Some(i) = header::ALL.iter().position(|n| *n == name) {
+                let text = std::str::from_utf8(value)
+                    .map_err(|_| EnvelopeError(format!("header {name} is not UTF-8")))?;
+                found[i] = Some(text);
+            }
+        }
+        let get = |name: &str| {
+            let i = header::ALL
+                .iter()
+                .position(|n| *n == name)
+                .unwrap_or_default();
+            found[i]
+        };
+        let need = |name: &str| {
+            get(name).ok_or_else(|| EnvelopeError(format!("header {name} is missing")))
+        };
+        let ts = |name: &str, v: &str| {
+            time::parse(v)
+                .ok_or_else(|| EnvelopeError(format!("header {name} is not a timestamp: {v:?}")))
+        };
+        let opt_ts = |name: &str| get(name).map(|v| ts(name, v)).transpose();
+        let kind = need(header::EVENT_TYPE)?;
+        Ok(Envelope {
+            event_type: EventType::parse(kind)
+                .ok_or_else(|| EnvelopeError(format!("unknown event type {kind:?}")))?,
+            event_name: need(header::EVENT_NAME)?.to_owned(),
+            message_id: need(header::MESSAGE_ID)?.to_owned(),
+            app_id: need(header::APP_ID)?.to_owned(),
+            schema: need(header::SCHEMA)?.to_owned(),
+            encoding: need(header::ENCODING)?.to_owned(),
+            timestamp: ts(header::TIMESTAMP, need(header::TIMESTAMP)?)?,
+            client_timestamp: opt_ts(header::CLIENT_TIMESTAMP)?,
+            sent_at: opt_ts(header::SENT_AT)?,
+            received_at: ts(header::RECEIVED_AT, need(header::RECEIVED_AT)?)?,
+            custom_attributes: get(header::CUSTOM_ATTRIBUTES).map(str::to_owned),
+            unrouted: get(header::UNROUTED) == Some("true"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip() {
+        let t = time::parse("2026-11-25T10:00:00.123Z").unwrap();
+        let env = Envelope {
+            event_type: EventType::Track,
+            event_name: "Order Completed".into(),
+            message_id: "m1".into(),
+            app_id: "shop".into(),
+            schema: SCHEMA_NONE.into(),
+            encoding: ENCODING_JSON.into(),
+            timestamp: t,
+            client_timestamp: Some(t),
+            sent_at: None,
+            received_at: t,
+            custom_attributes: Some(r#"{"ab":"b"}"#.into()),
+            unrouted: true,
+        };
+        let headers = env.to_headers();
+        assert!(!headers.iter().any(|(n, _)| *n == header::SENT_AT));
+        let back = Envelope::from_headers(headers.iter().map(|(n, v)| (*n, v.as_bytes()))).unwrap();
+        assert_eq!(back, env);
+    }
+
+    #[test]
+    fn missing_header_is_named() {
+        let err = Envelope::from_headers([(header::EVENT_TYPE, &b"track"[..])]).unwrap_err();
+        assert!(err.0.contains(header::EVENT_NAME), "{err}");
+    }
+}

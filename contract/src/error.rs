@@ -1,0 +1,151 @@
+//! Error codes: the stable, machine-readable half of every error the gateway
+//! returns. Clients branch on the code; the message is for humans.
+//!
+//! A code fixes the HTTP status of a request-level error and tells a client
+//! whether retrying the same bytes can ever succeed. SDK retry policy reads
+//! [`ErrorCode::retryable`] instead of guessing from status codes.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Every error code the gateway can put in a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // ---- request-level ----
+    /// The body is not valid JSON (after decompression).
+    InvalidJson,
+    /// The body is JSON but not the expected shape (e.g. `batch` missing or not an array).
+    InvalidBatch,
+    /// `Content-Encoding: gzip` but the body is not a complete gzip stream.
+    BadGzip,
+    /// A `Content-Encoding` other than `gzip` or `identity`.
+    UnsupportedEncoding,
+    /// The compressed body is larger than `limits.max_body_bytes`.
+    PayloadTooLarge,
+    /// The body inflates to more than `limits.max_decompressed_bytes`.
+    DecompressedTooLarge,
+    /// The batch holds more than `limits.max_events_per_batch` events.
+    TooManyEvents,
+    /// No write key, or one the gateway does not know.
+    Unauthorized,
+    /// No such route.
+    NotFound,
+    /// The route exists but not for this HTTP method.
+    MethodNotAllowed,
+    /// The gateway cannot take more work right now; retry after `Retry-After`.
+    Overloaded,
+    /// No Kafka delivery was possible for any event of the request; retry later.
+    KafkaUnavailable,
+    /// A bug. Never expected; reported so it can be found.
+    Internal,
+
+    // ---- event-level ----
+    /// The batch element is not a JSON object.
+    InvalidEvent,
+    /// A required field is absent.
+    MissingField,
+    /// A field has the wrong JSON type or an unparsable value.
+    InvalidField,
+    /// The same field appears twice in one event.
+    DuplicateField,
+    /// `type` is not one of track, identify, page, screen, group, alias.
+    UnknownType,
+    /// No route matches the event and the routing policy is `reject`.
+    UnroutedEvent,
+    /// The event alone is larger than `limits.max_event_bytes`.
+    EventTooLarge,
+    /// Kafka did not acknowledge the event (`ack = "broker"`); safe to retry the event.
+    DeliveryFailed,
+    /// The producer queue was full when the event arrived; safe to retry the event.
+    QueueFull,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidJson => "invalid_json",
+            InvalidBatch => "invalid_batch",
+            BadGzip => "bad_gzip",
+            UnsupportedEncoding => "unsupported_encoding",
+            PayloadTooLarge => "payload_too_large",
+            DecompressedTooLarge => "decompressed_too_large",
+            TooManyEvents => "too_many_events",
+            Unauthorized => "unauthorized",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            Overloaded => "overloaded",
+            KafkaUnavailable => "kafka_unavailable",
+            Internal => "internal",
+            InvalidEvent => "invalid_event",
+            MissingField => "missing_field",
+            InvalidField => "invalid_field",
+            DuplicateField => "duplicate_field",
+            UnknownType => "unknown_type",
+            UnroutedEvent => "unrouted_event",
+            EventTooLarge => "event_too_large",
+            DeliveryFailed => "delivery_failed",
+            QueueFull => "queue_full",
+        }
+    }
+
+    /// HTTP status for a request that fails as a whole with this code.
+    /// Event-level codes map to the status a single-event endpoint returns.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            InvalidJson | InvalidBatch | BadGzip | InvalidEvent | MissingField | InvalidField
+            | DuplicateField | UnknownType | UnroutedEvent => 400,
+            Unauthorized => 401,
+            NotFound => 404,
+            MethodNotAllowed => 405,
+            PayloadTooLarge | DecompressedTooLarge | TooManyEvents | EventTooLarge => 413,
+            UnsupportedEncoding => 415,
+            Overloaded | KafkaUnavailable | DeliveryFailed | QueueFull => 503,
+            Internal => 500,
+        }
+    }
+
+    /// Whether sending the same event again later can succeed.
+    pub fn retryable(self) -> bool {
+        use ErrorCode::*;
+        matches!(
+            self,
+            Overloaded | KafkaUnavailable | DeliveryFailed | QueueFull | Internal
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_name_matches_as_str() {
+        for code in [
+            ErrorCode::InvalidJson,
+            ErrorCode::BadGzip,
+            ErrorCode::DecompressedTooLarge,
+            ErrorCode::MissingField,
+            ErrorCode::DeliveryFailed,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn only_transient_codes_are_retryable() {
+        assert!(ErrorCode::QueueFull.retryable());
+        assert!(!ErrorCode::MissingField.retryable());
+        assert_eq!(ErrorCode::UnsupportedEncoding.http_status(), 415);
+    }
+}

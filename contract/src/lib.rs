@@ -1,0 +1,30 @@
+//! The Tributary wire contract, defined once and shared by every crate.
+//!
+//! Everything that crosses a process boundary is described here and nowhere
+//! else:
+//!
+//! * [`event`] — the event and batch shapes a client sends (the Segment
+//!   Tracking API shape), as owned types for producers (SDKs, load test);
+//! * [`view`] — a zero-copy reader of one event for the ingest hot path,
+//!   which checks required fields and types and reports per-event errors;
+//! * [`envelope`] — the Kafka record layout: header names and the envelope
+//!   carried in them, with encode and decode;
+//! * [`error`] — the error codes every HTTP response uses, with their status
+//!   and whether a client should retry;
+//! * [`response`] — the JSON bodies of gateway responses;
+//! * [`time`] — the one timestamp format used on the wire.
+//!
+//! The prose version, with byte-level examples, is `docs/contract.md`.
+
+pub mod envelope;
+pub mod error;
+pub mod event;
+pub mod response;
+pub mod time;
+pub mod view;
+
+pub use envelope::{Envelope, header};
+pub use error::ErrorCode;
+pub use event::{BatchRequest, Event, EventType};
+pub use response::{BatchResponse, ErrorBody, EventRejection};
+pub use view::{EventView, ViewError};

@@ -1,0 +1,53 @@
+//! JSON bodies of gateway responses.
+//!
+//! A request that is processed at all gets a [`BatchResponse`] listing the
+//! fate of each event; a request refused as a whole gets an [`ErrorBody`].
+
+use crate::error::ErrorCode;
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one accepted request: how many events were taken and
+/// which were not, by position in the batch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// Events accepted (acknowledged by Kafka in `broker` mode, queued for
+    /// Kafka in `buffered` mode).
+    pub accepted: usize,
+    /// Events not accepted, each with its reason. Empty when all were taken.
+    pub rejected: Vec<EventRejection>,
+}
+
+/// Why one event of a batch was not accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRejection {
+    /// Zero-based position of the event in the request's `batch` array.
+    pub index: usize,
+    /// Stable error code.
+    pub code: ErrorCode,
+    /// Human-readable detail.
+    pub message: String,
+    /// Whether sending this event again may succeed.
+    pub retryable: bool,
+}
+
+/// Body of a request refused as a whole (4xx/5xx).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable error code.
+    pub code: ErrorCode,
+    /// Human-readable detail.
+    pub message: String,
+    /// Whether the same request may succeed later.
+    pub retryable: bool,
+}
+
+impl ErrorBody {
+    /// An error body for `code` with a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            code,
+            message: message.into(),
+            retryable: code.retryable(),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The ingest endpoints: `POST /v1/batch` and `POST /v1/<kind>`.
+//!
+//! The request walks the stages in order — admit, decode, parse, then per
+//! event: check, route, enrich, deliver — and the response lists each
+//! event's outcome. Status codes:
+//!
+//! * 200 — processed; at least one event was delivered in `broker` mode (or
+//!   none was accepted). The body lists rejections.
+//! * 202 — processed; every accepted event was queued in `buffered` mode.
+//! * 4xx — the request as a whole is refused (see [`ErrorCode`]).
+//! * 503 + `Retry-After` — no event could be handed to Kafka; retry.
+
+use super::{AppState, json_response};
+use crate::admission::Principal;
+use crate::config::AckMode;
+use crate::delivery::{AckWaiter, OutRecord, Pending};
+use crate::ingest::batch::{self, BatchRoute, RawBatch};
+use crate::ingest::{RequestError, decode, enrich};
+use bytes::Bytes;
+use http::{HeaderMap, Response, StatusCode};
+use http_body_util::Full;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use std::time::Duration;
+use tributary_contract::envelope::{ENCODING_JSON, SCHEMA_NONE};
+use tributary_contract::time::{self, Timestamp};
+use tributary_contract::view::EventView;
+use tributary_contract::{BatchResponse, Envelope, ErrorBody, ErrorCode, EventRejection};
+
+/// Handles one ingest request from headers and body to response.
+pub async fn handle<B>(
+    state: &AppState,
+    route: BatchRoute,
+    headers: &HeaderMap,
+    body: B,
+) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match accept(state, route, headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn accept<B>(
+    state: &AppState,
+    route: BatchRoute,
+    headers: &HeaderMap,
+    body: B,
+) -> Result<Response<Full<Bytes>>, RequestError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let principal = state
+        .keys
+        .authenticate(headers)
+        .map_err(|m| RequestError::new(ErrorCode::Unauthorized, m))?;
+    let limits = &state.config.limits;
+    let encoding = decode::content_encoding(headers)?;
+    let raw = decode::read_body(headers, body, limits.max_body_bytes).await?;
+    let body = decode::decode(raw, encoding, limits.max_decompressed_bytes)?;
+    let batch = batch::parse(&body, route, limits.max_events_per_batch)?;
+    let outcome = deliver(state, &principal, &batch, time::now()).await;
+    Ok(respond(route, outcome))
+}
+
+/// What happened to the events of one request.
+#[derive(Debug, Default)]
+struct Outcome {
+    accepted: usize,
+    acked: usize,
+    rejected: Vec<EventRejection>,
+}
+
+impl Outcome {
+    fn reject(&mut self, index: usize, code: ErrorCode, message: impl Into<String>) {
+        self.rejected.push(EventRejection {
+            index,
+            code,
+            message: message.into(),
+            retryable: code.retryable(),
+        });
+    }
+}
+
+async fn deliver(
+    state: &AppState,
+    principal: &Principal,
+    batch: &RawBatch<'_>,
+    received_at: Timestamp,
+) -> Outcome {
+    let mut out = Outcome::default();
+    let (waiter, all_settled) = AckWaiter::new();
+    let mut payload = Vec::with_capacity(1024);
+    let default_ack = state.config.delivery.ack;
+    for (index, raw) in batch.events.iter().enumerate() {
+        let raw = raw.get();
+        if raw.len() > state.config.limits.max_event_bytes {
+            out.reject(
+                index,
+                ErrorCode::EventTooLarge,
+                format!(
+                    "event is {} bytes; the limit is {}",
+                    raw.len(),
+                    state.config.limits.max_event_bytes
+                ),
+            );
+            continue;
+        }
+        let view = match EventView::parse(raw, batch.implied) {
+            Ok(v) => v,
+            Err(e) => {
+                out.reject(index, e.code, e.message);
+                continue;
+            }
+        };
+        let Some(target) = state.router.route(&principal.app_id, &view) else {
+            out.reject(
+                index,
+                ErrorCode::UnroutedEvent,
+                format!(
+                    "no route for event {:?} and routing.unrouted is reject",
+                    view.routing_name()
+                ),
+            );
+            continue;
+        };
+        let stamps = enrich::stamps(&view, batch.sent_at, received_at);
+        payload.clear();
+        if let Err(e) = view.write_payload(&mut payload, &stamps, batch.context) {
+            out.reject(
+                index,
+                ErrorCode::InvalidEvent,
+                format!("cannot normalise event: {e}"),
+            );
+            continue;
+        }
+        let envelope = Envelope {
+            event_type: view.kind,
+            event_name: view.routing_name().to_owned(),
+            message_id: view.message_id.to_string(),
+            app_id: principal.app_id.to_string(),
+            schema: SCHEMA_NONE.to_owned(),
+            encoding: ENCODING_JSON.to_owned(),
+            timestamp: stamps.timestamp,
+            client_timestamp: stamps.original_timestamp,
+            sent_at: stamps.sent_at,
+            received_at,
+            custom_attributes: view.custom_attributes.map(|c| c.get().to_owned()),
+            unrouted: target.unrouted,
+        };
+        let mut headers = OwnedHeaders::new_with_capacity(12);
+        for (name, value) in envelope.to_headers() {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let record = OutRecord {
+            topic: &target.topic,
+            key: view.partition_key().as_bytes(),
+            payload: &payload,
+            headers,
+            timestamp_ms: received_at.timestamp_millis(),
+        };
+        let mode = target.ack.or(principal.ack).unwrap_or(default_ack);
+        let pending = match mode {
+            AckMode::Broker => {
+                waiter.expect_one();
+                Pending::Acked {
+                    waiter: waiter.clone(),
+                    index,
+                }
+            }
+            AckMode::Buffered => Pending::Buffered { attempt: 0 },
+        };
+        match state.producer.send(record, pending) {
+            Ok(()) if mode == AckMode::Broker => out.acked += 1,
+            Ok(()) => out.accepted += 1,
+            Err(e) => {
+                if mode == AckMode::Broker {
+                    // The record never reached the queue: undo its count.
+                    waiter.settle(usize::MAX, None);
+                }
+                let code = match e {
+                    KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull) => {
+                        state.stats.refused_queue_full.inc();
+                        ErrorCode::QueueFull
+                    }
+                    _ => ErrorCode::DeliveryFailed,
+                };
+                out.reject(index, code, format!("could not queue event for Kafka: {e}"));
+            }
+        }
+    }
+    waiter.arm();
+    if out.acked > 0 {
+        // librdkafka reports every record within message.timeout.ms; the
+        // extra margin only guards against a report that never comes.
+        let limit = Duration::from_millis(state.config.kafka.message_timeout_ms + 5_000);
+        if tokio::time::timeout(limit, all_settled).await.is_err() {
+            tracing::error!("delivery reports overdue; answering retryable failure");
+            for i in 0..batch.events.len() {
+                if !out.rejected.iter().any(|r| r.index == i) {
+                    out.reject(
+                        i,
+                        ErrorCode::DeliveryFailed,
+                        "no delivery report from Kafka in time",
+                    );
+                }
+            }
+            out.acked = 0;
+            out.accepted = 0;
+        }
+        for (index, reason) in waiter.take_failures() {
+            out.acked -= 1;
+            out.reject(
+                index,
+                ErrorCode::DeliveryFailed,
+                format!("Kafka did not acknowledge: {reason}"),
+            );
+        }
+    }
+    out.rejected.sort_by_key(|r| r.index);
+    out
+}
+
+fn respond(route: BatchRoute, out: Outcome) -> Response<Full<Bytes>> {
+    let accepted = out.accepted + out.acked;
+    if accepted == 0 && !out.rejected.is_empty() && out.rejected.iter().all(|r| r.retryable) {
+        let code = if out.rejected.iter().any(|r| r.code == ErrorCode::QueueFull) {
+            ErrorCode::Overloaded
+        } else {
+            ErrorCode::KafkaUnavailable
+        };
+        let first = &out.rejected[0];
+        return error_response(&RequestError::new(code, first.message.clone()));
+    }
+    if let (BatchRoute::Single(_), Some(r)) = (route, out.rejected.first()) {
+        return error_response(&RequestError::new(r.code, r.message.clone()));
+    }
+    let status = if out.acked == 0 && out.accepted > 0 {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    json_response(
+        status,
+        &BatchResponse {
+            accepted,
+            rejected: out.rejected,
+        },
+    )
+}
+
+/// The response for a request refused as a whole.
+pub fn error_response(e: &RequestError) -> Response<Full<Bytes>> {
+    let status =
+        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = json_response(status, &ErrorBody::new(e.code, e.message.clone()));
+    if e.code.retryable() {
+        resp.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+    }
+    resp
+}

@@ -1,0 +1,135 @@
+//! HTTP routes. This is the one place that maps a method and path to a
+//! handler; every route the gateway serves is listed in [`route`].
+//!
+//! | route | handler |
+//! |---|---|
+//! | `POST /v1/batch` | [`ingest`], batch body |
+//! | `POST /v1/{track,identify,page,screen,group,alias}` | [`ingest`], one event |
+//! | `OPTIONS /v1/*` | CORS preflight for browsers |
+//! | `GET /healthz` | process is alive |
+//! | `GET /readyz` | ready for traffic (not shutting down) |
+//! | `GET /stats` | delivery counters as JSON |
+
+pub mod ingest;
+
+use crate::admission::WriteKeys;
+use crate::config::Config;
+use crate::delivery::{ClusterProducer, DeliveryStats, Router};
+use crate::ingest::RequestError;
+use crate::ingest::batch::BatchRoute;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tributary_contract::{ErrorCode, EventType};
+
+/// Everything a request handler needs, shared by all connections.
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Config,
+    /// Accepted write keys.
+    pub keys: WriteKeys,
+    /// Event → topic table.
+    pub router: Router,
+    /// The shared Kafka producer.
+    pub producer: ClusterProducer,
+    /// Delivery counters.
+    pub stats: Arc<DeliveryStats>,
+    /// Set when shutdown begins; `/readyz` then fails so load balancers
+    /// stop sending traffic.
+    pub shutting_down: AtomicBool,
+}
+
+/// Dispatches one request.
+pub async fn route<B>(state: &AppState, req: Request<B>) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    if let Some(kind) = path.strip_prefix("/v1/") {
+        let batch_route = match kind {
+            "batch" | "import" => Some(BatchRoute::Batch),
+            other => EventType::parse(other).map(BatchRoute::Single),
+        };
+        let mut resp = match (batch_route, &parts.method) {
+            (None, _) => not_found(),
+            (Some(_), &Method::OPTIONS) => preflight(),
+            (Some(r), &Method::POST) => ingest::handle(state, r, &parts.headers, body).await,
+            (Some(_), _) => method_not_allowed(),
+        };
+        // Browsers send from any origin; the write key, not the origin, is
+        // the credential.
+        resp.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        return resp;
+    }
+    match (&parts.method, path) {
+        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/readyz") if state.shutting_down.load(Ordering::Relaxed) => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+        }
+        (&Method::GET, "/readyz") => text(StatusCode::OK, "ready\n"),
+        (&Method::GET, "/stats") => json_response(StatusCode::OK, &*state.stats),
+        (_, "/healthz" | "/readyz" | "/stats") => method_not_allowed(),
+        _ => not_found(),
+    }
+}
+
+fn preflight() -> Response<Full<Bytes>> {
+    let mut resp = text(StatusCode::NO_CONTENT, "");
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, content-encoding"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    resp
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    ingest::error_response(&RequestError::new(ErrorCode::NotFound, "no such route"))
+}
+
+fn method_not_allowed() -> Response<Full<Bytes>> {
+    ingest::error_response(&RequestError::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this route",
+    ))
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// A JSON response with `status`.
+pub fn json_response<T: serde::Serialize + ?Sized>(
+    status: StatusCode,
+    body: &T,
+) -> Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}

@@ -1,0 +1,431 @@
+//! Gateway configuration: one TOML file, one typed struct per section.
+//!
+//! Every field has a default, written in its doc comment, so an empty file
+//! (or no file, with `--dev`) is a valid configuration. [`Config::validate`]
+//! runs at start-up and reports every problem at once, naming the field.
+//! `gateway/tributary.example.toml` is the annotated reference copy.
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[server]`: listener and shutdown.
+    pub server: ServerConfig,
+    /// `[limits]`: caps on request and event sizes.
+    pub limits: LimitsConfig,
+    /// `[kafka]`: the cluster and its producer.
+    pub kafka: KafkaConfig,
+    /// `[routing]`: which topic each event goes to.
+    pub routing: RoutingConfig,
+    /// `[delivery]`: acknowledgement mode and retries.
+    pub delivery: DeliveryConfig,
+    /// `[[keys]]`: the write keys this gateway accepts.
+    pub keys: Vec<WriteKeyConfig>,
+    /// `[log]`: log format and filter.
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Default `0.0.0.0:8080`. Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Time allowed on SIGTERM to finish in-flight requests and flush Kafka,
+    /// in milliseconds. Default `10000`.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body as sent (compressed), in bytes; larger gets 413
+    /// `payload_too_large`. Default `5242880` (5 MiB).
+    pub max_body_bytes: usize,
+    /// Largest body after decompression, in bytes; inflation stops at this
+    /// size with 413 `decompressed_too_large`. Default `20971520` (20 MiB).
+    pub max_decompressed_bytes: usize,
+    /// Most events in one batch; more gets 413 `too_many_events`.
+    /// Default `5000`.
+    pub max_events_per_batch: usize,
+    /// Largest single event as JSON, in bytes; a larger event is rejected
+    /// alone with `event_too_large`. Must stay below the topic's
+    /// `max.message.bytes`. Default `524288` (512 KiB).
+    pub max_event_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 5 << 20,
+            max_decompressed_bytes: 20 << 20,
+            max_events_per_batch: 5000,
+            max_event_bytes: 512 << 10,
+        }
+    }
+}
+
+/// `[kafka]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma-separated. Default empty, which starts the
+    /// embedded in-memory cluster (as `--dev` does). Env: `TRIBUTARY_KAFKA_BROKERS`.
+    pub brokers: String,
+    /// Time the producer waits to fill a Kafka batch, in milliseconds. This
+    /// is what merges events from many small requests into large Kafka
+    /// batches. Default `5`.
+    pub linger_ms: u64,
+    /// Largest Kafka batch per partition, in bytes. Default `1000000`.
+    pub batch_size: u64,
+    /// Producer compression: `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    /// Default `lz4`.
+    pub compression: String,
+    /// Time Kafka has to acknowledge a record, including librdkafka's own
+    /// retries, in milliseconds. Default `30000`.
+    pub message_timeout_ms: u64,
+    /// Bound of the producer queue in KiB: memory the gateway may hold for
+    /// records not yet acknowledged. Default `262144` (256 MiB).
+    pub queue_max_kbytes: u64,
+    /// Bound of the producer queue in records. Default `1000000`.
+    pub queue_max_messages: u64,
+    /// Create missing topics at start-up. Default `true`.
+    pub create_topics: bool,
+    /// Partitions of topics the gateway creates. Default `3`.
+    pub topic_partitions: i32,
+    /// Replication factor of topics the gateway creates; `-1` takes the
+    /// broker's default. Default `-1`.
+    pub topic_replication: i32,
+    /// Extra librdkafka producer properties, passed through as given (e.g.
+    /// `"security.protocol" = "SASL_SSL"`). They win over the fields above.
+    pub producer: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: String::new(),
+            linger_ms: 5,
+            batch_size: 1_000_000,
+            compression: "lz4".into(),
+            message_timeout_ms: 30_000,
+            queue_max_kbytes: 256 * 1024,
+            queue_max_messages: 1_000_000,
+            create_topics: true,
+            topic_partitions: 3,
+            topic_replication: -1,
+            producer: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// Whether the embedded in-memory cluster is used.
+    pub fn embedded(&self) -> bool {
+        self.brokers.trim().is_empty()
+    }
+}
+
+/// What happens to a track event whose name has no route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnroutedPolicy {
+    /// Send it to `routing.catch_all_topic` with header `tb-unrouted: true`.
+    CatchAll,
+    /// Reject the event with `unrouted_event`.
+    Reject,
+}
+
+/// `[routing]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Prefix of every topic name the gateway derives. Default `tributary.`.
+    pub topic_prefix: String,
+    /// Policy for track events with no route: `catch_all` or `reject`.
+    /// Default `catch_all`.
+    pub unrouted: UnroutedPolicy,
+    /// Topic for unrouted events. Default `<topic_prefix>unrouted`.
+    pub catch_all_topic: Option<String>,
+    /// One entry per event type that gets its own topic.
+    pub routes: Vec<RouteConfig>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            topic_prefix: "tributary.".into(),
+            unrouted: UnroutedPolicy::CatchAll,
+            catch_all_topic: None,
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// `[[routing.routes]]`: one event type and its topic.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The track event name (`"Order Completed"`), or a kind other than
+    /// track (`"identify"`, `"page"`, ...) to move that kind's topic.
+    pub event: String,
+    /// Limit the route to one app id. Default: every app.
+    #[serde(default)]
+    pub app: Option<String>,
+    /// Topic. Default: `<topic_prefix>` + the event name in lower case with
+    /// runs of characters Kafka does not allow replaced by `_`
+    /// (`tributary.order_completed`).
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Delivery mode for this event type, overriding the write key's.
+    #[serde(default)]
+    pub ack: Option<AckMode>,
+}
+
+/// When the gateway answers a request, relative to Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckMode {
+    /// Answer 200 once Kafka has acknowledged every event of the request.
+    Broker,
+    /// Answer 202 once events are in the producer's bounded queue; the
+    /// gateway retries failed deliveries itself.
+    Buffered,
+}
+
+/// `[delivery]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Default delivery mode: `broker` or `buffered`. Default `broker`.
+    pub ack: AckMode,
+    /// In `buffered` mode, how many times the gateway re-produces a record
+    /// Kafka failed to take, each time to a random partition of its topic.
+    /// Default `3`.
+    pub buffered_retries: u32,
+    /// Bound of the queue of records waiting for such a retry; a failure
+    /// that finds it full is counted as lost. Default `100000`.
+    pub retry_queue: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            ack: AckMode::Broker,
+            buffered_retries: 3,
+            retry_queue: 100_000,
+        }
+    }
+}
+
+/// `[[keys]]`: one write key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteKeyConfig {
+    /// The key as clients send it.
+    pub key: String,
+    /// The app the key belongs to; stamped in `tb-app-id`.
+    pub app_id: String,
+    /// Delivery mode for this key, overriding `[delivery].ack`.
+    #[serde(default)]
+    pub ack: Option<AckMode>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`. Default `text`. Env: `TRIBUTARY_LOG_FORMAT`.
+    pub format: LogFormat,
+    /// `tracing` filter directive. Default `info`. Env: `RUST_LOG` wins.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// The write key `--dev` accepts when the configuration lists none.
+pub const DEV_WRITE_KEY: &str = "dev-write-key";
+/// The app id of [`DEV_WRITE_KEY`].
+pub const DEV_APP_ID: &str = "dev";
+
+impl Config {
+    /// Reads and parses a TOML file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        Config::parse(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// The catch-all topic name, derived when not set.
+    pub fn catch_all_topic(&self) -> String {
+        self.routing
+            .catch_all_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}unrouted", self.routing.topic_prefix))
+    }
+
+    /// Checks the configuration and returns every problem found, one per
+    /// line, or `Ok` if there is none.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = String::new();
+        let mut bad = |m: String| {
+            let _ = writeln!(problems, "  - {m}");
+        };
+        let l = &self.limits;
+        for (name, v) in [
+            ("limits.max_body_bytes", l.max_body_bytes),
+            ("limits.max_decompressed_bytes", l.max_decompressed_bytes),
+            ("limits.max_events_per_batch", l.max_events_per_batch),
+            ("limits.max_event_bytes", l.max_event_bytes),
+        ] {
+            if v == 0 {
+                bad(format!("{name} must be greater than 0"));
+            }
+        }
+        if l.max_decompressed_bytes < l.max_body_bytes {
+            bad("limits.max_decompressed_bytes must be at least limits.max_body_bytes".into());
+        }
+        if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&self.kafka.compression.as_str()) {
+            bad(format!(
+                "kafka.compression {:?} must be one of none, gzip, snappy, lz4, zstd",
+                self.kafka.compression
+            ));
+        }
+        if self.kafka.topic_partitions < 1 {
+            bad("kafka.topic_partitions must be at least 1".into());
+        }
+        if self.keys.is_empty() && !self.kafka.embedded() {
+            bad("no [[keys]]: the gateway would refuse every request".into());
+        }
+        let mut seen = HashSet::new();
+        for (i, k) in self.keys.iter().enumerate() {
+            if k.key.trim().is_empty() {
+                bad(format!("keys[{i}].key is empty"));
+            }
+            if k.app_id.trim().is_empty() {
+                bad(format!("keys[{i}].app_id is empty"));
+            }
+            if !seen.insert(&k.key) {
+                bad(format!("keys[{i}].key is listed twice"));
+            }
+        }
+        if let Err(e) = check_topic_name(&self.catch_all_topic()) {
+            bad(format!("routing.catch_all_topic: {e}"));
+        }
+        for (i, r) in self.routing.routes.iter().enumerate() {
+            if r.event.is_empty() {
+                bad(format!("routing.routes[{i}].event is empty"));
+            }
+            if let Some(t) = &r.topic
+                && let Err(e) = check_topic_name(t)
+            {
+                bad(format!("routing.routes[{i}].topic: {e}"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("invalid configuration:\n{problems}"))
+        }
+    }
+}
+
+/// Kafka's own rule for topic names.
+pub fn check_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 249 {
+        return Err(format!("{name:?} must be 1 to 249 characters"));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("{name:?} is not allowed"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "{name:?} contains {c:?}; only [a-zA-Z0-9._-] are allowed"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_documented_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.server.listen.port(), 8080);
+        assert_eq!(c.delivery.ack, AckMode::Broker);
+        assert_eq!(c.catch_all_topic(), "tributary.unrouted");
+        assert!(c.kafka.embedded());
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../tributary.example.toml");
+        let c = Config::parse(text).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.routing.routes.len(), 2);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_reported() {
+        assert!(Config::parse("[server]\nlisten_addr = 1").is_err());
+        let c = Config::parse(
+            r#"
+            [kafka]
+            brokers = "127.0.0.1:9092"
+            compression = "brotli"
+            [[routing.routes]]
+            event = "x"
+            topic = "bad topic"
+            "#,
+        )
+        .unwrap();
+        let err = c.validate().unwrap_err();
+        assert!(err.contains("kafka.compression"), "{err}");
+        assert!(err.contains("routing.routes[0].topic"), "{err}");
+        assert!(err.contains("no [[keys]]"), "{err}");
+    }
+}

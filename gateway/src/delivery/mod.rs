@@ -1,0 +1,17 @@
+//! Delivery: getting accepted events into Kafka.
+//!
+//! * [`route`] — event → topic;
+//! * [`producer`] — the shared producer, delivery reports, buffered retries;
+//! * [`topics`] — the start-up topic check;
+//! * [`embedded`] — the in-memory cluster of `--dev`;
+//! * [`stats`] — counters for every way a record leaves.
+
+pub mod embedded;
+pub mod producer;
+pub mod route;
+pub mod stats;
+pub mod topics;
+
+pub use producer::{AckWaiter, ClusterProducer, OutRecord, Pending};
+pub use route::{Router, Target};
+pub use stats::DeliveryStats;

@@ -1,0 +1,463 @@
+//! The shared Kafka producer of one cluster, and what happens when Kafka
+//! reports on each record.
+//!
+//! One producer serves every request, so events from thousands of small
+//! HTTP requests leave in large, compressed Kafka batches (`linger.ms`,
+//! `batch.size`). Each record carries a [`Pending`] tag saying who waits for
+//! it: a request in `broker` mode (answered when all its records are
+//! settled), or nobody (`buffered` mode, where the gateway retries failures
+//! itself on a random partition and counts what it finally loses).
+
+use super::stats::DeliveryStats;
+use crate::config::KafkaConfig;
+use rand::Rng;
+use rdkafka::ClientConfig;
+use rdkafka::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Who is waiting for a record's delivery report.
+#[derive(Debug)]
+pub enum Pending {
+    /// A `broker`-mode request, waiting for all of its records.
+    Acked {
+        /// The request's waiter.
+        waiter: Arc<AckWaiter>,
+        /// Position of the event in the request's batch.
+        index: usize,
+    },
+    /// A `buffered`-mode record; `attempt` retries so far.
+    Buffered {
+        /// Retries already made by the gateway.
+        attempt: u32,
+    },
+}
+
+/// Collects the delivery reports of one `broker`-mode request and wakes the
+/// request when the last one is in.
+#[derive(Debug)]
+pub struct AckWaiter {
+    // Starts at 1 so the count cannot reach zero while records are still
+    // being sent; `arm` removes that guard.
+    remaining: AtomicUsize,
+    failures: Mutex<Vec<(usize, String)>>,
+    done: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl AckWaiter {
+    /// A waiter and the receiver that fires when every record is settled.
+    pub fn new() -> (Arc<AckWaiter>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        let w = AckWaiter {
+            remaining: AtomicUsize::new(1),
+            failures: Mutex::new(Vec::new()),
+            done: Mutex::new(Some(tx)),
+        };
+        (Arc::new(w), rx)
+    }
+
+    /// Registers one more record about to be sent.
+    pub fn expect_one(&self) {
+        self.remaining.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Settles one record; `error` is `None` on success.
+    pub fn settle(&self, index: usize, error: Option<String>) {
+        if let Some(e) = error
+            && let Ok(mut f) = self.failures.lock()
+        {
+            f.push((index, e));
+        }
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Ok(mut done) = self.done.lock()
+            && let Some(tx) = done.take()
+        {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Called once every record of the request has been handed to Kafka.
+    pub fn arm(&self) {
+        self.settle(usize::MAX, None);
+    }
+
+    /// The records that failed, by batch index, with Kafka's reason.
+    pub fn take_failures(&self) -> Vec<(usize, String)> {
+        self.failures
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default()
+    }
+}
+
+/// A record the gateway will produce again after Kafka failed it.
+struct Retry {
+    message: OwnedMessage,
+    attempt: u32,
+}
+
+/// Receives librdkafka's delivery reports on its polling thread.
+pub struct DeliveryContext {
+    stats: Arc<DeliveryStats>,
+    retries: SyncSender<Retry>,
+    max_retries: u32,
+}
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        match (*pending, result) {
+            (Pending::Acked { waiter, index }, Ok(_)) => {
+                self.stats.delivered.inc();
+                waiter.settle(index, None);
+            }
+            (Pending::Acked { waiter, index }, Err((e, _))) => {
+                self.stats.failed_reported.inc();
+                waiter.settle(index, Some(e.to_string()));
+            }
+            (Pending::Buffered { .. }, Ok(_)) => self.stats.delivered.inc(),
+            (Pending::Buffered { attempt }, Err((e, msg))) => {
+                if attempt >= self.max_retries {
+                    self.stats.lost_retries_exhausted.inc();
+                    tracing::error!(topic = msg.topic(), error = %e, attempt, "event lost: retries exhausted");
+                    return;
+                }
+                let retry = Retry {
+                    message: msg.detach(),
+                    attempt: attempt + 1,
+                };
+                match self.retries.try_send(retry) {
+                    Ok(()) => self.stats.retried.inc(),
+                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                        self.stats.lost_retry_queue_full.inc();
+                        tracing::error!(topic = msg.topic(), error = %e, "event lost: retry queue full");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One record ready to produce.
+pub struct OutRecord<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Partitioning key (the user).
+    pub key: &'a [u8],
+    /// Record value.
+    pub payload: &'a [u8],
+    /// Envelope headers.
+    pub headers: OwnedHeaders,
+    /// Record timestamp, ms since the epoch (gateway receipt time).
+    pub timestamp_ms: i64,
+}
+
+/// The producer of one Kafka cluster.
+pub struct ClusterProducer {
+    producer: Arc<ThreadedProducer<DeliveryContext>>,
+    stats: Arc<DeliveryStats>,
+}
+
+impl ClusterProducer {
+    /// Creates the producer for `brokers` and starts its retry worker.
+    pub fn new(
+        brokers: &str,
+        kafka: &KafkaConfig,
+        max_retries: u32,
+        retry_queue: usize,
+        stats: Arc<DeliveryStats>,
+    ) -> Result<ClusterProducer, KafkaError> {
+        let (tx, rx) = sync_channel(retry_queue.max(1));
+        let context = DeliveryContext {
+            stats: stats.clone(),
+            retries: tx,
+            max_retries,
+        };
+        let mut cfg = ClientConfig::new();
+        cfg.set("bootstrap.servers", brokers)
+            .set("linger.ms", kafka.linger_ms.to_string())
+            .set("batch.size", kafka.batch_size.to_string())
+            .set("compression.type", &kafka.compression)
+            .set("message.timeout.ms", kafka.message_timeout_ms.to_string())
+            .set(
+                "queue.buffering.max.kbytes",
+                kafka.queue_max_kbytes.to_string(),
+            )
+            .set(
+                "queue.buffering.max.messages",
+                kafka.queue_max_messages.to_string(),
+            )
+            .set("acks", "all")
+            // Idempotence: librdkafka's own retries never duplicate or reorder.
+            .set("enable.idempotence", "true")
+            // Java-compatible hashing of user keys; random spread for keyless.
+            .set("partitioner", "murmur2_random");
+        for (k, v) in &kafka.producer {
+            cfg.set(k, v);
+        }
+        let producer: ThreadedProducer<DeliveryContext> = cfg.create_with_context(context)?;
+        let producer = Arc::new(producer);
+        let worker = producer.clone();
+        let worker_stats = stats.clone();
+        let timeout = Duration::from_millis(kafka.message_timeout_ms);
+        std::thread::Builder::new()
+            .name("tributary-retry".into())
+            .spawn(move || retry_worker(worker, rx, worker_stats, timeout))
+            .map_err(|e| KafkaError::ClientCreation(format!("cannot start retry worker: {e}")))?;
+        Ok(ClusterProducer { producer, stats })
+    }
+
+    /// Hands one record to the producer queue. A full queue is an error the
+    /// caller reports to the client as retryable.
+    pub fn send(&self, record: OutRecord<'_>, pending: Pending) -> Result<(), KafkaError> {
+        let rec = BaseRecord::with_opaque_to(record.topic, Box::new(pending))
+            .key(record.key)
+            .payload(record.payload)
+            .headers(record.headers)
+            .timestamp(record.timestamp_ms);
+        match self.producer.send(rec) {
+            Ok(()) => {
+                self.stats.produced.inc();
+                Ok(())
+            }
+            Err((e, _)) => Err(e),
+        }
+    }
+
+    /// Waits until every queued record is delivered or `deadline` passes.
+    /// Returns the number of records still in flight.
+    pub fn flush(&self, deadline: Duration) -> i32 {
+        let end = Instant::now() + deadline;
+        // Retries re-enter the queue after a failure report, so flush until
+        // the queue stays empty, not just once.
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let _ = self.producer.flush(left.min(Duration::from_millis(200)));
+            let n = self.producer.in_flight_count();
+            if n == 0 || Instant::now() >= end {
+                return n;
+            }
+        }
+    }
+
+    /// The underlying producer, for metadata queries.
+    pub fn inner(&self) -> &ThreadedProducer<DeliveryContext> {
+        &self.producer
+    }
+}
+
+/// Re-produces failed `buffered` records, each to a random partition of its
+/// topic: the partition that failed may have a leader that is down.
+fn retry_worker(
+    producer: Arc<ThreadedProducer<DeliveryContext>>,
+    retries: Receiver<Retry>,
+    stats: Arc<DeliveryStats>,
+    timeout: Duration,
+) {
+    let mut partitions: HashMap<String, i32> = HashMap::new();
+    let mut rng = rand::rng();
+    while let Ok(Retry { message, attempt }) = retries.recv() {
+        let topic = message.topic().to_owned();
+        let count = match partitions.get(&topic) {
+            Some(n) => *n,
+            None => {
+                let n = producer
+                    .client()
+                    .fetch_metadata(Some(&topic), Duration::from_secs(5))
+                    .ok()
+                    .and_then(|m| m.topics().first().map(|t| t.partitions().len() as i32))
+                    .unwrap_or(0);
+                if n > 0 {
+                    partitions.insert(topic.clone(), n);
+                }
+                n
+            }
+        };
+        let headers = message.headers().map(|h| {
+            let mut out = OwnedHeaders::new_with_capacity(rdkafka::message::Headers::count(h));
+            for hd in rdkafka::message::Headers::iter(h) {
+                out = out.insert(Header {
+                    key: hd.key,
+                    value: hd.value,
+                });
+            }
+            out
+        });
+        let give_up = Instant::now() + timeout;
+        let pending = Box::new(Pending::Buffered { attempt });
+        let mut rec = BaseRecord::with_opaque_to(&topic, pending);
+        if let Some(k) = message.key() {
+            rec = rec.key(k);
+        }
+        if let Some(p) = message.payload() {
+            rec = rec.payload(p);
+        }
+        if let Some(h) = headers {
+            rec = rec.headers(h);
+        }
+        if count > 0 {
+            rec = rec.partition(rng.random_range(0..count));
+        }
+        if let Some(ts) = message.timestamp().to_millis() {
+            rec = rec.timestamp(ts);
+        }
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if Instant::now() < give_up =>
+                {
+                    rec = back;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err((e, _)) => {
+                    stats.lost_retries_exhausted.inc();
+                    tracing::error!(topic, error = %e, "event lost: retry could not be queued");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Fault injection with librdkafka's mock cluster: Kafka refusing
+    //! records must surface to `broker`-mode clients and be retried, or
+    //! counted as lost, in `buffered` mode.
+    use super::*;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+    fn producer(bootstrap: &str, retries: u32) -> (ClusterProducer, Arc<DeliveryStats>) {
+        let stats = Arc::new(DeliveryStats::default());
+        let kafka = KafkaConfig {
+            linger_ms: 0,
+            message_timeout_ms: 5_000,
+            ..KafkaConfig::default()
+        };
+        let p = ClusterProducer::new(bootstrap, &kafka, retries, 16, stats.clone()).unwrap();
+        (p, stats)
+    }
+
+    fn record(topic: &str) -> OutRecord<'_> {
+        OutRecord {
+            topic,
+            key: b"user",
+            payload: b"{}",
+            headers: OwnedHeaders::new(),
+            timestamp_ms: 0,
+        }
+    }
+
+    fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let end = Instant::now() + Duration::from_secs(15);
+        while !f() {
+            assert!(Instant::now() < end, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn broker_mode_reports_a_refused_record_to_its_request() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 2, 1).unwrap();
+        let (p, stats) = producer(&cluster.bootstrap_servers(), 3);
+        // Warm up so the topic's metadata is known before errors start.
+        let (w0, rx0) = AckWaiter::new();
+        w0.expect_one();
+        p.send(
+            record("t"),
+            Pending::Acked {
+                waiter: w0.clone(),
+                index: 0,
+            },
+        )
+        .unwrap();
+        w0.arm();
+        wait_for_reports(rx0);
+        cluster.request_errors(
+            RDKafkaApiKey::Produce,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+        );
+        let (waiter, rx) = AckWaiter::new();
+        waiter.expect_one();
+        p.send(
+            record("t"),
+            Pending::Acked {
+                waiter: waiter.clone(),
+                index: 7,
+            },
+        )
+        .unwrap();
+        waiter.arm();
+        wait_for_reports(rx);
+        let failures = waiter.take_failures();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(failures[0].0, 7);
+        assert_eq!(stats.failed_reported.get(), 1);
+        assert_eq!(stats.delivered.get(), 1);
+    }
+
+    #[test]
+    fn buffered_mode_retries_a_refused_record() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 3, 1).unwrap();
+        let (p, stats) = producer(&cluster.bootstrap_servers(), 3);
+        p.send(record("t"), Pending::Buffered { attempt: 0 })
+            .unwrap();
+        wait_until("warm-up delivery", || stats.delivered.get() == 1);
+        cluster.request_errors(
+            RDKafkaApiKey::Produce,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+        );
+        p.send(record("t"), Pending::Buffered { attempt: 0 })
+            .unwrap();
+        wait_until("retried delivery", || stats.delivered.get() == 2);
+        assert_eq!(stats.retried.get(), 1);
+        assert_eq!(stats.lost(), 0);
+    }
+
+    #[test]
+    fn buffered_mode_counts_a_record_lost_after_its_retries() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 3, 1).unwrap();
+        let (p, stats) = producer(&cluster.bootstrap_servers(), 2);
+        p.send(record("t"), Pending::Buffered { attempt: 0 })
+            .unwrap();
+        wait_until("warm-up delivery", || stats.delivered.get() == 1);
+        let refuse = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; 3];
+        cluster.request_errors(RDKafkaApiKey::Produce, &refuse);
+        p.send(record("t"), Pending::Buffered { attempt: 0 })
+            .unwrap();
+        wait_until("loss to be counted", || stats.lost() == 1);
+        assert_eq!(stats.retried.get(), 2);
+        assert_eq!(stats.lost_retries_exhausted.get(), 1);
+    }
+
+    /// Blocks on a oneshot without a runtime (the producer reports on its
+    /// own thread).
+    fn wait_for_reports(rx: oneshot::Receiver<()>) {
+        let mut rx = rx;
+        let end = Instant::now() + Duration::from_secs(15);
+        loop {
+            match rx.try_recv() {
+                Ok(()) => return,
+                Err(oneshot::error::TryRecvError::Empty) if Instant::now() < end => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("delivery reports did not arrive: {e:?}"),
+            }
+        }
+    }
+}

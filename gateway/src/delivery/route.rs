@@ -1,0 +1,196 @@
+//! Routing: which Kafka topic an event goes to.
+//!
+//! Each event type gets its own topic so it can be scaled, retained and
+//! consumed on its own, and a flood of one type cannot delay another. Track
+//! events route by `event` name; the other kinds route by kind
+//! (`tributary.identify`, ...). A track name with no route goes to the
+//! catch-all topic, or is rejected, per `routing.unrouted`.
+
+use crate::config::{AckMode, Config, UnroutedPolicy};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use tributary_contract::EventType;
+use tributary_contract::view::EventView;
+
+/// Where an event goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Kafka topic.
+    pub topic: Arc<str>,
+    /// Delivery mode of this route, overriding the write key's.
+    pub ack: Option<AckMode>,
+    /// The event matched no route and uses the catch-all topic.
+    pub unrouted: bool,
+}
+
+type RouteKey = (EventType, String);
+
+/// The routing table, built once from configuration.
+#[derive(Debug)]
+pub struct Router {
+    per_app: HashMap<(String, RouteKey), Target>,
+    any_app: HashMap<RouteKey, Target>,
+    catch_all: Option<Target>,
+}
+
+/// Derives a topic-safe name: lower case, runs of characters Kafka does not
+/// allow become one `_`. `"Order Completed"` → `order_completed`.
+pub fn topic_slug(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_matches('_');
+    let mut slug = if trimmed.is_empty() {
+        "_".to_owned()
+    } else {
+        trimmed.to_owned()
+    };
+    slug.truncate(200);
+    slug
+}
+
+impl Router {
+    /// Builds the table: configured routes, then one default route per
+    /// non-track kind.
+    pub fn new(config: &Config) -> Router {
+        let prefix = &config.routing.topic_prefix;
+        let mut per_app = HashMap::new();
+        let mut any_app = HashMap::new();
+        for r in &config.routing.routes {
+            let kind = EventType::parse(&r.event)
+                .filter(|k| *k != EventType::Track)
+                .unwrap_or(EventType::Track);
+            let topic = r
+                .topic
+                .clone()
+                .unwrap_or_else(|| format!("{prefix}{}", topic_slug(&r.event)));
+            let target = Target {
+                topic: Arc::from(topic),
+                ack: r.ack,
+                unrouted: false,
+            };
+            let key = (kind, r.event.clone());
+            match &r.app {
+                Some(app) => per_app.insert((app.clone(), key), target),
+                None => any_app.insert(key, target),
+            };
+        }
+        for kind in EventType::ALL
+            .into_iter()
+            .filter(|k| *k != EventType::Track)
+        {
+            any_app
+                .entry((kind, kind.as_str().to_owned()))
+                .or_insert_with(|| Target {
+                    topic: Arc::from(format!("{prefix}{}", kind.as_str())),
+                    ack: None,
+                    unrouted: false,
+                });
+        }
+        let catch_all = (config.routing.unrouted == UnroutedPolicy::CatchAll).then(|| Target {
+            topic: Arc::from(config.catch_all_topic()),
+            ack: None,
+            unrouted: true,
+        });
+        Router {
+            per_app,
+            any_app,
+            catch_all,
+        }
+    }
+
+    /// The target of an event sent by `app`, or `None` when it is unrouted
+    /// and the policy is to reject.
+    pub fn route(&self, app: &str, event: &EventView<'_>) -> Option<&Target> {
+        let key = (event.kind, event.routing_name().to_owned());
+        self.per_app
+            .get(&(app.to_owned(), key.clone()))
+            .or_else(|| self.any_app.get(&key))
+            .or(self.catch_all.as_ref())
+    }
+
+    /// Every topic the gateway may write to, for the start-up check.
+    pub fn topics(&self) -> BTreeSet<String> {
+        self.per_app
+            .values()
+            .chain(self.any_app.values())
+            .chain(self.catch_all.iter())
+            .map(|t| t.topic.to_string())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router(extra: &str) -> Router {
+        let c = Config::parse(&format!(
+            r#"
+            [[routing.routes]]
+            event = "Order Completed"
+            [[routing.routes]]
+            event = "Order Completed"
+            app = "shop"
+            topic = "shop.orders"
+            ack = "buffered"
+            [[routing.routes]]
+            event = "identify"
+            topic = "people"
+            {extra}
+            "#
+        ))
+        .unwrap();
+        Router::new(&c)
+    }
+
+    fn view(raw: &str) -> EventView<'_> {
+        EventView::parse(raw, None).unwrap()
+    }
+
+    #[test]
+    fn routes_by_name_app_and_kind() {
+        let r = router("");
+        let order =
+            view(r#"{"type":"track","event":"Order Completed","messageId":"m","anonymousId":"a"}"#);
+        assert_eq!(
+            &*r.route("other", &order).unwrap().topic,
+            "tributary.order_completed"
+        );
+        let shop = r.route("shop", &order).unwrap();
+        assert_eq!(
+            (&*shop.topic, shop.ack),
+            ("shop.orders", Some(AckMode::Buffered))
+        );
+        let ident = view(r#"{"type":"identify","messageId":"m","anonymousId":"a"}"#);
+        assert_eq!(&*r.route("x", &ident).unwrap().topic, "people");
+        let page = view(r#"{"type":"page","messageId":"m","anonymousId":"a"}"#);
+        assert_eq!(&*r.route("x", &page).unwrap().topic, "tributary.page");
+        // A track event *named* like a kind does not hijack that kind's route.
+        let odd = view(r#"{"type":"track","event":"identify","messageId":"m","anonymousId":"a"}"#);
+        assert!(r.route("x", &odd).unwrap().unrouted);
+    }
+
+    #[test]
+    fn unrouted_goes_to_catch_all_or_is_refused() {
+        let other = r#"{"type":"track","event":"Nope","messageId":"m","anonymousId":"a"}"#;
+        let t = router("").route("x", &view(other)).cloned().unwrap();
+        assert!(t.unrouted);
+        assert_eq!(&*t.topic, "tributary.unrouted");
+        let strict = router("[routing]\nunrouted = \"reject\"");
+        assert!(strict.route("x", &view(other)).is_none());
+    }
+
+    #[test]
+    fn slugs_are_valid_topic_names() {
+        assert_eq!(topic_slug("Order Completed"), "order_completed");
+        assert_eq!(topic_slug("  Übung / 2  "), "bung_2");
+        assert_eq!(topic_slug("!!!"), "_");
+        assert!(crate::config::check_topic_name(&topic_slug(&"x".repeat(400))).is_ok());
+    }
+}

@@ -1,0 +1,55 @@
+//! Delivery counters: every way a record can leave the gateway, so "how
+//! much was lost, and why" always has an answer. Logged at shutdown and
+//! served on `/stats`.
+
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Serialize for Counter {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.get())
+    }
+}
+
+/// Counters of one gateway process.
+#[derive(Debug, Default, Serialize)]
+pub struct DeliveryStats {
+    /// Records handed to the producer queue (first attempts and retries).
+    pub produced: Counter,
+    /// Records Kafka acknowledged.
+    pub delivered: Counter,
+    /// `broker`-mode records Kafka failed; the client was told per event.
+    pub failed_reported: Counter,
+    /// `buffered`-mode records re-produced after a failure.
+    pub retried: Counter,
+    /// Records refused because the producer queue was full; the client was
+    /// told (`queue_full`, retryable).
+    pub refused_queue_full: Counter,
+    /// `buffered`-mode records lost after `delivery.buffered_retries`.
+    pub lost_retries_exhausted: Counter,
+    /// `buffered`-mode records lost because the retry queue was full.
+    pub lost_retry_queue_full: Counter,
+}
+
+impl DeliveryStats {
+    /// Records acknowledged to a client and then lost.
+    pub fn lost(&self) -> u64 {
+        self.lost_retries_exhausted.get() + self.lost_retry_queue_full.get()
+    }
+}

@@ -1,0 +1,151 @@
+//! Body decoding: enforce the compressed size cap while reading, pick the
+//! decoder from `Content-Encoding`, and stop inflating the moment the output
+//! passes its cap, so a gzip bomb costs at most the cap in memory.
+
+use super::RequestError;
+use bytes::Bytes;
+use flate2::read::GzDecoder;
+use http::HeaderMap;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+use http_body_util::{BodyExt, Limited};
+use std::io::Read;
+use tributary_contract::ErrorCode;
+
+/// How the body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Plain bytes (`identity` or no header).
+    Identity,
+    /// `gzip`.
+    Gzip,
+}
+
+/// Reads `Content-Encoding`. Unknown encodings are refused (415) rather
+/// than guessed at.
+pub fn content_encoding(headers: &HeaderMap) -> Result<Encoding, RequestError> {
+    let Some(v) = headers.get(CONTENT_ENCODING) else {
+        return Ok(Encoding::Identity);
+    };
+    let v = v.to_str().unwrap_or("").trim();
+    if v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip") {
+        Ok(Encoding::Gzip)
+    } else if v.is_empty() || v.eq_ignore_ascii_case("identity") {
+        Ok(Encoding::Identity)
+    } else {
+        Err(RequestError::new(
+            ErrorCode::UnsupportedEncoding,
+            format!("Content-Encoding {v:?} is not supported; use gzip or identity"),
+        ))
+    }
+}
+
+/// Reads the whole body, refusing it as soon as it passes `max` bytes.
+pub async fn read_body<B>(headers: &HeaderMap, body: B, max: usize) -> Result<Bytes, RequestError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let too_large = || {
+        RequestError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request body is larger than {max} bytes"),
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(e) => Err(RequestError::new(
+            ErrorCode::InvalidBatch,
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+/// Decodes the body. Gzip output is capped at `max_inflated` bytes.
+pub fn decode(body: Bytes, encoding: Encoding, max_inflated: usize) -> Result<Bytes, RequestError> {
+    match encoding {
+        Encoding::Identity => Ok(body),
+        Encoding::Gzip => inflate(&body, max_inflated).map(Bytes::from),
+    }
+}
+
+/// Inflates a gzip stream, failing once the output would exceed `max`.
+pub fn inflate(compressed: &[u8], max: usize) -> Result<Vec<u8>, RequestError> {
+    // Typical telemetry compresses 5-10x; start there and grow as needed.
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(6).min(max));
+    // Read one byte past the cap so "exactly max" and "more" differ.
+    let mut reader = GzDecoder::new(compressed).take(max as u64 + 1);
+    match reader.read_to_end(&mut out) {
+        Ok(_) if out.len() > max => Err(RequestError::new(
+            ErrorCode::DecompressedTooLarge,
+            format!("body inflates to more than {max} bytes"),
+        )),
+        Ok(_) => Ok(out),
+        Err(e) => Err(RequestError::new(
+            ErrorCode::BadGzip,
+            format!("body is not valid gzip: {e}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn inflates_within_the_cap() {
+        assert_eq!(inflate(&gzip(b"hello"), 5).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn stops_a_bomb_at_the_cap() {
+        let bomb = gzip(&vec![b'['; 10 << 20]);
+        assert!(bomb.len() < 20_000);
+        let err = inflate(&bomb, 1 << 20).unwrap_err();
+        assert_eq!(err.code, ErrorCode::DecompressedTooLarge);
+    }
+
+    #[test]
+    fn truncated_and_garbage_gzip_are_bad_gzip() {
+        let g = gzip(b"{\"batch\":[]}");
+        assert_eq!(
+            inflate(&g[..g.len() - 5], 100).unwrap_err().code,
+            ErrorCode::BadGzip
+        );
+        assert_eq!(
+            inflate(b"not gzip", 100).unwrap_err().code,
+            ErrorCode::BadGzip
+        );
+    }
+
+    #[test]
+    fn unknown_encoding_is_415() {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_ENCODING, "br".parse().unwrap());
+        let err = content_encoding(&h).unwrap_err();
+        assert_eq!(err.code.http_status(), 415);
+        h.insert(CONTENT_ENCODING, "GZIP".parse().unwrap());
+        assert_eq!(content_encoding(&h).unwrap(), Encoding::Gzip);
+    }
+}

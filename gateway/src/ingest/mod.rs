@@ -1,0 +1,32 @@
+//! Ingest: turning a request body into checked, enriched events, each with
+//! its own outcome. Stages run in the order of the modules below; each is a
+//! plain function so it can be tested alone.
+//!
+//! * [`decode`] — body size cap, `Content-Encoding`, gzip with an inflation cap;
+//! * [`batch`] — the batch shape and per-event parsing;
+//! * [`enrich`] — receipt time and clock-skew correction.
+
+pub mod batch;
+pub mod decode;
+pub mod enrich;
+
+use tributary_contract::ErrorCode;
+
+/// A request refused as a whole, before any event is looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    /// Stable code; fixes the HTTP status.
+    pub code: ErrorCode,
+    /// Detail for the client.
+    pub message: String,
+}
+
+impl RequestError {
+    /// A request error with `code` and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> RequestError {
+        RequestError {
+            code,
+            message: message.into(),
+        }
+    }
+}

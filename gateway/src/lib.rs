@@ -1,0 +1,168 @@
+//! The Tributary gateway: an HTTP edge that accepts gzip batches of
+//! analytics events and re-batches them into Kafka, one topic per event
+//! type, with the envelope in record headers.
+//!
+//! The data path, one module per stage:
+//!
+//! ```text
+//! server (listener) → api (routes) → admission (write key)
+//!   → ingest (decode → batch → enrich) → delivery (route → producer → Kafka)
+//! ```
+//!
+//! [`Gateway::start`] runs it in-process (tests, embedding); the
+//! `tributary-gateway` binary wraps it with a CLI and signal handling.
+
+pub mod admission;
+pub mod api;
+pub mod config;
+pub mod delivery;
+pub mod ingest;
+pub mod server;
+
+use crate::admission::WriteKeys;
+use crate::api::AppState;
+use crate::config::Config;
+use crate::delivery::embedded::EmbeddedCluster;
+use crate::delivery::{ClusterProducer, DeliveryStats, Router};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running gateway.
+pub struct Gateway {
+    local_addr: SocketAddr,
+    bootstrap: String,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    // Declared last: dropped after the producer has flushed.
+    embedded: Option<EmbeddedCluster>,
+}
+
+impl Gateway {
+    /// Validates `config`, connects to Kafka (or starts the embedded
+    /// cluster), checks topics, binds the listener and starts serving.
+    pub async fn start(config: Config) -> anyhow::Result<Gateway> {
+        config.validate().map_err(|e| anyhow::anyhow!(e))?;
+        let router = Router::new(&config);
+        let topics = router.topics();
+        let embedded = if config.kafka.embedded() {
+            let list: Vec<String> = topics.iter().cloned().collect();
+            Some(EmbeddedCluster::start(
+                1,
+                &list,
+                config.kafka.topic_partitions,
+            )?)
+        } else {
+            None
+        };
+        let bootstrap = match &embedded {
+            Some(e) => e.bootstrap_servers().to_owned(),
+            None => config.kafka.brokers.clone(),
+        };
+        if embedded.is_none() {
+            delivery::topics::ensure_topics(
+                &bootstrap,
+                &config.kafka.producer,
+                &topics,
+                config.kafka.create_topics,
+                config.kafka.topic_partitions,
+                config.kafka.topic_replication,
+            )
+            .await?;
+        }
+        let stats = Arc::new(DeliveryStats::default());
+        let producer = ClusterProducer::new(
+            &bootstrap,
+            &config.kafka,
+            config.delivery.buffered_retries,
+            config.delivery.retry_queue,
+            stats.clone(),
+        )?;
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.listen))?;
+        let local_addr = listener.local_addr()?;
+        let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+        let state = Arc::new(AppState {
+            keys: WriteKeys::new(&config.keys),
+            router,
+            producer,
+            stats,
+            shutting_down: Default::default(),
+            config,
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(
+            listener,
+            state.clone(),
+            async {
+                let _ = stopped.await;
+            },
+            grace,
+        ));
+        tracing::info!(%local_addr, kafka = %bootstrap, "gateway listening");
+        Ok(Gateway {
+            local_addr,
+            bootstrap,
+            state,
+            stop: Some(stop),
+            task,
+            embedded,
+        })
+    }
+
+    /// The address the gateway listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Bootstrap servers of the Kafka cluster in use (the embedded one in dev mode).
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Whether Kafka is the embedded, in-memory cluster.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// Every topic the gateway may write to.
+    pub fn topics(&self) -> Vec<String> {
+        self.state.router.topics().into_iter().collect()
+    }
+
+    /// Delivery counters.
+    pub fn stats(&self) -> Arc<DeliveryStats> {
+        self.state.stats.clone()
+    }
+
+    /// Graceful shutdown: fail readiness, stop accepting, drain in-flight
+    /// requests, then flush the producer, all within the configured grace.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.state.shutting_down.store(true, Ordering::Relaxed);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        let grace = Duration::from_millis(self.state.config.server.shutdown_grace_ms);
+        let state = self.state.clone();
+        let left = tokio::task::spawn_blocking(move || state.producer.flush(grace)).await?;
+        let stats = &self.state.stats;
+        tracing::info!(
+            delivered = stats.delivered.get(),
+            lost = stats.lost(),
+            unflushed = left,
+            "gateway stopped"
+        );
+        if left > 0 {
+            anyhow::bail!(
+                "{left} records were still unacknowledged when the shutdown grace ran out"
+            );
+        }
+        Ok(())
+    }
+}

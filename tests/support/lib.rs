@@ -1,0 +1,286 @@
+//! Shared helpers for Tributary's end-to-end tests: finding the real Kafka,
+//! starting a gateway on an ephemeral port, sending requests, and reading
+//! topics back.
+//!
+//! The broker is the real Apache Kafka started by `scripts/kafka start`
+//! (`scripts/test` does it), or any cluster named by `TRIBUTARY_TEST_KAFKA`.
+//! A test that cannot reach it fails with a message saying so; it is never
+//! skipped.
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tributary_gateway::Gateway;
+use tributary_gateway::config::{AckMode, Config, RouteConfig, WriteKeyConfig};
+
+/// The variable naming an external Kafka cluster for tests.
+pub const KAFKA_ENV: &str = "TRIBUTARY_TEST_KAFKA";
+/// Write key of the test app whose default mode is `broker`.
+pub const KEY_BROKER: &str = "test-key-broker";
+/// Write key of the test app whose default mode is `buffered`.
+pub const KEY_BUFFERED: &str = "test-key-buffered";
+/// App id bound to both test keys.
+pub const APP: &str = "testapp";
+
+/// Bootstrap servers of the test cluster, after checking it answers.
+pub fn kafka() -> String {
+    let bootstrap = std::env::var(KAFKA_ENV).unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("create Kafka client");
+    if let Err(e) = consumer.fetch_metadata(None, Duration::from_secs(15)) {
+        panic!(
+            "Kafka is not reachable at {bootstrap} ({e}). These tests need a real broker: \
+             run `scripts/kafka start` (scripts/test does), or set {KAFKA_ENV} to a cluster's bootstrap servers."
+        );
+    }
+    bootstrap
+}
+
+/// A topic prefix no other test (or earlier run) uses.
+pub fn unique_prefix(name: &str) -> String {
+    format!("t.{name}.{}.", uuid::Uuid::new_v4().simple())
+}
+
+/// A gateway configuration for tests: ephemeral port, the given cluster,
+/// both test keys, and routes for the events the tests send.
+pub fn test_config(bootstrap: &str, prefix: &str) -> Config {
+    let mut c = Config::default();
+    c.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    c.server.shutdown_grace_ms = 10_000;
+    c.kafka.brokers = bootstrap.to_owned();
+    c.kafka.topic_partitions = 3;
+    c.routing.topic_prefix = prefix.to_owned();
+    for event in ["Order Completed", "Product Viewed"] {
+        c.routing.routes.push(RouteConfig {
+            event: event.into(),
+            app: None,
+            topic: None,
+            ack: None,
+        });
+    }
+    c.keys = vec![
+        WriteKeyConfig {
+            key: KEY_BROKER.into(),
+            app_id: APP.into(),
+            ack: Some(AckMode::Broker),
+        },
+        WriteKeyConfig {
+            key: KEY_BUFFERED.into(),
+            app_id: APP.into(),
+            ack: Some(AckMode::Buffered),
+        },
+    ];
+    c
+}
+
+/// Starts a gateway in-process.
+pub async fn start_gateway(config: Config) -> Gateway {
+    Gateway::start(config).await.expect("gateway starts")
+}
+
+/// A response: status, headers and body parsed as JSON (or `Null`).
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: http::HeaderMap,
+    /// JSON body, or `Value::Null` if the body was not JSON.
+    pub json: serde_json::Value,
+}
+
+/// A small HTTP client for the gateway.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+}
+
+impl HttpClient {
+    /// A client for the gateway at `addr`.
+    pub fn new(addr: SocketAddr) -> HttpClient {
+        HttpClient {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// Sends a request with the given method, path, headers and body.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body))).expect("request");
+        let resp = self.client.request(req).await.expect("gateway answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Reply {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    /// POSTs `body` to `path` with a Basic write key, gzipped if asked.
+    pub async fn post(&self, path: &str, key: &str, body: &[u8], gzip_it: bool) -> Reply {
+        use base64::Engine as _;
+        let auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+        );
+        let mut headers = vec![
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let body = if gzip_it {
+            headers.push(("content-encoding", "gzip"));
+            gzip(body)
+        } else {
+            body.to_vec()
+        };
+        self.request("POST", path, &headers, body).await
+    }
+}
+
+/// Gzips bytes.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// One record read back from Kafka.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Record key as text.
+    pub key: String,
+    /// Headers by name (UTF-8).
+    pub headers: BTreeMap<String, String>,
+    /// Value parsed as JSON.
+    pub value: serde_json::Value,
+}
+
+/// Reads every record of `topics` from the beginning until `expected`
+/// records have arrived, then keeps reading for `settle` more to catch
+/// duplicates, or gives up after `timeout`.
+pub fn consume(
+    bootstrap: &str,
+    topics: &[String],
+    expected: usize,
+    settle: Duration,
+    timeout: Duration,
+) -> Vec<Received> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for t in topics {
+        let md = consumer
+            .fetch_metadata(Some(t), Duration::from_secs(10))
+            .expect("topic metadata");
+        for topic in md.topics() {
+            for p in topic.partitions() {
+                tpl.add_partition_offset(t, p.id(), Offset::Beginning)
+                    .expect("partition");
+            }
+        }
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let start = Instant::now();
+    let mut reached: Option<Instant> = None;
+    loop {
+        if let Some(t) = reached
+            && t.elapsed() >= settle
+        {
+            break;
+        }
+        if start.elapsed() >= timeout {
+            break;
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let mut headers = BTreeMap::new();
+                if let Some(h) = m.headers() {
+                    for hd in h.iter() {
+                        let v = hd
+                            .value
+                            .map(|v| String::from_utf8_lossy(v).into_owned())
+                            .unwrap_or_default();
+                        headers.insert(hd.key.to_owned(), v);
+                    }
+                }
+                out.push(Received {
+                    topic: m.topic().to_owned(),
+                    partition: m.partition(),
+                    key: m
+                        .key()
+                        .map(|k| String::from_utf8_lossy(k).into_owned())
+                        .unwrap_or_default(),
+                    headers,
+                    value: m
+                        .payload()
+                        .and_then(|p| serde_json::from_slice(p).ok())
+                        .unwrap_or(serde_json::Value::Null),
+                });
+                if out.len() >= expected && reached.is_none() {
+                    reached = Some(Instant::now());
+                }
+            }
+            Some(Err(e)) => panic!("consume error: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Path of the built `tributary-gateway` binary: `TRIBUTARY_GATEWAY_BIN`,
+/// else next to the test executable's `deps/` directory.
+pub fn gateway_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("TRIBUTARY_GATEWAY_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("tributary-gateway");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first with `cargo build -p tributary-gateway` (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
