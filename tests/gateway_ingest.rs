@@ -443,6 +443,7 @@ async fn unrouted_events_go_to_the_catch_all_topic_or_are_refused() {
         sent_at: None,
         context: None,
         write_key: None,
+        client_report: None,
     };
     let reply = http
         .post(
@@ -478,5 +479,55 @@ async fn unrouted_events_go_to_the_catch_all_topic_or_are_refused() {
         .await;
     assert_eq!(reply.json["accepted"], 0);
     assert_eq!(reply.json["rejected"][0]["code"], "unrouted_event");
+    gw.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_batch_with_the_same_idempotency_key_is_produced_once() {
+    use base64::Engine as _;
+    let bootstrap = kafka();
+    let prefix = unique_prefix("idem");
+    let gw = start_gateway(test_config(&bootstrap, &prefix)).await;
+    let http = HttpClient::new(gw.local_addr());
+    let (body, valid, _) = mixed_batch("idem", 20);
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{KEY_BROKER}:"))
+    );
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("idempotency-key", "batch-0001"),
+    ];
+    let first = http
+        .request("POST", "/v1/batch", &headers, body.clone())
+        .await;
+    let again = http
+        .request("POST", "/v1/batch", &headers, body.clone())
+        .await;
+    assert_eq!(first.status, 200);
+    assert_eq!(again.status, 200);
+    assert_eq!(first.json, again.json, "the retry gets the original answer");
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    // A different key is a different batch.
+    let other = [
+        ("authorization", auth.as_str()),
+        ("idempotency-key", "batch-0002"),
+    ];
+    let third = http.request("POST", "/v1/batch", &other, body).await;
+    assert!(third.headers.get("idempotent-replayed").is_none());
+
+    let got = consume(
+        &bootstrap,
+        &gw.topics(),
+        valid.len() * 2,
+        Duration::from_secs(2),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        got.len(),
+        valid.len() * 2,
+        "first and third produced, the retry not"
+    );
     gw.shutdown().await.unwrap();
 }

@@ -49,6 +49,10 @@ pub mod field {
     pub const WRITE_KEY: &str = "writeKey";
     /// The array of events in a batch body.
     pub const BATCH: &str = "batch";
+    /// Session id (ms timestamp of the session start) set by Tributary SDKs.
+    pub const SESSION_ID: &str = "sessionId";
+    /// The batch's client report of dropped events.
+    pub const CLIENT_REPORT: &str = "clientReport";
 }
 
 /// The kind of an event, which decides its required fields.
@@ -144,6 +148,9 @@ pub struct Event {
         skip_serializing_if = "Option::is_none"
     )]
     pub custom_attributes: Option<Map<String, Value>>,
+    /// Session the event belongs to (Tributary SDKs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<i64>,
 }
 
 impl Event {
@@ -163,6 +170,7 @@ impl Event {
             traits: None,
             context: None,
             custom_attributes: None,
+            session_id: None,
         }
     }
 }
@@ -182,6 +190,9 @@ pub struct BatchRequest {
     /// Write key for senders that cannot set an `Authorization` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_key: Option<String>,
+    /// Events the sender dropped since its last delivered report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_report: Option<crate::report::ClientReport>,
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! * [`error`] — the error codes every HTTP response uses, with their status
 //!   and whether a client should retry;
 //! * [`response`] — the JSON bodies of gateway responses;
+//! * [`report`] — client reports of events an SDK dropped, by reason;
+//! * [`health`] — reserved app-health event names;
 //! * [`time`] — the one timestamp format used on the wire.
 //!
 //! The prose version, with byte-level examples, is `docs/contract.md`.
@@ -19,6 +21,8 @@
 pub mod envelope;
 pub mod error;
 pub mod event;
+pub mod health;
+pub mod report;
 pub mod response;
 pub mod time;
 pub mod view;
@@ -26,5 +30,6 @@ pub mod view;
 pub use envelope::{Envelope, header};
 pub use error::ErrorCode;
 pub use event::{BatchRequest, Event, EventType};
+pub use report::{ClientReport, DropReason};
 pub use response::{BatchResponse, ErrorBody, EventRejection};
 pub use view::{EventView, ViewError};

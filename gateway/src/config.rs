@@ -25,6 +25,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// `[delivery]`: acknowledgement mode and retries.
     pub delivery: DeliveryConfig,
+    /// `[idempotency]`: memory of recent batch answers.
+    pub idempotency: IdempotencyConfig,
     /// `[[keys]]`: the write keys this gateway accepts.
     pub keys: Vec<WriteKeyConfig>,
     /// `[log]`: log format and filter.
@@ -230,6 +232,27 @@ impl Default for DeliveryConfig {
             ack: AckMode::Broker,
             buffered_retries: 3,
             retry_queue: 100_000,
+        }
+    }
+}
+
+/// `[idempotency]`: how long and how many batch answers are remembered so a
+/// retried batch (same `Idempotency-Key`) is answered without producing
+/// again. Per gateway process; see `api::idempotency` for the limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencyConfig {
+    /// Seconds an answer is remembered. Default `600`.
+    pub window_secs: u64,
+    /// Most answers remembered; the oldest are forgotten first. Default `100000`.
+    pub max_entries: usize,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        IdempotencyConfig {
+            window_secs: 600,
+            max_entries: 100_000,
         }
     }
 }

@@ -87,8 +87,13 @@ impl Gateway {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.listen))?;
         let local_addr = listener.local_addr()?;
         let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+        let idempotency = api::idempotency::IdempotencyCache::new(
+            Duration::from_secs(config.idempotency.window_secs),
+            config.idempotency.max_entries,
+        );
         let state = Arc::new(AppState {
             keys: WriteKeys::new(&config.keys),
+            idempotency,
             router,
             producer,
             stats,

@@ -10,7 +10,8 @@
 //! * 4xx — the request as a whole is refused (see [`ErrorCode`]).
 //! * 503 + `Retry-After` — no event could be handed to Kafka; retry.
 
-use super::{AppState, json_response};
+use super::idempotency::{self, Cached, Claim};
+use super::{AppState, json_bytes, json_response};
 use crate::admission::Principal;
 use crate::config::AckMode;
 use crate::delivery::{AckWaiter, OutRecord, Pending};
@@ -26,6 +27,11 @@ use tributary_contract::envelope::{ENCODING_JSON, SCHEMA_NONE};
 use tributary_contract::time::{self, Timestamp};
 use tributary_contract::view::EventView;
 use tributary_contract::{BatchResponse, Envelope, ErrorBody, ErrorCode, EventRejection};
+
+/// Request header naming a batch; retries of one batch repeat it.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Response header set when the answer is a replay of an earlier attempt's.
+pub const REPLAYED: &str = "idempotent-replayed";
 
 /// Handles one ingest request from headers and body to response.
 pub async fn handle<B>(
@@ -58,13 +64,51 @@ where
         .keys
         .authenticate(headers)
         .map_err(|m| RequestError::new(ErrorCode::Unauthorized, m))?;
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= idempotency::MAX_KEY_LEN);
+    let ticket = match key {
+        None => None,
+        Some(key) => loop {
+            match state.idempotency.claim(&principal.app_id, key) {
+                Claim::New(t) => break Some(t),
+                Claim::Done(c) => return Ok(replay(&c)),
+                Claim::Wait(slot) => {
+                    if let Some(c) = idempotency::wait(slot).await {
+                        return Ok(replay(&c));
+                    }
+                    // The first attempt gave up without an answer: try again.
+                }
+            }
+        },
+    };
     let limits = &state.config.limits;
     let encoding = decode::content_encoding(headers)?;
     let raw = decode::read_body(headers, body, limits.max_body_bytes).await?;
     let body = decode::decode(raw, encoding, limits.max_decompressed_bytes)?;
     let batch = batch::parse(&body, route, limits.max_events_per_batch)?;
+    if let Some(report) = &batch.client_report {
+        state.stats.client_reported_drops.add(report.total());
+    }
     let outcome = deliver(state, &principal, &batch, time::now()).await;
-    Ok(respond(route, outcome))
+    let (status, body) = respond(route, outcome)?;
+    if let Some(t) = ticket {
+        t.complete(Cached {
+            status: status.as_u16(),
+            body: body.clone(),
+        });
+    }
+    Ok(json_bytes(status, body))
+}
+
+/// The remembered answer of an already-processed batch.
+fn replay(c: &Cached) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(c.status).unwrap_or(StatusCode::OK);
+    let mut resp = json_bytes(status, c.body.clone());
+    resp.headers_mut()
+        .insert(REPLAYED, http::HeaderValue::from_static("true"));
+    resp
 }
 
 /// What happened to the events of one request.
@@ -228,7 +272,10 @@ async fn deliver(
     out
 }
 
-fn respond(route: BatchRoute, out: Outcome) -> Response<Full<Bytes>> {
+/// The status and body of a processed request, or the error that replaces
+/// them when nothing could be accepted for a retryable reason (503) or the
+/// single event of a `/v1/<kind>` request was rejected.
+fn respond(route: BatchRoute, out: Outcome) -> Result<(StatusCode, Bytes), RequestError> {
     let accepted = out.accepted + out.acked;
     if accepted == 0 && !out.rejected.is_empty() && out.rejected.iter().all(|r| r.retryable) {
         let code = if out.rejected.iter().any(|r| r.code == ErrorCode::QueueFull) {
@@ -237,23 +284,22 @@ fn respond(route: BatchRoute, out: Outcome) -> Response<Full<Bytes>> {
             ErrorCode::KafkaUnavailable
         };
         let first = &out.rejected[0];
-        return error_response(&RequestError::new(code, first.message.clone()));
+        return Err(RequestError::new(code, first.message.clone()));
     }
     if let (BatchRoute::Single(_), Some(r)) = (route, out.rejected.first()) {
-        return error_response(&RequestError::new(r.code, r.message.clone()));
+        return Err(RequestError::new(r.code, r.message.clone()));
     }
     let status = if out.acked == 0 && out.accepted > 0 {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
     };
-    json_response(
-        status,
-        &BatchResponse {
-            accepted,
-            rejected: out.rejected,
-        },
-    )
+    let body = serde_json::to_vec(&BatchResponse {
+        accepted,
+        rejected: out.rejected,
+    })
+    .unwrap_or_default();
+    Ok((status, Bytes::from(body)))
 }
 
 /// The response for a request refused as a whole.

@@ -10,6 +10,7 @@
 //! | `GET /readyz` | ready for traffic (not shutting down) |
 //! | `GET /stats` | delivery counters as JSON |
 
+pub mod idempotency;
 pub mod ingest;
 
 use crate::admission::WriteKeys;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub producer: ClusterProducer,
     /// Delivery counters.
     pub stats: Arc<DeliveryStats>,
+    /// Answers of recent batches, by idempotency key.
+    pub idempotency: Arc<idempotency::IdempotencyCache>,
     /// Set when shutdown begins; `/readyz` then fails so load balancers
     /// stop sending traffic.
     pub shutting_down: AtomicBool,
@@ -125,7 +128,12 @@ pub fn json_response<T: serde::Serialize + ?Sized>(
     body: &T,
 ) -> Response<Full<Bytes>> {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    json_bytes(status, Bytes::from(bytes))
+}
+
+/// A response with `status` and an already-serialised JSON body.
+pub fn json_bytes(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -12,7 +12,12 @@ pub struct Counter(AtomicU64);
 impl Counter {
     /// Adds one.
     pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.add(1);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Current value.
@@ -45,6 +50,8 @@ pub struct DeliveryStats {
     pub lost_retries_exhausted: Counter,
     /// `buffered`-mode records lost because the retry queue was full.
     pub lost_retry_queue_full: Counter,
+    /// Events SDKs reported dropping on devices (client reports), all reasons.
+    pub client_reported_drops: Counter,
 }
 
 impl DeliveryStats {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
 use tributary_contract::time::{self, Timestamp};
-use tributary_contract::{ErrorCode, EventType};
+use tributary_contract::{ClientReport, ErrorCode, EventType};
 
 /// Which ingest route a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct RawBatch<'a> {
     pub context: Option<&'a RawValue>,
     /// Kind implied by a single-event route.
     pub implied: Option<EventType>,
+    /// Events the client says it dropped (SDK client report).
+    pub client_report: Option<ClientReport>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +42,8 @@ struct BatchBody<'a> {
     sent_at: Option<&'a RawValue>,
     #[serde(borrow)]
     context: Option<&'a RawValue>,
+    #[serde(rename = "clientReport", default)]
+    client_report: Option<ClientReport>,
 }
 
 /// Splits a decoded body into raw events, refusing bodies that are not JSON
@@ -73,6 +77,7 @@ pub fn parse(
                 sent_at: None,
                 context: None,
                 implied: Some(kind),
+                client_report: None,
             })
         }
         BatchRoute::Batch => {
@@ -115,6 +120,7 @@ pub fn parse(
                 sent_at,
                 context,
                 implied: None,
+                client_report: body.client_report,
             })
         }
     }

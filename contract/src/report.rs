@@ -1,0 +1,49 @@
+//! Client reports: what an SDK dropped and why, sent to the gateway in the
+//! next batch (`clientReport`), so losses on devices are visible centrally.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Why an SDK dropped an event instead of delivering it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The on-device queue was full (events or bytes budget).
+    QueueFull,
+    /// The event waited longer than the maximum event age.
+    TooOld,
+    /// The event alone exceeded the size limit, or a one-event batch got 413.
+    TooLarge,
+    /// The gateway rejected it for a reason retrying cannot fix.
+    RejectedByServer,
+    /// The user opted out; queued events were purged.
+    OptOut,
+    /// Storage was damaged (torn write, corruption) and the record unreadable.
+    Corrupt,
+}
+
+impl DropReason {
+    /// Every reason, in report order.
+    pub const ALL: [DropReason; 6] = [
+        DropReason::QueueFull,
+        DropReason::TooOld,
+        DropReason::TooLarge,
+        DropReason::RejectedByServer,
+        DropReason::OptOut,
+        DropReason::Corrupt,
+    ];
+}
+
+/// The `clientReport` object of a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientReport {
+    /// Events dropped since the last delivered report, by reason.
+    pub dropped: BTreeMap<DropReason, u64>,
+}
+
+impl ClientReport {
+    /// Total dropped events.
+    pub fn total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+}
