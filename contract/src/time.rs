@@ -18,6 +18,17 @@ pub fn format(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A timestamp from milliseconds since the Unix epoch (clamped to the
+/// representable range).
+pub fn from_millis(ms: i64) -> Timestamp {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Formats milliseconds since the epoch in the wire format.
+pub fn format_millis(ms: i64) -> String {
+    format(from_millis(ms))
+}
+
 /// The current time in the wire format's precision.
 pub fn now() -> Timestamp {
     Utc::now()

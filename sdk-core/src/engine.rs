@@ -1,0 +1,685 @@
+//! The engine: the SDK's public API and its upload state machine.
+//!
+//! Calls that record events (`track`, `identify`, …) build the event,
+//! persist it and queue it; they never block on the network. The platform
+//! drives uploads with [`Engine::next_task`] / [`Engine::on_response`]
+//! (see the crate docs). At most one batch is in flight at a time; it keeps
+//! its idempotency key and its exact events across retries and restarts, so
+//! the gateway can recognise a retry and answer it without producing twice.
+
+use crate::config::{Compression, Consent, SdkConfig};
+use crate::context::Context;
+use crate::ids::{Rng, stable_hash};
+use crate::policy::{self, Verdict};
+use crate::queue::Queue;
+use crate::session::{Boundary, Sessions};
+use crate::storage::{InFlightBatch, PersistedState, Priority, Storage, StorageError, StoredEvent};
+use crate::upload::{UploadRequest, UploadResult, UploadTask};
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tributary_contract::{DropReason, Event, EventType, health, time};
+
+/// Why an event was not queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnqueueError {
+    /// Dropped, and counted under this reason.
+    Dropped(DropReason),
+    /// Refused: the call's arguments are invalid (e.g. an empty event name).
+    Invalid(String),
+    /// The store failed; the event is not queued.
+    Storage(StorageError),
+}
+
+impl std::fmt::Display for EnqueueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnqueueError::Dropped(r) => write!(f, "event dropped: {r:?}"),
+            EnqueueError::Invalid(m) => write!(f, "invalid call: {m}"),
+            EnqueueError::Storage(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for EnqueueError {}
+
+/// Counters since the engine started, plus the queue's current size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Events accepted into the queue.
+    pub enqueued: u64,
+    /// Events the gateway took.
+    pub delivered: u64,
+    /// Events dropped, by reason (whether or not they were ever queued).
+    pub dropped: BTreeMap<DropReason, u64>,
+    /// Of those, events that had been queued (evicted, expired, rejected
+    /// by the server, purged). `enqueued = delivered + dropped_queued + queued`
+    /// holds over the life of a store.
+    pub dropped_queued: u64,
+    /// Events not sent because this device is sampled out (not a loss).
+    pub sampled_out: u64,
+    /// Requests handed to the platform.
+    pub requests: u64,
+    /// Events queued now.
+    pub queued: usize,
+    /// Bytes queued now.
+    pub queued_bytes: usize,
+}
+
+impl EngineStats {
+    /// All drops.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+}
+
+struct InFlight {
+    batch: InFlightBatch,
+    /// The id of the outstanding request; `None` between attempts.
+    request: Option<u64>,
+}
+
+/// The SDK engine over a platform's storage.
+pub struct Engine<S: Storage> {
+    cfg: SdkConfig,
+    storage: S,
+    queue: Queue,
+    state: PersistedState,
+    sessions: Sessions,
+    context: Map<String, Value>,
+    auth_header: String,
+    rng: Rng,
+    in_flight: Option<InFlight>,
+    failures: u32,
+    not_before_ms: i64,
+    flush_requested: bool,
+    online: bool,
+    batch_cap: usize,
+    next_request: u64,
+    sampled_in: bool,
+    stats: EngineStats,
+}
+
+impl<S: Storage> Engine<S> {
+    /// Starts the engine: loads the store, resumes a batch left in flight,
+    /// and — this being a cold start — ends the previous session and starts
+    /// a new one. `seed` feeds ids and jitter (any value; use entropy in
+    /// production, a constant in tests).
+    pub fn new(
+        cfg: SdkConfig,
+        mut storage: S,
+        seed: u64,
+        now_ms: i64,
+    ) -> Result<Engine<S>, String> {
+        cfg.validate()?;
+        let loaded = storage.load().map_err(|e| e.to_string())?;
+        let mut rng = Rng::new(seed);
+        let mut state = loaded.state;
+        if state.anonymous_id.is_none() {
+            state.anonymous_id = Some(rng.uuid_v7(now_ms));
+        }
+        let mut queue = Queue::new(loaded.events);
+        state.next_seq = state.next_seq.max(queue.all().last().map_or(0, |s| s + 1));
+        let in_flight = state.in_flight.clone().and_then(|mut b| {
+            b.seqs.retain(|s| queue.contains(*s));
+            if b.seqs.is_empty() {
+                return None;
+            }
+            queue.mark_in_flight(&b.seqs);
+            Some(InFlight {
+                batch: b,
+                request: None,
+            })
+        });
+        state.in_flight = in_flight.as_ref().map(|f| f.batch.clone());
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:", cfg.write_key));
+        let sessions = Sessions {
+            id: state.session_id,
+            last_activity_ms: state.session_last_activity_ms,
+        };
+        let consent = state.consent.unwrap_or(cfg.consent);
+        let anon = state.anonymous_id.clone().unwrap_or_default();
+        let sampled_in = (stable_hash(&anon) as f64 / u64::MAX as f64) < cfg.sample_rate
+            || cfg.sample_rate >= 1.0;
+        let mut engine = Engine {
+            context: Context::default().to_json(&cfg.library_name, &cfg.library_version),
+            auth_header: format!("Basic {auth}"),
+            batch_cap: cfg.max_batch_events,
+            cfg,
+            storage,
+            queue,
+            state,
+            sessions,
+            rng,
+            in_flight,
+            failures: 0,
+            not_before_ms: 0,
+            flush_requested: false,
+            online: true,
+            next_request: 1,
+            sampled_in,
+            stats: EngineStats::default(),
+        };
+        engine.state.consent = Some(consent);
+        if loaded.corrupt > 0 {
+            engine.count_drop(DropReason::Corrupt, loaded.corrupt);
+        }
+        if consent != Consent::Denied {
+            engine.touch_session(now_ms, true);
+        }
+        engine.save_state();
+        Ok(engine)
+    }
+
+    // ---- recording ----
+
+    /// Records a named user action.
+    pub fn track(
+        &mut self,
+        name: &str,
+        properties: Map<String, Value>,
+        now_ms: i64,
+    ) -> Result<(), EnqueueError> {
+        if name.is_empty() {
+            return Err(EnqueueError::Invalid("event name must not be empty".into()));
+        }
+        let priority = if health::is_health_event(name) {
+            Priority::High
+        } else {
+            Priority::Normal
+        };
+        let mut e = self.base_event(EventType::Track, now_ms);
+        e.event = Some(name.to_owned());
+        e.properties = Some(properties);
+        self.record(e, priority, now_ms)
+    }
+
+    /// Ties the device to a user and records the user's traits.
+    pub fn identify(
+        &mut self,
+        user_id: &str,
+        traits: Map<String, Value>,
+        now_ms: i64,
+    ) -> Result<(), EnqueueError> {
+        if user_id.is_empty() {
+            return Err(EnqueueError::Invalid("user id must not be empty".into()));
+        }
+        self.state.user_id = Some(user_id.to_owned());
+        self.save_state();
+        let mut e = self.base_event(EventType::Identify, now_ms);
+        e.traits = Some(traits);
+        self.record(e, Priority::Normal, now_ms)
+    }
+
+    /// Records a mobile screen view.
+    pub fn screen(
+        &mut self,
+        name: &str,
+        properties: Map<String, Value>,
+        now_ms: i64,
+    ) -> Result<(), EnqueueError> {
+        let mut e = self.base_event(EventType::Screen, now_ms);
+        e.name = Some(name.to_owned());
+        e.properties = Some(properties);
+        self.record(e, Priority::Normal, now_ms)
+    }
+
+    /// Records a web page view.
+    pub fn page(
+        &mut self,
+        name: &str,
+        properties: Map<String, Value>,
+        now_ms: i64,
+    ) -> Result<(), EnqueueError> {
+        let mut e = self.base_event(EventType::Page, now_ms);
+        e.name = (!name.is_empty()).then(|| name.to_owned());
+        e.properties = Some(properties);
+        self.record(e, Priority::Normal, now_ms)
+    }
+
+    /// Ties the user to a group (account) with its traits.
+    pub fn group(
+        &mut self,
+        group_id: &str,
+        traits: Map<String, Value>,
+        now_ms: i64,
+    ) -> Result<(), EnqueueError> {
+        if group_id.is_empty() {
+            return Err(EnqueueError::Invalid("group id must not be empty".into()));
+        }
+        let mut e = self.base_event(EventType::Group, now_ms);
+        e.group_id = Some(group_id.to_owned());
+        e.traits = Some(traits);
+        self.record(e, Priority::Normal, now_ms)
+    }
+
+    /// Merges the current identity into `new_user_id`.
+    pub fn alias(&mut self, new_user_id: &str, now_ms: i64) -> Result<(), EnqueueError> {
+        if new_user_id.is_empty() {
+            return Err(EnqueueError::Invalid("user id must not be empty".into()));
+        }
+        let previous = self
+            .state
+            .user_id
+            .clone()
+            .or_else(|| self.state.anonymous_id.clone())
+            .unwrap_or_default();
+        let mut e = self.base_event(EventType::Alias, now_ms);
+        e.previous_id = Some(previous);
+        e.user_id = Some(new_user_id.to_owned());
+        self.state.user_id = Some(new_user_id.to_owned());
+        self.save_state();
+        self.record(e, Priority::Normal, now_ms)
+    }
+
+    /// Forgets the user (logout): clears the user id and starts a new
+    /// anonymous id and session. Queued events keep their identities.
+    pub fn reset(&mut self, now_ms: i64) {
+        self.state.user_id = None;
+        self.state.anonymous_id = Some(self.rng.uuid_v7(now_ms));
+        self.sessions = Sessions::default();
+        self.touch_session(now_ms, true);
+        self.save_state();
+    }
+
+    // ---- settings ----
+
+    /// Sets consent. `Denied` purges the queue (counted as `opt_out`);
+    /// `Pending` keeps collecting but stops uploading.
+    pub fn set_consent(&mut self, consent: Consent) {
+        self.state.consent = Some(consent);
+        if consent == Consent::Denied {
+            self.in_flight = None;
+            self.state.in_flight = None;
+            let all = self.queue.all();
+            self.queue.release(&all);
+            self.drop_events(&all, DropReason::OptOut);
+        }
+        self.save_state();
+    }
+
+    /// Current consent.
+    pub fn consent(&self) -> Consent {
+        self.state.consent.unwrap_or(self.cfg.consent)
+    }
+
+    /// Replaces the device context sent with every batch.
+    pub fn set_context(&mut self, context: &Context) {
+        self.context = context.to_json(&self.cfg.library_name, &self.cfg.library_version);
+    }
+
+    /// Network hint from the platform. Offline: no uploads are attempted.
+    /// Back online: the retry wait is cut short.
+    pub fn set_online(&mut self, online: bool) {
+        if online && !self.online {
+            self.not_before_ms = 0;
+            self.failures = 0;
+        }
+        self.online = online;
+    }
+
+    /// Sends everything queued as soon as possible, ignoring the batching
+    /// thresholds (not the retry wait) until the queue is empty.
+    pub fn flush(&mut self) {
+        self.flush_requested = true;
+    }
+
+    /// Counters and queue size.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            queued: self.queue.len(),
+            queued_bytes: self.queue.bytes(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// The device's anonymous id.
+    pub fn anonymous_id(&self) -> &str {
+        self.state.anonymous_id.as_deref().unwrap_or_default()
+    }
+
+    /// The identified user, if any.
+    pub fn user_id(&self) -> Option<&str> {
+        self.state.user_id.as_deref()
+    }
+
+    /// Nothing queued and nothing in flight.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty() && self.in_flight.is_none()
+    }
+
+    // ---- uploading ----
+
+    /// What the platform should do next.
+    pub fn next_task(&mut self, now_ms: i64) -> UploadTask {
+        if self.consent() != Consent::Granted || !self.online {
+            return UploadTask::Done;
+        }
+        if self.in_flight.as_ref().is_some_and(|f| f.request.is_some()) {
+            return UploadTask::Done;
+        }
+        if now_ms < self.not_before_ms {
+            return UploadTask::Wait(ms(self.not_before_ms - now_ms));
+        }
+        if self.in_flight.is_none() {
+            let expired = self
+                .queue
+                .older_than(now_ms.saturating_sub(self.cfg.max_event_age_ms as i64));
+            if !expired.is_empty() {
+                self.drop_events(&expired, DropReason::TooOld);
+            }
+            let Some(oldest) = self.queue.oldest_waiting() else {
+                self.flush_requested = false;
+                return UploadTask::Done;
+            };
+            let due = oldest.created_ms + self.cfg.flush_interval_ms as i64;
+            let ready = self.flush_requested
+                || self.queue.waiting() >= self.cfg.flush_at_events
+                || self.queue.waiting_bytes() >= self.cfg.max_batch_bytes
+                || now_ms >= due;
+            if !ready {
+                return UploadTask::Wait(ms(due - now_ms));
+            }
+            let cap = self.batch_cap.min(self.cfg.max_batch_events);
+            let seqs = self.queue.take_batch(cap, self.cfg.max_batch_bytes);
+            let batch = InFlightBatch {
+                key: self.rng.uuid_v7(now_ms),
+                seqs,
+                report: self.state.unreported.clone(),
+            };
+            self.state.in_flight = Some(batch.clone());
+            self.in_flight = Some(InFlight {
+                batch,
+                request: None,
+            });
+            self.save_state();
+        }
+        // What goes out must be on disk first: a crash after this point
+        // re-sends the same batch with the same key.
+        let _ = self.storage.sync();
+        let id = self.next_request;
+        self.next_request += 1;
+        let request = match self.in_flight.as_mut() {
+            Some(f) => {
+                f.request = Some(id);
+                let batch = f.batch.clone();
+                self.build_request(id, &batch, now_ms)
+            }
+            None => return UploadTask::Done,
+        };
+        self.stats.requests += 1;
+        UploadTask::Upload(request)
+    }
+
+    /// Reports the result of request `id`.
+    pub fn on_response(&mut self, id: u64, result: UploadResult, now_ms: i64) {
+        let Some(flight) = self.in_flight.as_mut() else {
+            return;
+        };
+        if flight.request != Some(id) {
+            return; // a late answer to an abandoned request
+        }
+        flight.request = None;
+        let seqs = flight.batch.seqs.clone();
+        let report = flight.batch.report.clone();
+        match policy::classify(&result) {
+            Verdict::Delivered { drop, retry } => {
+                let pick = |idx: &[usize]| -> Vec<u64> {
+                    idx.iter().filter_map(|i| seqs.get(*i).copied()).collect()
+                };
+                let (drop, retry) = (pick(&drop), pick(&retry));
+                let delivered: Vec<u64> = seqs
+                    .iter()
+                    .copied()
+                    .filter(|s| !drop.contains(s) && !retry.contains(s))
+                    .collect();
+                self.finish_batch(&report);
+                let gone = self.queue.remove(&delivered);
+                let _ = self.storage.remove(&gone);
+                self.stats.delivered += gone.len() as u64;
+                self.drop_events(&drop, DropReason::RejectedByServer);
+                self.queue.release(&retry);
+                if retry.is_empty() {
+                    self.failures = 0;
+                    self.batch_cap =
+                        (self.batch_cap.saturating_mul(2)).min(self.cfg.max_batch_events);
+                } else {
+                    self.back_off(None, now_ms);
+                }
+            }
+            Verdict::Split => {
+                self.in_flight = None;
+                self.state.in_flight = None;
+                if seqs.len() > 1 {
+                    self.batch_cap = (seqs.len() / 2).max(1);
+                    self.queue.release(&seqs);
+                } else {
+                    self.drop_events(&seqs, DropReason::TooLarge);
+                }
+            }
+            Verdict::RetryLater { after_ms } => self.back_off(after_ms, now_ms),
+            Verdict::DropBatch => {
+                self.finish_batch(&report);
+                self.drop_events(&seqs, DropReason::RejectedByServer);
+                self.failures = 0;
+            }
+        }
+        self.save_state();
+    }
+
+    // ---- internals ----
+
+    fn back_off(&mut self, after_ms: Option<u64>, now_ms: i64) {
+        self.failures += 1;
+        let delay = after_ms.unwrap_or_else(|| {
+            policy::backoff_ms(
+                self.failures,
+                self.cfg.backoff_base_ms,
+                self.cfg.backoff_cap_ms,
+                &mut self.rng,
+            )
+        });
+        self.not_before_ms = now_ms.saturating_add(delay as i64);
+    }
+
+    /// Closes the batch in flight; its client report has been delivered.
+    fn finish_batch(&mut self, report: &BTreeMap<DropReason, u64>) {
+        self.in_flight = None;
+        self.state.in_flight = None;
+        for (reason, n) in report {
+            if let Some(left) = self.state.unreported.get_mut(reason) {
+                *left = left.saturating_sub(*n);
+            }
+        }
+        self.state.unreported.retain(|_, n| *n > 0);
+    }
+
+    fn base_event(&mut self, kind: EventType, now_ms: i64) -> Event {
+        let mut e = Event::track("", self.rng.uuid_v7(now_ms));
+        e.kind = kind;
+        e.event = None;
+        e.timestamp = Some(time::format_millis(now_ms));
+        e.anonymous_id = self.state.anonymous_id.clone();
+        e.user_id = self.state.user_id.clone();
+        e
+    }
+
+    fn record(
+        &mut self,
+        mut event: Event,
+        priority: Priority,
+        now_ms: i64,
+    ) -> Result<(), EnqueueError> {
+        if self.consent() == Consent::Denied {
+            self.count_drop(DropReason::OptOut, 1);
+            return Err(EnqueueError::Dropped(DropReason::OptOut));
+        }
+        if priority == Priority::Normal && !self.sampled_in {
+            self.stats.sampled_out += 1;
+            return Ok(());
+        }
+        self.touch_session(now_ms, false);
+        event.session_id = self.sessions.id;
+        self.enqueue(&event, priority, now_ms)
+    }
+
+    fn enqueue(
+        &mut self,
+        event: &Event,
+        priority: Priority,
+        now_ms: i64,
+    ) -> Result<(), EnqueueError> {
+        let body = serde_json::to_vec(event).map_err(|e| EnqueueError::Invalid(e.to_string()))?;
+        if body.len() > self.cfg.max_event_bytes {
+            self.count_drop(DropReason::TooLarge, 1);
+            return Err(EnqueueError::Dropped(DropReason::TooLarge));
+        }
+        let Some(victims) = self.queue.plan_eviction(
+            body.len(),
+            self.cfg.max_queue_events,
+            self.cfg.max_queue_bytes,
+        ) else {
+            self.count_drop(DropReason::QueueFull, 1);
+            return Err(EnqueueError::Dropped(DropReason::QueueFull));
+        };
+        if !victims.is_empty() {
+            self.drop_events(&victims, DropReason::QueueFull);
+        }
+        let stored = StoredEvent {
+            seq: self.state.next_seq,
+            created_ms: now_ms,
+            priority,
+            body,
+        };
+        self.storage
+            .append(&stored)
+            .map_err(EnqueueError::Storage)?;
+        self.state.next_seq += 1;
+        self.queue.push(stored);
+        self.stats.enqueued += 1;
+        Ok(())
+    }
+
+    fn touch_session(&mut self, now_ms: i64, cold: bool) {
+        let boundaries = self
+            .sessions
+            .touch(now_ms, self.cfg.session_timeout_ms, cold);
+        self.state.session_last_activity_ms = self.sessions.last_activity_ms;
+        if boundaries.is_empty() {
+            return;
+        }
+        self.state.session_id = self.sessions.id;
+        for b in boundaries {
+            let (name, props, session) = match b {
+                Boundary::Ended { id, duration_ms } => (
+                    health::SESSION_ENDED,
+                    serde_json::json!({ "durationMs": duration_ms }),
+                    id,
+                ),
+                Boundary::Started { id } => (health::SESSION_STARTED, serde_json::json!({}), id),
+            };
+            let mut e = self.base_event(EventType::Track, now_ms);
+            e.event = Some(name.to_owned());
+            e.properties = props.as_object().cloned();
+            e.session_id = Some(session);
+            // Health events are bookkeeping: a failure here is already counted.
+            let _ = self.enqueue(&e, Priority::High, now_ms);
+        }
+        self.save_state();
+    }
+
+    fn drop_events(&mut self, seqs: &[u64], reason: DropReason) {
+        let gone = self.queue.remove(seqs);
+        let _ = self.storage.remove(&gone);
+        if !gone.is_empty() {
+            self.stats.dropped_queued += gone.len() as u64;
+            self.count_drop(reason, gone.len() as u64);
+        }
+    }
+
+    fn count_drop(&mut self, reason: DropReason, n: u64) {
+        *self.stats.dropped.entry(reason).or_default() += n;
+        *self.state.unreported.entry(reason).or_default() += n;
+    }
+
+    fn save_state(&mut self) {
+        // A failed state write is not fatal: at worst a restart re-sends a
+        // batch under a new key (duplicates carry the same messageId).
+        let _ = self.storage.save_state(&self.state);
+    }
+
+    fn build_request(&mut self, id: u64, batch: &InFlightBatch, now_ms: i64) -> UploadRequest {
+        let mut body = Vec::with_capacity(batch.seqs.len() * 300 + 256);
+        body.extend_from_slice(b"{\"batch\":[");
+        let mut first = true;
+        let mut count = 0;
+        for seq in &batch.seqs {
+            if let Some(e) = self.queue.get(*seq) {
+                if !first {
+                    body.push(b',');
+                }
+                first = false;
+                body.extend_from_slice(&e.body);
+                count += 1;
+            }
+        }
+        body.extend_from_slice(b"],\"sentAt\":");
+        let _ = serde_json::to_writer(&mut body, &time::format_millis(now_ms));
+        body.extend_from_slice(b",\"context\":");
+        let _ = serde_json::to_writer(&mut body, &self.context);
+        if !batch.report.is_empty() {
+            body.extend_from_slice(b",\"clientReport\":");
+            let report = tributary_contract::ClientReport {
+                dropped: batch.report.clone(),
+            };
+            let _ = serde_json::to_writer(&mut body, &report);
+        }
+        body.push(b'}');
+        let mut headers = vec![
+            ("Authorization".to_owned(), self.auth_header.clone()),
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            ("Idempotency-Key".to_owned(), batch.key.clone()),
+        ];
+        let mut compress = false;
+        match self.cfg.compression {
+            Compression::Gzip => {
+                if let Some(gz) = gzip(&body) {
+                    body = gz;
+                    headers.push(("Content-Encoding".to_owned(), "gzip".to_owned()));
+                }
+            }
+            Compression::Platform => compress = true,
+            Compression::None => {}
+        }
+        UploadRequest {
+            id,
+            url: format!("{}/v1/batch", self.cfg.endpoint.trim_end_matches('/')),
+            headers,
+            body,
+            compress,
+            event_count: count,
+            idempotency_key: batch.key.clone(),
+        }
+    }
+}
+
+fn ms(n: i64) -> Duration {
+    Duration::from_millis(n.max(0) as u64)
+}
+
+#[cfg(feature = "gzip")]
+fn gzip(data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4),
+        flate2::Compression::fast(),
+    );
+    e.write_all(data).ok()?;
+    e.finish().ok()
+}
+
+#[cfg(not(feature = "gzip"))]
+fn gzip(_: &[u8]) -> Option<Vec<u8>> {
+    None
+}

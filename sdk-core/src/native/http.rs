@@ -1,0 +1,69 @@
+//! The native HTTP transport: performs an [`UploadRequest`] and reports an
+//! [`UploadResult`]. Blocking, on the SDK's worker thread; TLS by rustls.
+//!
+//! Apps that must use their own stack (URLSession, OkHttp, a proxy)
+//! implement [`HttpTransport`] themselves; the engine does not care.
+
+use crate::upload::{UploadRequest, UploadResult};
+use std::io::Read;
+use std::time::Duration;
+
+/// Sends one prepared request.
+pub trait HttpTransport: Send {
+    /// Performs `request` and reports what happened. Never panics on
+    /// network errors: they are results.
+    fn send(&self, request: &UploadRequest) -> UploadResult;
+}
+
+/// Largest response body read (the gateway's answers are small).
+const MAX_RESPONSE: u64 = 1 << 20;
+
+/// [`HttpTransport`] on `ureq` with rustls.
+pub struct UreqTransport {
+    agent: ureq::Agent,
+}
+
+impl UreqTransport {
+    /// A transport whose requests give up after `timeout`.
+    pub fn new(timeout: Duration) -> UreqTransport {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build();
+        UreqTransport {
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+}
+
+impl HttpTransport for UreqTransport {
+    fn send(&self, request: &UploadRequest) -> UploadResult {
+        let mut req = self.agent.post(&request.url);
+        for (k, v) in &request.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        match req.send(&request.body[..]) {
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let mut body = Vec::new();
+                let _ = resp
+                    .body_mut()
+                    .as_reader()
+                    .take(MAX_RESPONSE)
+                    .read_to_end(&mut body);
+                UploadResult::Http {
+                    status,
+                    retry_after,
+                    body,
+                }
+            }
+            Err(ureq::Error::Timeout(_)) => UploadResult::Timeout,
+            Err(e) => UploadResult::Network(e.to_string()),
+        }
+    }
+}
