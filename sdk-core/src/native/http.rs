@@ -5,8 +5,6 @@
 //! implement [`HttpTransport`] themselves; the engine does not care.
 
 use crate::upload::{UploadRequest, UploadResult};
-use std::io::Read;
-use std::time::Duration;
 
 /// Sends one prepared request.
 pub trait HttpTransport: Send {
@@ -16,16 +14,19 @@ pub trait HttpTransport: Send {
 }
 
 /// Largest response body read (the gateway's answers are small).
+#[cfg(feature = "native-http")]
 const MAX_RESPONSE: u64 = 1 << 20;
 
-/// [`HttpTransport`] on `ureq` with rustls.
+/// [`HttpTransport`] on `ureq` with rustls (feature `native-http`).
+#[cfg(feature = "native-http")]
 pub struct UreqTransport {
     agent: ureq::Agent,
 }
 
+#[cfg(feature = "native-http")]
 impl UreqTransport {
     /// A transport whose requests give up after `timeout`.
-    pub fn new(timeout: Duration) -> UreqTransport {
+    pub fn new(timeout: std::time::Duration) -> UreqTransport {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
@@ -36,6 +37,7 @@ impl UreqTransport {
     }
 }
 
+#[cfg(feature = "native-http")]
 impl HttpTransport for UreqTransport {
     fn send(&self, request: &UploadRequest) -> UploadResult {
         let mut req = self.agent.post(&request.url);
@@ -51,6 +53,7 @@ impl HttpTransport for UreqTransport {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
                 let mut body = Vec::new();
+                use std::io::Read;
                 let _ = resp
                     .body_mut()
                     .as_reader()

@@ -5,8 +5,8 @@
 //! Recording calls (`track`, …) stamp the time and hand the call to the
 //! worker through a bounded channel, so they cost well under 2 µs and never
 //! block on disk or network (see `benches/enqueue.rs`). The worker persists
-//! each event ([`FileStorage`]), drives uploads ([`UreqTransport`] or the
-//! app's own [`HttpTransport`]) and sleeps exactly as long as the engine
+//! each event ([`FileStorage`]), drives uploads (the app's own
+//! [`HttpTransport`], or `UreqTransport` with feature `native-http`) and sleeps exactly as long as the engine
 //! says.
 //!
 //! An event is on disk microseconds after `track` returns; an app killed in
@@ -17,7 +17,9 @@ pub mod file_storage;
 pub mod http;
 
 pub use file_storage::FileStorage;
-pub use http::{HttpTransport, UreqTransport};
+pub use http::HttpTransport;
+#[cfg(feature = "native-http")]
+pub use http::UreqTransport;
 
 use crate::config::{Consent, SdkConfig};
 use crate::context::Context;
@@ -59,6 +61,7 @@ enum Call {
 enum Command {
     Record(Call, i64),
     Flush(Instant, SyncSender<FlushReport>),
+    FlushSoon,
     Consent(Consent),
     Context(Box<Context>),
     Online(bool),
@@ -97,8 +100,9 @@ pub struct NativeClient {
 }
 
 impl NativeClient {
-    /// Starts the SDK storing its queue in `dir`, sending with the default
-    /// transport (rustls, 15 s timeout).
+    /// Starts the SDK storing its queue in `dir`, sending with the built-in
+    /// transport (rustls, 15 s timeout; feature `native-http`).
+    #[cfg(feature = "native-http")]
     pub fn start(cfg: SdkConfig, dir: impl Into<PathBuf>) -> Result<NativeClient, String> {
         NativeClient::start_with(
             cfg,
@@ -210,6 +214,12 @@ impl NativeClient {
     /// Network hint.
     pub fn set_online(&self, online: bool) {
         let _ = self.tx.send(Command::Online(online));
+    }
+
+    /// Asks the worker to send everything queued soon, without waiting
+    /// (e.g. when the app goes to the background).
+    pub fn request_flush(&self) {
+        let _ = self.tx.try_send(Command::FlushSoon);
     }
 
     /// Sends everything queued, waiting at most `deadline` (e.g. the time
@@ -358,6 +368,7 @@ impl Worker {
                     dropped: s.dropped_total(),
                 });
             }
+            Command::FlushSoon => self.engine.flush(),
             Command::Consent(c) => self.engine.set_consent(c),
             Command::Context(c) => self.engine.set_context(&c),
             Command::Online(o) => self.engine.set_online(o),

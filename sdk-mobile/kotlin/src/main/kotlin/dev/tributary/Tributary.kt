@@ -1,0 +1,181 @@
+// The idiomatic Kotlin face of Tributary: `Tributary.configure(...)`, then
+// `Tributary.track("Order Completed", mapOf("total" to 12.5))`.
+//
+// A thin layer over the generated bindings (package dev.tributary.ffi): it
+// turns Kotlin maps into the JSON the core checks, holds the one client of
+// the process, and maps lifecycle callbacks. Everything else — queueing,
+// persistence, batching, retries — happens in the shared Rust core, exactly
+// as on iOS and the web.
+package dev.tributary
+
+import dev.tributary.ffi.Consent
+import dev.tributary.ffi.DeviceContext
+import dev.tributary.ffi.FlushReport
+import dev.tributary.ffi.HttpSender
+import dev.tributary.ffi.Lifecycle
+import dev.tributary.ffi.Stats
+import dev.tributary.ffi.TributaryConfig
+import dev.tributary.ffi.TributaryException
+import java.io.File
+import dev.tributary.ffi.Tributary as NativeTributary
+
+/** Tunables for [Tributary.configure]; defaults are the core's. */
+class TributaryOptions {
+    /** Send once this many events are queued. */
+    var flushAtEvents: Int = 20
+    /** Send once the oldest queued event is this old (ms). */
+    var flushIntervalMs: Long = 30_000
+    /** Most events kept on the device. */
+    var maxQueueEvents: Int = 10_000
+    /** Most bytes kept on the device. */
+    var maxQueueBytes: Long = 5L shl 20
+    /** Inactivity that starts a new session (ms). */
+    var sessionTimeoutMs: Long = 30 * 60 * 1000
+    /** Share of devices that send non-health events. */
+    var sampleRate: Double = 1.0
+    /** Timeout of one upload with the default transport (ms). */
+    var requestTimeoutMs: Int = 15_000
+    /** Consent at first start (afterwards the last value set is kept). */
+    var initialConsent: Consent? = null
+    /** The app's own HTTP stack (e.g. OkHttp); null uses [HttpUrlConnectionSender]. */
+    var transport: HttpSender? = null
+}
+
+/** The process-wide Tributary client. */
+object Tributary {
+    @Volatile
+    private var client: NativeTributary? = null
+
+    private fun require(): NativeTributary =
+        client ?: throw IllegalStateException("Tributary.configure(...) has not been called")
+
+    /**
+     * Starts the SDK. [storageDir] must be app-private (e.g. `context.filesDir/"tributary"`).
+     * Calling it again replaces the running client (after flushing it briefly).
+     * @throws TributaryException.InvalidConfig if a setting is unusable.
+     */
+    @Synchronized
+    fun configure(writeKey: String, endpoint: String, storageDir: File, options: TributaryOptions.() -> Unit = {}) {
+        val o = TributaryOptions().apply(options)
+        val config = TributaryConfig(
+            writeKey = writeKey,
+            endpoint = endpoint,
+            storageDir = storageDir.absolutePath,
+            flushAtEvents = o.flushAtEvents.toUInt(),
+            flushIntervalMs = o.flushIntervalMs.toULong(),
+            maxQueueEvents = o.maxQueueEvents.toUInt(),
+            maxQueueBytes = o.maxQueueBytes.toULong(),
+            sessionTimeoutMs = o.sessionTimeoutMs.toULong(),
+            sampleRate = o.sampleRate,
+            initialConsent = o.initialConsent,
+        )
+        client?.let { runCatching { it.shutdown(1_000uL) } }
+        client = NativeTributary(config, o.transport ?: HttpUrlConnectionSender(o.requestTimeoutMs))
+    }
+
+    /** Records a named action with its properties. */
+    fun track(event: String, properties: Map<String, Any?> = emptyMap()) =
+        require().track(event, Json.encode(properties))
+
+    /** Ties this device to a user. */
+    fun identify(userId: String, traits: Map<String, Any?> = emptyMap()) =
+        require().identify(userId, Json.encode(traits))
+
+    /** Records a screen view. */
+    fun screen(name: String, properties: Map<String, Any?> = emptyMap()) =
+        require().screen(name, Json.encode(properties))
+
+    /** Ties the user to a group (account). */
+    fun group(groupId: String, traits: Map<String, Any?> = emptyMap()) =
+        require().group(groupId, Json.encode(traits))
+
+    /** Merges the current identity into [newUserId]. */
+    fun alias(newUserId: String) = require().alias(newUserId)
+
+    /** Forgets the user (logout). */
+    fun reset() = require().reset()
+
+    /** Sends what is queued, waiting at most [deadlineMs]. */
+    fun flush(deadlineMs: Long = 5_000): FlushReport = require().flush(deadlineMs.toULong())
+
+    /** Consent: [Consent.PENDING] buffers, [Consent.DENIED] purges (opt-out). */
+    fun setConsent(consent: Consent) = require().setConsent(consent)
+
+    /** Network hint (e.g. from ConnectivityManager). */
+    fun setOnline(online: Boolean) = require().setOnline(online)
+
+    /** Device and app facts sent with every batch. */
+    fun setContext(context: DeviceContext) = require().setContext(context)
+
+    /** App came to the foreground. */
+    fun onForeground() = require().lifecycle(Lifecycle.FOREGROUND)
+
+    /** App went to the background: queued events are sent now. */
+    fun onBackground() = require().lifecycle(Lifecycle.BACKGROUND)
+
+    /** Process about to end: a short final flush. */
+    fun onTerminate() = require().lifecycle(Lifecycle.TERMINATE)
+
+    /** Counters and queue size. */
+    fun stats(): Stats = require().stats()
+
+    /** Flushes for at most [deadlineMs] and stops; queued events stay on disk. */
+    @Synchronized
+    fun shutdown(deadlineMs: Long = 5_000): FlushReport? {
+        val c = client ?: return null
+        client = null
+        return try { c.shutdown(deadlineMs.toULong()) } finally { c.close() }
+    }
+}
+
+/**
+ * Minimal JSON writer for property maps: strings, numbers, booleans, null,
+ * maps with string keys, lists and arrays. No dependency, so the SDK adds
+ * nothing to an app's dependency graph.
+ */
+object Json {
+    /** Encodes a property map as a JSON object. */
+    fun encode(value: Map<String, Any?>): String = StringBuilder().also { write(it, value) }.toString()
+
+    private fun write(out: StringBuilder, v: Any?) {
+        when (v) {
+            null -> out.append("null")
+            is String -> string(out, v)
+            is Boolean -> out.append(v)
+            is Double -> { require(v.isFinite()) { "NaN and Infinity are not valid JSON" }; out.append(v) }
+            is Float -> { require(v.isFinite()) { "NaN and Infinity are not valid JSON" }; out.append(v) }
+            is Number -> out.append(v)
+            is Map<*, *> -> {
+                out.append('{')
+                var first = true
+                for ((k, x) in v) {
+                    require(k is String) { "property names must be strings, got ${k?.javaClass}" }
+                    if (!first) out.append(',')
+                    first = false
+                    string(out, k)
+                    out.append(':')
+                    write(out, x)
+                }
+                out.append('}')
+            }
+            is Iterable<*> -> { out.append('['); v.forEachIndexed { i, x -> if (i > 0) out.append(','); write(out, x) }; out.append(']') }
+            is Array<*> -> write(out, v.asList())
+            else -> string(out, v.toString())
+        }
+    }
+
+    private fun string(out: StringBuilder, s: String) {
+        out.append('"')
+        for (c in s) {
+            when (c) {
+                '"' -> out.append("\\\"")
+                '\\' -> out.append("\\\\")
+                '\n' -> out.append("\\n")
+                '\r' -> out.append("\\r")
+                '\t' -> out.append("\\t")
+                else -> if (c < ' ') out.append(String.format("\\u%04x", c.code)) else out.append(c)
+            }
+        }
+        out.append('"')
+    }
+}

@@ -1,0 +1,121 @@
+// The idiomatic Swift face of Tributary:
+//
+//     try Tributary.configure(writeKey: "wk_…", endpoint: URL(string: "https://events.example.com")!)
+//     Tributary.track("Order Completed", ["total": 12.5])
+//
+// A thin layer over the generated bindings (TributaryFFI.swift): it turns
+// dictionaries into the JSON the core checks, supplies a URLSession
+// transport, and ties the SDK to the app lifecycle. Queueing, persistence,
+// batching and retries happen in the shared Rust core.
+//
+// NOT COMPILED IN CI: there is no Swift toolchain on the project's build
+// machines. This file is kept small on purpose; see sdk-mobile/README.md.
+import Foundation
+// The generated bindings live in their own module so the generated class
+// `Tributary` and this facade's `Tributary` do not collide.
+@_exported import TributaryFFI
+#if canImport(UIKit)
+import UIKit
+#endif
+
+/// Uploads with URLSession. Called on the SDK's worker thread, so it may block.
+public final class URLSessionSender: HttpSender {
+    private let session: URLSession
+    public init(timeout: TimeInterval = 15) {
+        let config = URLSessionConfiguration.default
+        config.timeoutIntervalForRequest = timeout
+        session = URLSession(configuration: config)
+    }
+
+    public func send(request: HttpRequest) -> HttpOutcome {
+        guard let url = URL(string: request.url) else { return .networkError(reason: "bad URL") }
+        var req = URLRequest(url: url)
+        req.httpMethod = "POST"
+        req.httpBody = request.body
+        for (k, v) in request.headers { req.setValue(v, forHTTPHeaderField: k) }
+        let done = DispatchSemaphore(value: 0)
+        var outcome = HttpOutcome.timeout
+        session.dataTask(with: req) { data, response, error in
+            if let http = response as? HTTPURLResponse {
+                outcome = .response(status: UInt16(http.statusCode),
+                                    retryAfter: http.value(forHTTPHeaderField: "Retry-After"),
+                                    body: data ?? Data())
+            } else if let e = error as? URLError, e.code == .timedOut {
+                outcome = .timeout
+            } else {
+                outcome = .networkError(reason: error.map { "\($0)" } ?? "no response")
+            }
+            done.signal()
+        }.resume()
+        done.wait()
+        return outcome
+    }
+}
+
+public enum Tributary {
+    private static var client: TributaryFFI.Tributary?
+    #if canImport(UIKit)
+    private static var observers: [NSObjectProtocol] = []
+    #endif
+
+    /// Starts the SDK; the queue lives in Application Support/tributary.
+    public static func configure(writeKey: String, endpoint: URL, transport: HttpSender = URLSessionSender(),
+                                 flushAtEvents: UInt32 = 20) throws {
+        let dir = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
+            .appendingPathComponent("tributary", isDirectory: true)
+        let config = TributaryConfig(writeKey: writeKey, endpoint: endpoint.absoluteString,
+                                     storageDir: dir.path, flushAtEvents: flushAtEvents)
+        client = try TributaryFFI.Tributary(config: config, transport: transport)
+        observeLifecycle()
+    }
+
+    public static func track(_ event: String, _ properties: [String: Any] = [:]) {
+        try? client?.track(event: event, propertiesJson: json(properties))
+    }
+    public static func identify(_ userId: String, traits: [String: Any] = [:]) {
+        try? client?.identify(userId: userId, traitsJson: json(traits))
+    }
+    public static func screen(_ name: String, _ properties: [String: Any] = [:]) {
+        try? client?.screen(name: name, propertiesJson: json(properties))
+    }
+    public static func group(_ groupId: String, traits: [String: Any] = [:]) {
+        try? client?.group(groupId: groupId, traitsJson: json(traits))
+    }
+    public static func alias(_ newUserId: String) { try? client?.alias(newUserId: newUserId) }
+    public static func reset() { try? client?.reset() }
+    public static func setConsent(_ consent: Consent) { try? client?.setConsent(consent: consent) }
+    @discardableResult
+    public static func flush(deadline: TimeInterval = 5) -> FlushReport? {
+        try? client?.flush(deadlineMs: UInt64(deadline * 1000))
+    }
+
+    private static func json(_ value: [String: Any]) -> String? {
+        guard JSONSerialization.isValidJSONObject(value),
+              let data = try? JSONSerialization.data(withJSONObject: value) else { return nil }
+        return String(data: data, encoding: .utf8)
+    }
+
+    private static func observeLifecycle() {
+        #if canImport(UIKit)
+        let nc = NotificationCenter.default
+        observers.forEach(nc.removeObserver)
+        observers = [
+            nc.addObserver(forName: UIApplication.willEnterForegroundNotification, object: nil, queue: nil) { _ in
+                try? client?.lifecycle(event: .foreground)
+            },
+            nc.addObserver(forName: UIApplication.didEnterBackgroundNotification, object: nil, queue: nil) { _ in
+                // Ask iOS for time to finish the upload, and give it back when done.
+                var task = UIBackgroundTaskIdentifier.invalid
+                task = UIApplication.shared.beginBackgroundTask { UIApplication.shared.endBackgroundTask(task) }
+                DispatchQueue.global(qos: .utility).async {
+                    _ = try? client?.flush(deadlineMs: 20_000)
+                    UIApplication.shared.endBackgroundTask(task)
+                }
+            },
+            nc.addObserver(forName: UIApplication.willTerminateNotification, object: nil, queue: nil) { _ in
+                try? client?.lifecycle(event: .terminate)
+            },
+        ]
+        #endif
+    }
+}
