@@ -25,8 +25,51 @@ pub fn from_millis(ms: i64) -> Timestamp {
 }
 
 /// Formats milliseconds since the epoch in the wire format.
+///
+/// Written out by hand (civil-from-days, H. Hinnant) rather than through
+/// chrono's formatter: SDKs call it for every event, and in the browser
+/// build chrono's formatting machinery would cost more bytes than the rest
+/// of the engine.
 pub fn format_millis(ms: i64) -> String {
-    format(from_millis(ms))
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, mi, s, milli) = (
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000,
+    );
+    let mut out = String::with_capacity(24);
+    for (v, width, sep) in [
+        (y, 4, '-'),
+        (m, 2, '-'),
+        (d, 2, 'T'),
+        (h, 2, ':'),
+        (mi, 2, ':'),
+        (s, 2, '.'),
+        (milli, 3, 'Z'),
+    ] {
+        push_padded(&mut out, v, width);
+        out.push(sep);
+    }
+    out
+}
+
+fn push_padded(out: &mut String, v: i64, width: usize) {
+    let digits = v.max(0).to_string();
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(&digits);
 }
 
 /// The current time in the wire format's precision.
@@ -37,6 +80,22 @@ pub fn now() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_written_millis_format_matches_chrono() {
+        for ms in [
+            0i64,
+            1,
+            999,
+            86_399_999,
+            951_782_400_000,
+            1_764_064_800_123,
+            4_102_444_800_000,
+            253_402_300_799_999,
+        ] {
+            assert_eq!(format_millis(ms), format(from_millis(ms)), "{ms}");
+        }
+    }
 
     #[test]
     fn round_trips_and_normalises_offsets() {

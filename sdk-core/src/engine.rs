@@ -74,6 +74,17 @@ impl EngineStats {
     }
 }
 
+/// One `sendBeacon` payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeaconBatch {
+    /// JSON body with the write key inside.
+    pub body: Vec<u8>,
+    /// Events it carries.
+    pub seqs: Vec<u64>,
+    /// Idempotency key, sent as the `idempotency_key` query parameter.
+    pub idempotency_key: String,
+}
+
 struct InFlight {
     batch: InFlightBatch,
     /// The id of the outstanding request; `None` between attempts.
@@ -325,6 +336,64 @@ impl<S: Storage> Engine<S> {
         self.flush_requested = true;
     }
 
+    /// Packs the waiting events (not the batch in flight, whose request may
+    /// still complete) into bodies of at most `max_body_bytes` each, for
+    /// `navigator.sendBeacon` when a page is hidden. Beacons cannot set
+    /// headers, so the write key is in the body and the idempotency key is
+    /// returned for the URL. Nothing is removed until [`Engine::beacon_sent`].
+    pub fn beacon_batches(&mut self, max_body_bytes: usize, now_ms: i64) -> Vec<BeaconBatch> {
+        let overhead = 256
+            + serde_json::to_vec(&self.context).map_or(0, |c| c.len())
+            + self.cfg.write_key.len();
+        let budget = max_body_bytes.saturating_sub(overhead);
+        let in_flight: Vec<u64> = self
+            .in_flight
+            .as_ref()
+            .map(|f| f.batch.seqs.clone())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        let mut current: Vec<u64> = Vec::new();
+        let mut size = 0;
+        for seq in self.queue.all() {
+            if in_flight.contains(&seq) {
+                continue;
+            }
+            let cost = self.queue.get(seq).map_or(0, |e| e.cost() + 1);
+            if cost > budget {
+                continue; // cannot ever fit a beacon; left for a normal upload
+            }
+            if size + cost > budget && !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+                size = 0;
+            }
+            size += cost;
+            current.push(seq);
+        }
+        if !current.is_empty() {
+            out.push(current);
+        }
+        let report = BTreeMap::new();
+        out.into_iter()
+            .map(|seqs| {
+                let (body, _) = self.batch_body(&seqs, &report, now_ms, true);
+                BeaconBatch {
+                    idempotency_key: self.rng.uuid_v7(now_ms),
+                    body,
+                    seqs,
+                }
+            })
+            .collect()
+    }
+
+    /// Records that the browser accepted a beacon: its events leave the
+    /// queue as delivered (a beacon's outcome is never known; the
+    /// idempotency key protects against it being sent again).
+    pub fn beacon_sent(&mut self, seqs: &[u64]) {
+        let gone = self.queue.remove(seqs);
+        let _ = self.storage.remove(&gone);
+        self.stats.delivered += gone.len() as u64;
+    }
+
     /// Counters and queue size.
     pub fn stats(&self) -> EngineStats {
         EngineStats {
@@ -332,6 +401,12 @@ impl<S: Storage> Engine<S> {
             queued_bytes: self.queue.bytes(),
             ..self.stats.clone()
         }
+    }
+
+    /// The store, for platforms that mirror it elsewhere (the web SDK
+    /// copies its changes to IndexedDB after each call).
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
     }
 
     /// The device's anonymous id.
@@ -609,17 +684,23 @@ impl<S: Storage> Engine<S> {
         let _ = self.storage.save_state(&self.state);
     }
 
-    fn build_request(&mut self, id: u64, batch: &InFlightBatch, now_ms: i64) -> UploadRequest {
-        let mut body = Vec::with_capacity(batch.seqs.len() * 300 + 256);
+    /// The JSON body of a batch: events, `sentAt` (now), context, and the
+    /// client report; with `write_key` for senders that cannot set headers.
+    fn batch_body(
+        &self,
+        seqs: &[u64],
+        report: &BTreeMap<DropReason, u64>,
+        now_ms: i64,
+        write_key: bool,
+    ) -> (Vec<u8>, usize) {
+        let mut body = Vec::with_capacity(seqs.len() * 300 + 256);
         body.extend_from_slice(b"{\"batch\":[");
-        let mut first = true;
         let mut count = 0;
-        for seq in &batch.seqs {
+        for seq in seqs {
             if let Some(e) = self.queue.get(*seq) {
-                if !first {
+                if count > 0 {
                     body.push(b',');
                 }
-                first = false;
                 body.extend_from_slice(&e.body);
                 count += 1;
             }
@@ -628,14 +709,23 @@ impl<S: Storage> Engine<S> {
         let _ = serde_json::to_writer(&mut body, &time::format_millis(now_ms));
         body.extend_from_slice(b",\"context\":");
         let _ = serde_json::to_writer(&mut body, &self.context);
-        if !batch.report.is_empty() {
+        if !report.is_empty() {
             body.extend_from_slice(b",\"clientReport\":");
             let report = tributary_contract::ClientReport {
-                dropped: batch.report.clone(),
+                dropped: report.clone(),
             };
             let _ = serde_json::to_writer(&mut body, &report);
         }
+        if write_key {
+            body.extend_from_slice(b",\"writeKey\":");
+            let _ = serde_json::to_writer(&mut body, &self.cfg.write_key);
+        }
         body.push(b'}');
+        (body, count)
+    }
+
+    fn build_request(&mut self, id: u64, batch: &InFlightBatch, now_ms: i64) -> UploadRequest {
+        let (mut body, count) = self.batch_body(&batch.seqs, &batch.report, now_ms, false);
         let mut headers = vec![
             ("Authorization".to_owned(), self.auth_header.clone()),
             ("Content-Type".to_owned(), "application/json".to_owned()),

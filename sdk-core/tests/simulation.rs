@@ -581,3 +581,50 @@ fn gzip_bodies_decode_and_carry_auth_and_context() {
         .collect();
     assert_eq!(ids.len(), 6, "message ids are unique");
 }
+
+#[test]
+fn beacon_batches_fit_the_quota_carry_the_write_key_and_skip_the_batch_in_flight() {
+    let cfg = SdkConfig {
+        max_queue_events: 1000,
+        max_queue_bytes: 1 << 20,
+        ..config()
+    };
+    let mut e = Engine::new(cfg, MemoryStorage::new(), 1, 0).unwrap();
+    track_n(&mut e, 5, 0);
+    let in_flight = upload(&mut e, 1);
+    for i in 0..200 {
+        e.track(
+            "e",
+            json!({"i": i, "pad": "x".repeat(300)})
+                .as_object()
+                .unwrap()
+                .clone(),
+            2,
+        )
+        .unwrap();
+    }
+    let beacons = e.beacon_batches(16 * 1024, 3);
+    assert!(beacons.len() > 1, "split to stay under the quota");
+    let mut sent = Vec::new();
+    for b in &beacons {
+        assert!(b.body.len() <= 16 * 1024, "{}", b.body.len());
+        let v: Value = serde_json::from_slice(&b.body).unwrap();
+        assert_eq!(v["writeKey"], "wk", "beacons cannot set headers");
+        sent.extend(b.seqs.iter().copied());
+    }
+    assert_eq!(sent.len(), 200);
+    let flying: BTreeSet<String> = Gateway::ids(&in_flight).into_iter().collect();
+    for b in &beacons {
+        let v: Value = serde_json::from_slice(&b.body).unwrap();
+        for ev in v["batch"].as_array().unwrap() {
+            assert!(
+                !flying.contains(ev["messageId"].as_str().unwrap()),
+                "the batch in flight is not beaconed"
+            );
+        }
+    }
+    for b in &beacons {
+        e.beacon_sent(&b.seqs);
+    }
+    assert_eq!(e.stats().queued, 6, "only the batch in flight is left");
+}
