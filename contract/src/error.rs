@@ -35,6 +35,11 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The gateway cannot take more work right now; retry after `Retry-After`.
     Overloaded,
+    /// A rate limit of the write key or client IP is exhausted; retry after
+    /// `Retry-After`. The body's `limit` names the limit.
+    RateLimited,
+    /// The client sent the body too slowly (`server.body_timeout_ms`).
+    RequestTimeout,
     /// No Kafka delivery was possible for any event of the request; retry later.
     KafkaUnavailable,
     /// A bug. Never expected; reported so it can be found.
@@ -53,6 +58,8 @@ pub enum ErrorCode {
     UnknownType,
     /// No route matches the event and the routing policy is `reject`.
     UnroutedEvent,
+    /// The write key may not send this event (its `allowed_events`).
+    EventNotAllowed,
     /// The event alone is larger than `limits.max_event_bytes`.
     EventTooLarge,
     /// Kafka did not acknowledge the event (`ack = "broker"`); safe to retry the event.
@@ -77,6 +84,8 @@ impl ErrorCode {
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             Overloaded => "overloaded",
+            RateLimited => "rate_limited",
+            RequestTimeout => "request_timeout",
             KafkaUnavailable => "kafka_unavailable",
             Internal => "internal",
             InvalidEvent => "invalid_event",
@@ -85,6 +94,7 @@ impl ErrorCode {
             DuplicateField => "duplicate_field",
             UnknownType => "unknown_type",
             UnroutedEvent => "unrouted_event",
+            EventNotAllowed => "event_not_allowed",
             EventTooLarge => "event_too_large",
             DeliveryFailed => "delivery_failed",
             QueueFull => "queue_full",
@@ -99,6 +109,9 @@ impl ErrorCode {
             InvalidJson | InvalidBatch | BadGzip | InvalidEvent | MissingField | InvalidField
             | DuplicateField | UnknownType | UnroutedEvent => 400,
             Unauthorized => 401,
+            EventNotAllowed => 403,
+            RequestTimeout => 408,
+            RateLimited => 429,
             NotFound => 404,
             MethodNotAllowed => 405,
             PayloadTooLarge | DecompressedTooLarge | TooManyEvents | EventTooLarge => 413,
@@ -113,7 +126,13 @@ impl ErrorCode {
         use ErrorCode::*;
         matches!(
             self,
-            Overloaded | KafkaUnavailable | DeliveryFailed | QueueFull | Internal
+            Overloaded
+                | KafkaUnavailable
+                | DeliveryFailed
+                | QueueFull
+                | Internal
+                | RateLimited
+                | RequestTimeout
         )
     }
 }

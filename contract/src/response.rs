@@ -39,6 +39,10 @@ pub struct ErrorBody {
     pub message: String,
     /// Whether the same request may succeed later.
     pub retryable: bool,
+    /// For `rate_limited`: which limit (`key_requests`, `key_events`,
+    /// `ip_requests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
 }
 
 impl ErrorBody {
@@ -48,6 +52,7 @@ impl ErrorBody {
             code,
             message: message.into(),
             retryable: code.retryable(),
+            limit: None,
         }
     }
 }

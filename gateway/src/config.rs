@@ -25,6 +25,10 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// `[delivery]`: acknowledgement mode and retries.
     pub delivery: DeliveryConfig,
+    /// `[rate_limits]`: per write key and per client IP.
+    pub rate_limits: RateLimitsConfig,
+    /// `[overload]`: load shedding before the gateway degrades.
+    pub overload: OverloadConfig,
     /// `[idempotency]`: memory of recent batch answers.
     pub idempotency: IdempotencyConfig,
     /// `[[keys]]`: the write keys this gateway accepts.
@@ -42,6 +46,16 @@ pub struct ServerConfig {
     /// Time allowed on SIGTERM to finish in-flight requests and flush Kafka,
     /// in milliseconds. Default `10000`.
     pub shutdown_grace_ms: u64,
+    /// Most open connections; past it the gateway stops accepting until one
+    /// closes (clients queue in the TCP backlog). Default `25000`.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, and the longest an
+    /// idle keep-alive connection waits for the next request, in ms.
+    /// Default `10000`.
+    pub header_timeout_ms: u64,
+    /// Time a client has to send a request's body, in ms; slower gets 408
+    /// `request_timeout`. Default `30000`.
+    pub body_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +63,9 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             shutdown_grace_ms: 10_000,
+            max_connections: 25_000,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
         }
     }
 }
@@ -236,6 +253,69 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// `[rate_limits]`: GCRA limits (the `governor` crate). A limit of 0 is off.
+/// Key limits are defaults that each `[[keys]]` entry may override.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    /// Requests per second per write key. Default `1000`.
+    pub key_requests_per_second: u32,
+    /// Burst of requests per write key. Default `2000`.
+    pub key_requests_burst: u32,
+    /// Events per second per write key. Default `100000`.
+    pub key_events_per_second: u32,
+    /// Burst of events per write key. Default `200000`.
+    pub key_events_burst: u32,
+    /// Requests per second per client IP. Default `200`.
+    pub ip_requests_per_second: u32,
+    /// Burst of requests per client IP. Default `400`.
+    pub ip_requests_burst: u32,
+    /// Take the client IP from the first `X-Forwarded-For` address (only
+    /// behind a proxy that sets it). Default `false`.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            key_requests_per_second: 1000,
+            key_requests_burst: 2000,
+            key_events_per_second: 100_000,
+            key_events_burst: 200_000,
+            ip_requests_per_second: 200,
+            ip_requests_burst: 400,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// `[overload]`: bounds on work in progress. Past them the gateway answers
+/// 503 `overloaded` with `Retry-After` instead of queueing without bound.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OverloadConfig {
+    /// Requests being processed at once. Default `4096`.
+    pub max_inflight_requests: usize,
+    /// Request bytes (as sent) held at once. Default `536870912` (512 MiB).
+    pub max_inflight_bytes: usize,
+    /// Shed load once the producer queue holds this share of
+    /// `kafka.queue_max_messages`… Default `0.8`.
+    pub producer_high_watermark: f64,
+    /// …and resume once it is back below this share. Default `0.5`.
+    pub producer_low_watermark: f64,
+}
+
+impl Default for OverloadConfig {
+    fn default() -> Self {
+        OverloadConfig {
+            max_inflight_requests: 4096,
+            max_inflight_bytes: 512 << 20,
+            producer_high_watermark: 0.8,
+            producer_low_watermark: 0.5,
+        }
+    }
+}
+
 /// `[idempotency]`: how long and how many batch answers are remembered so a
 /// retried batch (same `Idempotency-Key`) is answered without producing
 /// again. Per gateway process; see `api::idempotency` for the limits.
@@ -257,17 +337,39 @@ impl Default for IdempotencyConfig {
     }
 }
 
-/// `[[keys]]`: one write key.
-#[derive(Debug, Clone, Deserialize)]
+/// `[[keys]]`: one write key. Give either `key` or `key_sha256` (the hex
+/// SHA-256 of the key, so the configuration need not hold the secret).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WriteKeyConfig {
     /// The key as clients send it.
+    #[serde(default)]
     pub key: String,
+    /// Hex SHA-256 of the key, instead of `key`.
+    #[serde(default)]
+    pub key_sha256: Option<String>,
     /// The app the key belongs to; stamped in `tb-app-id`.
     pub app_id: String,
     /// Delivery mode for this key, overriding `[delivery].ack`.
     #[serde(default)]
     pub ack: Option<AckMode>,
+    /// Event names (track `event`, or a kind such as `identify`) the key may
+    /// send; others are rejected per event with `event_not_allowed`.
+    /// Default: all.
+    #[serde(default)]
+    pub allowed_events: Vec<String>,
+    /// Requests per second, overriding `[rate_limits]`.
+    #[serde(default)]
+    pub requests_per_second: Option<u32>,
+    /// Request burst, overriding `[rate_limits]`.
+    #[serde(default)]
+    pub requests_burst: Option<u32>,
+    /// Events per second, overriding `[rate_limits]`.
+    #[serde(default)]
+    pub events_per_second: Option<u32>,
+    /// Event burst, overriding `[rate_limits]`.
+    #[serde(default)]
+    pub events_burst: Option<u32>,
 }
 
 /// Log output format.
@@ -360,15 +462,30 @@ impl Config {
         }
         let mut seen = HashSet::new();
         for (i, k) in self.keys.iter().enumerate() {
-            if k.key.trim().is_empty() {
-                bad(format!("keys[{i}].key is empty"));
+            match (&k.key_sha256, k.key.trim().is_empty()) {
+                (None, true) => bad(format!("keys[{i}]: give `key` or `key_sha256`")),
+                (Some(_), false) => bad(format!("keys[{i}]: give `key` or `key_sha256`, not both")),
+                (Some(h), true) if h.len() != 64 || hex::decode(h).is_err() => {
+                    bad(format!("keys[{i}].key_sha256 must be 64 hex digits"))
+                }
+                _ => {}
             }
             if k.app_id.trim().is_empty() {
                 bad(format!("keys[{i}].app_id is empty"));
             }
-            if !seen.insert(&k.key) {
-                bad(format!("keys[{i}].key is listed twice"));
+            if !seen.insert(k.key_sha256.clone().unwrap_or_else(|| k.key.clone())) {
+                bad(format!("keys[{i}] is listed twice"));
             }
+        }
+        let o = &self.overload;
+        if !(0.0 < o.producer_low_watermark
+            && o.producer_low_watermark < o.producer_high_watermark
+            && o.producer_high_watermark <= 1.0)
+        {
+            bad("overload watermarks must satisfy 0 < low < high <= 1".into());
+        }
+        if o.max_inflight_requests == 0 || o.max_inflight_bytes < self.limits.max_body_bytes {
+            bad("overload.max_inflight_requests must be > 0 and max_inflight_bytes >= limits.max_body_bytes".into());
         }
         if let Err(e) = check_topic_name(&self.catch_all_topic()) {
             bad(format!("routing.catch_all_topic: {e}"));

@@ -17,9 +17,10 @@ pub mod api;
 pub mod config;
 pub mod delivery;
 pub mod ingest;
+pub mod metrics;
 pub mod server;
 
-use crate::admission::WriteKeys;
+use crate::admission::{IpLimiter, Overload, WriteKeys};
 use crate::api::AppState;
 use crate::config::Config;
 use crate::delivery::embedded::EmbeddedCluster;
@@ -91,14 +92,33 @@ impl Gateway {
             Duration::from_secs(config.idempotency.window_secs),
             config.idempotency.max_entries,
         );
+        let ip_limiter = IpLimiter::new(
+            config.rate_limits.ip_requests_per_second,
+            config.rate_limits.ip_requests_burst,
+        );
         let state = Arc::new(AppState {
-            keys: WriteKeys::new(&config.keys),
+            keys: WriteKeys::new(&config.keys, &config.rate_limits),
+            ip_limiter,
+            overload: Overload::new(&config.overload, &config.kafka),
+            metrics: metrics::Metrics::new(&stats),
             idempotency,
             router,
             producer,
             stats,
             shutting_down: Default::default(),
             config,
+        });
+        // Idle per-IP limiter entries are forgotten every minute.
+        let weak = Arc::downgrade(&state);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(state) = weak.upgrade() else { break };
+                if let Some(l) = &state.ip_limiter {
+                    l.evict_idle();
+                }
+            }
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(

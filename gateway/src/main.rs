@@ -58,7 +58,7 @@ fn load(cli: &Cli) -> anyhow::Result<Config> {
             cfg.keys.push(WriteKeyConfig {
                 key: config::DEV_WRITE_KEY.into(),
                 app_id: config::DEV_APP_ID.into(),
-                ack: None,
+                ..WriteKeyConfig::default()
             });
         }
     }

@@ -1,9 +1,10 @@
-//! The listener: accepts connections, serves HTTP/1.1 and HTTP/2 on each,
-//! and drains them on shutdown.
+//! The listener: accepts connections (at most `server.max_connections`),
+//! serves HTTP/1.1 and HTTP/2 on each with a header timeout that also
+//! closes idle keep-alive connections, and drains them on shutdown.
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Peer};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
@@ -19,10 +20,33 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let header_timeout = Duration::from_millis(state.config.server.header_timeout_ms);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(64 * 1024)
+        .keep_alive_interval(Some(header_timeout))
+        .keep_alive_timeout(header_timeout);
+    let connections = Arc::new(tokio::sync::Semaphore::new(
+        state.config.server.max_connections.max(1),
+    ));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
+        // Past the connection limit, stop accepting: new clients wait in
+        // the kernel's backlog instead of costing memory here.
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -36,8 +60,9 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
-                let service = service_fn(move |req| {
+                let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     let state = state.clone();
+                    req.extensions_mut().insert(Peer(peer));
                     async move { Ok::<_, std::convert::Infallible>(api::route(&state, req).await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
@@ -46,6 +71,7 @@ pub async fn serve(
                     if let Err(e) = conn.await {
                         tracing::debug!(%peer, error = %e, "connection closed with error");
                     }
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,

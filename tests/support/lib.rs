@@ -78,11 +78,13 @@ pub fn test_config(bootstrap: &str, prefix: &str) -> Config {
             key: KEY_BROKER.into(),
             app_id: APP.into(),
             ack: Some(AckMode::Broker),
+            ..WriteKeyConfig::default()
         },
         WriteKeyConfig {
             key: KEY_BUFFERED.into(),
             app_id: APP.into(),
             ack: Some(AckMode::Buffered),
+            ..WriteKeyConfig::default()
         },
     ];
     c

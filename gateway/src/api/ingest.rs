@@ -11,17 +11,21 @@
 //! * 503 + `Retry-After` — no event could be handed to Kafka; retry.
 
 use super::idempotency::{self, Cached, Claim};
-use super::{AppState, json_bytes, json_response};
+use super::{AppState, Peer, json_bytes, json_response};
+use crate::admission::Limited;
 use crate::admission::Principal;
+use crate::admission::auth::query_param;
 use crate::config::AckMode;
 use crate::delivery::{AckWaiter, OutRecord, Pending};
 use crate::ingest::batch::{self, BatchRoute, RawBatch};
 use crate::ingest::{RequestError, decode, enrich};
+use crate::metrics::{BytesLabels, EventLabels, LimitLabels};
 use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode};
+use http::{Response, StatusCode};
 use http_body_util::Full;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
+use std::net::IpAddr;
 use std::time::Duration;
 use tributary_contract::envelope::{ENCODING_JSON, SCHEMA_NONE};
 use tributary_contract::time::{self, Timestamp};
@@ -37,36 +41,162 @@ pub const REPLAYED: &str = "idempotent-replayed";
 pub async fn handle<B>(
     state: &AppState,
     route: BatchRoute,
-    headers: &HeaderMap,
+    parts: &http::request::Parts,
     body: B,
 ) -> Response<Full<Bytes>>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    match accept(state, route, headers, body).await {
+    match accept(state, route, parts, body).await {
         Ok(resp) => resp,
         Err(e) => error_response(&e),
     }
 }
 
+fn unauthorized(m: &str) -> RequestError {
+    RequestError::new(ErrorCode::Unauthorized, m)
+}
+
+fn limited(state: &AppState, l: Limited) -> RequestError {
+    state
+        .metrics
+        .rate_limited
+        .get_or_create(&LimitLabels { limit: l.limit })
+        .inc();
+    let mut e = RequestError::new(
+        ErrorCode::RateLimited,
+        format!(
+            "rate limit {} exceeded; retry after {:?}",
+            l.limit, l.retry_after
+        ),
+    );
+    e.retry_after = Some(l.retry_after_secs());
+    e.limit = Some(l.limit);
+    e
+}
+
+/// The client's address: the connection's peer, or the first
+/// `X-Forwarded-For` hop when the gateway is told to trust it.
+fn client_ip(state: &AppState, parts: &http::request::Parts) -> Option<IpAddr> {
+    if state.config.rate_limits.trust_forwarded_for
+        && let Some(ip) = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    parts.extensions.get::<Peer>().map(|p| p.0.ip())
+}
+
 async fn accept<B>(
     state: &AppState,
     route: BatchRoute,
-    headers: &HeaderMap,
+    parts: &http::request::Parts,
     body: B,
 ) -> Result<Response<Full<Bytes>>, RequestError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let principal = state
+    let headers = &parts.headers;
+    let query = parts.uri.query();
+    let limits = &state.config.limits;
+
+    // Cheapest refusals first: shedding and capacity.
+    let queue = state.producer.queue_depth();
+    if state.overload.shed(queue) {
+        state.metrics.shed.inc();
+        let mut e = RequestError::new(
+            ErrorCode::Overloaded,
+            "Kafka is behind; the gateway is shedding load until it catches up",
+        );
+        e.retry_after = Some(2);
+        return Err(e);
+    }
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(limits.max_body_bytes)
+        .min(limits.max_body_bytes);
+    let _admission = state.overload.admit(declared).inspect_err(|_| {
+        state.metrics.shed.inc();
+    })?;
+
+    // Who is asking, and within which limits.
+    if let (Some(limiter), Some(ip)) = (&state.ip_limiter, client_ip(state, parts)) {
+        limiter.check(ip).map_err(|l| limited(state, l))?;
+    }
+    let early = state
         .keys
-        .authenticate(headers)
-        .map_err(|m| RequestError::new(ErrorCode::Unauthorized, m))?;
+        .authenticate(headers, query)
+        .map_err(unauthorized)?;
+    if let Some(l) = early.as_ref().and_then(|p| p.requests.as_ref()) {
+        l.check(1).map_err(|l| limited(state, l))?;
+    }
+
+    // The body, within its time, size and inflation limits.
+    let encoding = decode::content_encoding(headers)?;
+    let timeout = Duration::from_millis(state.config.server.body_timeout_ms);
+    let raw = tokio::time::timeout(
+        timeout,
+        decode::read_body(headers, body, limits.max_body_bytes),
+    )
+    .await
+    .map_err(|_| {
+        RequestError::new(
+            ErrorCode::RequestTimeout,
+            format!("request body not received within {timeout:?}"),
+        )
+    })??;
+    let m = &state.metrics;
+    m.bytes
+        .get_or_create(&BytesLabels {
+            stage: "compressed",
+        })
+        .inc_by(raw.len() as u64);
+    let body = decode::decode(raw, encoding, limits.max_decompressed_bytes)?;
+    m.bytes
+        .get_or_create(&BytesLabels {
+            stage: "decompressed",
+        })
+        .inc_by(body.len() as u64);
+    let batch = batch::parse(&body, route, limits.max_events_per_batch)?;
+
+    // Beacons carry the key in the body.
+    let principal = match early {
+        Some(p) => p,
+        None => {
+            let key = batch.write_key.as_deref().ok_or_else(|| {
+                unauthorized("no write key: send it as Basic/Bearer authorization, `writeKey` query parameter or body field")
+            })?;
+            let p = state
+                .keys
+                .lookup(key)
+                .ok_or_else(|| unauthorized("unknown write key"))?;
+            if let Some(l) = &p.requests {
+                l.check(1).map_err(|l| limited(state, l))?;
+            }
+            p
+        }
+    };
+    if let Some(l) = &principal.events {
+        l.check(batch.events.len() as u32)
+            .map_err(|l| limited(state, l))?;
+    }
+    if let Some(report) = &batch.client_report {
+        state.stats.client_reported_drops.add(report.total());
+    }
+
+    // A retry of a batch already answered gets that answer.
     let key = headers
         .get(IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
+        .or_else(|| query_param(query, "idempotency_key"))
         .filter(|k| !k.is_empty() && k.len() <= idempotency::MAX_KEY_LEN);
     let ticket = match key {
         None => None,
@@ -83,15 +213,22 @@ where
             }
         },
     };
-    let limits = &state.config.limits;
-    let encoding = decode::content_encoding(headers)?;
-    let raw = decode::read_body(headers, body, limits.max_body_bytes).await?;
-    let body = decode::decode(raw, encoding, limits.max_decompressed_bytes)?;
-    let batch = batch::parse(&body, route, limits.max_events_per_batch)?;
-    if let Some(report) = &batch.client_report {
-        state.stats.client_reported_drops.add(report.total());
-    }
+
     let outcome = deliver(state, &principal, &batch, time::now()).await;
+    m.events
+        .get_or_create(&EventLabels {
+            outcome: "accepted",
+            code: "none",
+        })
+        .inc_by((outcome.accepted + outcome.acked) as u64);
+    for r in &outcome.rejected {
+        m.events
+            .get_or_create(&EventLabels {
+                outcome: "rejected",
+                code: r.code.as_str(),
+            })
+            .inc();
+    }
     let (status, body) = respond(route, outcome)?;
     if let Some(t) = ticket {
         t.complete(Cached {
@@ -161,6 +298,14 @@ async fn deliver(
                 continue;
             }
         };
+        if !principal.may_send(view.routing_name()) {
+            out.reject(
+                index,
+                ErrorCode::EventNotAllowed,
+                format!("this write key may not send {:?}", view.routing_name()),
+            );
+            continue;
+        }
         let Some(target) = state.router.route(&principal.app_id, &view) else {
             out.reject(
                 index,
@@ -306,12 +451,13 @@ fn respond(route: BatchRoute, out: Outcome) -> Result<(StatusCode, Bytes), Reque
 pub fn error_response(e: &RequestError) -> Response<Full<Bytes>> {
     let status =
         StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = json_response(status, &ErrorBody::new(e.code, e.message.clone()));
+    let mut body = ErrorBody::new(e.code, e.message.clone());
+    body.limit = e.limit.map(str::to_owned);
+    let mut resp = json_response(status, &body);
     if e.code.retryable() {
-        resp.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static("1"),
-        );
+        let secs = e.retry_after.unwrap_or(1).max(1);
+        resp.headers_mut()
+            .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
     }
     resp
 }

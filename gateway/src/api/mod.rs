@@ -9,15 +9,17 @@
 //! | `GET /healthz` | process is alive |
 //! | `GET /readyz` | ready for traffic (not shutting down) |
 //! | `GET /stats` | delivery counters as JSON |
+//! | `GET /metrics` | Prometheus text exposition |
 
 pub mod idempotency;
 pub mod ingest;
 
-use crate::admission::WriteKeys;
+use crate::admission::{IpLimiter, Overload, WriteKeys};
 use crate::config::Config;
 use crate::delivery::{ClusterProducer, DeliveryStats, Router};
 use crate::ingest::RequestError;
 use crate::ingest::batch::BatchRoute;
+use crate::metrics::{Metrics, RequestLabels, RouteLabels, route_label};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -31,6 +33,12 @@ pub struct AppState {
     pub config: Config,
     /// Accepted write keys.
     pub keys: WriteKeys,
+    /// Requests-per-second limiter per client IP (`None` when off).
+    pub ip_limiter: Option<IpLimiter>,
+    /// Work-in-progress bounds and load shedding.
+    pub overload: Overload,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
     /// Event → topic table.
     pub router: Router,
     /// The shared Kafka producer.
@@ -44,8 +52,36 @@ pub struct AppState {
     pub shutting_down: AtomicBool,
 }
 
-/// Dispatches one request.
+/// The connecting client's address, set by the server on each request.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+/// Dispatches one request and records its metrics.
 pub async fn route<B>(state: &AppState, req: Request<B>) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let started = std::time::Instant::now();
+    let label = route_label(req.uri().path());
+    let resp = dispatch(state, req).await;
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: label,
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&RouteLabels { route: label })
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+async fn dispatch<B>(state: &AppState, req: Request<B>) -> Response<Full<Bytes>>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -60,7 +96,7 @@ where
         let mut resp = match (batch_route, &parts.method) {
             (None, _) => not_found(),
             (Some(_), &Method::OPTIONS) => preflight(),
-            (Some(r), &Method::POST) => ingest::handle(state, r, &parts.headers, body).await,
+            (Some(r), &Method::POST) => ingest::handle(state, r, &parts, body).await,
             (Some(_), _) => method_not_allowed(),
         };
         // Browsers send from any origin; the write key, not the origin, is
@@ -78,7 +114,22 @@ where
         }
         (&Method::GET, "/readyz") => text(StatusCode::OK, "ready\n"),
         (&Method::GET, "/stats") => json_response(StatusCode::OK, &*state.stats),
-        (_, "/healthz" | "/readyz" | "/stats") => method_not_allowed(),
+        (&Method::GET, "/metrics") => {
+            state
+                .metrics
+                .producer_queue
+                .set(state.producer.queue_depth());
+            if let Some(ip) = &state.ip_limiter {
+                state.metrics.tracked_ips.set(ip.tracked() as i64);
+            }
+            let mut resp = Response::new(Full::new(Bytes::from(state.metrics.render())));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            resp
+        }
+        (_, "/healthz" | "/readyz" | "/stats" | "/metrics") => method_not_allowed(),
         _ => not_found(),
     }
 }

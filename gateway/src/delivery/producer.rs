@@ -250,6 +250,11 @@ impl ClusterProducer {
         }
     }
 
+    /// Records waiting in the producer queue or in flight to Kafka.
+    pub fn queue_depth(&self) -> i64 {
+        i64::from(self.producer.in_flight_count())
+    }
+
     /// The underlying producer, for metadata queries.
     pub fn inner(&self) -> &ThreadedProducer<DeliveryContext> {
         &self.producer

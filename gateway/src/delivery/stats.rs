@@ -1,13 +1,12 @@
 //! Delivery counters: every way a record can leave the gateway, so "how
 //! much was lost, and why" always has an answer. Logged at shutdown and
-//! served on `/stats`.
+//! served on `/stats` and `/metrics`.
 
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A monotonically increasing count.
+/// A monotonically increasing count, also exported on `/metrics`.
 #[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
+pub struct Counter(prometheus_client::metrics::counter::Counter);
 
 impl Counter {
     /// Adds one.
@@ -17,12 +16,17 @@ impl Counter {
 
     /// Adds `n`.
     pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        self.0.inc_by(n);
     }
 
     /// Current value.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
+    }
+
+    /// A handle on the same count for the metrics registry.
+    pub fn prometheus(&self) -> prometheus_client::metrics::counter::Counter {
+        self.0.clone()
     }
 }
 

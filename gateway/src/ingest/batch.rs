@@ -32,6 +32,8 @@ pub struct RawBatch<'a> {
     pub implied: Option<EventType>,
     /// Events the client says it dropped (SDK client report).
     pub client_report: Option<ClientReport>,
+    /// Write key in the body, for senders that cannot set headers.
+    pub write_key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +46,8 @@ struct BatchBody<'a> {
     context: Option<&'a RawValue>,
     #[serde(rename = "clientReport", default)]
     client_report: Option<ClientReport>,
+    #[serde(rename = "writeKey", default)]
+    write_key: Option<String>,
 }
 
 /// Splits a decoded body into raw events, refusing bodies that are not JSON
@@ -78,6 +82,7 @@ pub fn parse(
                 context: None,
                 implied: Some(kind),
                 client_report: None,
+                write_key: None,
             })
         }
         BatchRoute::Batch => {
@@ -121,6 +126,7 @@ pub fn parse(
                 context,
                 implied: None,
                 client_report: body.client_report,
+                write_key: body.write_key,
             })
         }
     }

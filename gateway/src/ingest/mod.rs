@@ -19,6 +19,11 @@ pub struct RequestError {
     pub code: ErrorCode,
     /// Detail for the client.
     pub message: String,
+    /// Seconds the client should wait (`Retry-After`); retryable codes
+    /// without one get 1.
+    pub retry_after: Option<u64>,
+    /// The limit that was hit, for `rate_limited`.
+    pub limit: Option<&'static str>,
 }
 
 impl RequestError {
@@ -27,6 +32,8 @@ impl RequestError {
         RequestError {
             code,
             message: message.into(),
+            retry_after: None,
+            limit: None,
         }
     }
 }
