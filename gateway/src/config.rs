@@ -31,6 +31,8 @@ pub struct Config {
     pub overload: OverloadConfig,
     /// `[idempotency]`: memory of recent batch answers.
     pub idempotency: IdempotencyConfig,
+    /// `[spool]`: the disk write-ahead log used while Kafka is unreachable.
+    pub spool: SpoolConfig,
     /// `[[keys]]`: the write keys this gateway accepts.
     pub keys: Vec<WriteKeyConfig>,
     /// `[log]`: log format and filter.
@@ -312,6 +314,30 @@ impl Default for OverloadConfig {
             max_inflight_bytes: 512 << 20,
             producer_high_watermark: 0.8,
             producer_low_watermark: 0.5,
+        }
+    }
+}
+
+/// `[spool]`: where accepted events wait out a Kafka outage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Directory of the spool's segment files; must survive a restart (and
+    /// belong to one gateway process). Default `tributary-spool`.
+    pub dir: std::path::PathBuf,
+    /// Most bytes on disk; when full, requests get 503. Default `1073741824` (1 GiB).
+    pub max_bytes: u64,
+    /// fsync `buffered`-mode appends too (`broker`-mode ones always are).
+    /// Default `true`.
+    pub fsync: bool,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            dir: "tributary-spool".into(),
+            max_bytes: 1 << 30,
+            fsync: true,
         }
     }
 }

@@ -76,12 +76,27 @@ impl Gateway {
             .await?;
         }
         let stats = Arc::new(DeliveryStats::default());
+        let spool = Arc::new(
+            delivery::spool::Spool::open(&config.spool.dir, config.spool.max_bytes).map_err(
+                |e| anyhow::anyhow!("cannot open spool {}: {e}", config.spool.dir.display()),
+            )?,
+        );
+        if spool.records() > 0 {
+            tracing::info!(
+                records = spool.records(),
+                "spool holds records from before; replaying"
+            );
+        }
+        let health = Arc::new(delivery::health::Health::default());
         let producer = ClusterProducer::new(
             &bootstrap,
             &config.kafka,
             config.delivery.buffered_retries,
             config.delivery.retry_queue,
             stats.clone(),
+            health.clone(),
+            spool.clone(),
+            config.spool.fsync,
         )?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
@@ -101,6 +116,8 @@ impl Gateway {
             ip_limiter,
             overload: Overload::new(&config.overload, &config.kafka),
             metrics: metrics::Metrics::new(&stats),
+            health,
+            spool,
             idempotency,
             router,
             producer,
@@ -108,6 +125,7 @@ impl Gateway {
             shutting_down: Default::default(),
             config,
         });
+        tokio::spawn(delivery::replay::run(Arc::downgrade(&state)));
         // Idle per-IP limiter entries are forgotten every minute.
         let weak = Arc::downgrade(&state);
         tokio::spawn(async move {

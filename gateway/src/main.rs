@@ -24,8 +24,9 @@ struct Cli {
     config: Option<PathBuf>,
 
     /// Development mode: embedded in-memory Kafka (unless --brokers is
-    /// given), listen on 127.0.0.1:8080, and accept the write key
-    /// `dev-write-key` when the configuration lists no keys.
+    /// given), listen on 127.0.0.1:8080, spool in a temporary directory, and
+    /// accept the write key `dev-write-key` when the configuration lists no
+    /// keys.
     #[arg(long)]
     dev: bool,
 
@@ -54,6 +55,12 @@ fn load(cli: &Cli) -> anyhow::Result<Config> {
     };
     if cli.dev {
         cfg.server.listen = SocketAddr::from(([127, 0, 0, 1], 8080));
+        // The embedded cluster is in memory anyway; keep the dev spool out
+        // of the working directory.
+        if cli.config.is_none() {
+            cfg.spool.dir =
+                std::env::temp_dir().join(format!("tributary-dev-spool-{}", std::process::id()));
+        }
         if cfg.keys.is_empty() {
             cfg.keys.push(WriteKeyConfig {
                 key: config::DEV_WRITE_KEY.into(),

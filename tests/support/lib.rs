@@ -65,6 +65,8 @@ pub fn test_config(bootstrap: &str, prefix: &str) -> Config {
     c.kafka.brokers = bootstrap.to_owned();
     c.kafka.topic_partitions = 3;
     c.routing.topic_prefix = prefix.to_owned();
+    // Each gateway gets its own spool: a spool belongs to one process.
+    c.spool.dir = std::env::temp_dir().join(format!("tributary-spool-{prefix}"));
     for event in ["Order Completed", "Product Viewed"] {
         c.routing.routes.push(RouteConfig {
             event: event.into(),

@@ -16,6 +16,7 @@ use crate::admission::Limited;
 use crate::admission::Principal;
 use crate::admission::auth::query_param;
 use crate::config::AckMode;
+use crate::delivery::spool::SpoolRecord;
 use crate::delivery::{AckWaiter, OutRecord, Pending};
 use crate::ingest::batch::{self, BatchRoute, RawBatch};
 use crate::ingest::{RequestError, decode, enrich};
@@ -220,7 +221,7 @@ where
             outcome: "accepted",
             code: "none",
         })
-        .inc_by((outcome.accepted + outcome.acked) as u64);
+        .inc_by((outcome.accepted + outcome.acked + outcome.acked_spooled) as u64);
     for r in &outcome.rejected {
         m.events
             .get_or_create(&EventLabels {
@@ -253,6 +254,8 @@ fn replay(c: &Cached) -> Response<Full<Bytes>> {
 struct Outcome {
     accepted: usize,
     acked: usize,
+    /// Broker-mode events made durable in the spool (answered 200 too).
+    acked_spooled: usize,
     rejected: Vec<EventRejection>,
 }
 
@@ -275,6 +278,9 @@ async fn deliver(
 ) -> Outcome {
     let mut out = Outcome::default();
     let (waiter, all_settled) = AckWaiter::new();
+    let spooling = state.health.is_down();
+    let mut spooled: Vec<SpoolRecord> = Vec::new();
+    let mut spooled_at: Vec<(usize, AckMode)> = Vec::new();
     let mut payload = Vec::with_capacity(1024);
     let default_ack = state.config.delivery.ack;
     for (index, raw) in batch.events.iter().enumerate() {
@@ -341,8 +347,25 @@ async fn deliver(
             custom_attributes: view.custom_attributes.map(|c| c.get().to_owned()),
             unrouted: target.unrouted,
         };
+        let header_pairs = envelope.to_headers();
+        let mode = target.ack.or(principal.ack).unwrap_or(default_ack);
+        if spooling {
+            // Kafka is unreachable: straight to the disk spool.
+            spooled.push(SpoolRecord {
+                topic: target.topic.to_string(),
+                key: view.partition_key().as_bytes().to_vec(),
+                payload: payload.clone(),
+                headers: header_pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.into_bytes()))
+                    .collect(),
+                timestamp_ms: received_at.timestamp_millis(),
+            });
+            spooled_at.push((index, mode));
+            continue;
+        }
         let mut headers = OwnedHeaders::new_with_capacity(12);
-        for (name, value) in envelope.to_headers() {
+        for (name, value) in &header_pairs {
             headers = headers.insert(Header {
                 key: name,
                 value: Some(value.as_bytes()),
@@ -355,7 +378,6 @@ async fn deliver(
             headers,
             timestamp_ms: received_at.timestamp_millis(),
         };
-        let mode = target.ack.or(principal.ack).unwrap_or(default_ack);
         let pending = match mode {
             AckMode::Broker => {
                 waiter.expect_one();
@@ -369,7 +391,7 @@ async fn deliver(
         match state.producer.send(record, pending) {
             Ok(()) if mode == AckMode::Broker => out.acked += 1,
             Ok(()) => out.accepted += 1,
-            Err(e) => {
+            Err((e, _, _)) => {
                 if mode == AckMode::Broker {
                     // The record never reached the queue: undo its count.
                     waiter.settle(usize::MAX, None);
@@ -382,6 +404,32 @@ async fn deliver(
                     _ => ErrorCode::DeliveryFailed,
                 };
                 out.reject(index, code, format!("could not queue event for Kafka: {e}"));
+            }
+        }
+    }
+    if !spooled.is_empty() {
+        // A broker-mode client is answered only once its events are on
+        // stable storage; buffered ones follow `spool.fsync`.
+        let sync =
+            state.config.spool.fsync || spooled_at.iter().any(|(_, m)| *m == AckMode::Broker);
+        match state.spool.append(&spooled, sync) {
+            Ok(()) => {
+                state.stats.spooled.add(spooled.len() as u64);
+                for (_, mode) in &spooled_at {
+                    match mode {
+                        AckMode::Broker => out.acked_spooled += 1,
+                        AckMode::Buffered => out.accepted += 1,
+                    }
+                }
+            }
+            Err(e) => {
+                for (index, _) in spooled_at {
+                    out.reject(
+                        index,
+                        ErrorCode::QueueFull,
+                        format!("Kafka is unreachable and {e}"),
+                    );
+                }
             }
         }
     }
@@ -421,7 +469,7 @@ async fn deliver(
 /// them when nothing could be accepted for a retryable reason (503) or the
 /// single event of a `/v1/<kind>` request was rejected.
 fn respond(route: BatchRoute, out: Outcome) -> Result<(StatusCode, Bytes), RequestError> {
-    let accepted = out.accepted + out.acked;
+    let accepted = out.accepted + out.acked + out.acked_spooled;
     if accepted == 0 && !out.rejected.is_empty() && out.rejected.iter().all(|r| r.retryable) {
         let code = if out.rejected.iter().any(|r| r.code == ErrorCode::QueueFull) {
             ErrorCode::Overloaded
@@ -434,7 +482,7 @@ fn respond(route: BatchRoute, out: Outcome) -> Result<(StatusCode, Bytes), Reque
     if let (BatchRoute::Single(_), Some(r)) = (route, out.rejected.first()) {
         return Err(RequestError::new(r.code, r.message.clone()));
     }
-    let status = if out.acked == 0 && out.accepted > 0 {
+    let status = if out.acked + out.acked_spooled == 0 && out.accepted > 0 {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK

@@ -39,6 +39,10 @@ pub struct AppState {
     pub overload: Overload,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Whether Kafka is reachable.
+    pub health: Arc<crate::delivery::health::Health>,
+    /// The disk spool for outages.
+    pub spool: Arc<crate::delivery::spool::Spool>,
     /// Event → topic table.
     pub router: Router,
     /// The shared Kafka producer.
@@ -111,6 +115,13 @@ where
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") if state.shutting_down.load(Ordering::Relaxed) => {
             text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+        }
+        (&Method::GET, "/readyz") if state.health.is_down() => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "kafka unreachable; spooling\n",
+        ),
+        (&Method::GET, "/readyz") if state.spool.is_full() => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "spool full\n")
         }
         (&Method::GET, "/readyz") => text(StatusCode::OK, "ready\n"),
         (&Method::GET, "/stats") => json_response(StatusCode::OK, &*state.stats),

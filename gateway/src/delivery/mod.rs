@@ -4,11 +4,16 @@
 //! * [`producer`] — the shared producer, delivery reports, buffered retries;
 //! * [`topics`] — the start-up topic check;
 //! * [`embedded`] — the in-memory cluster of `--dev`;
+//! * [`health`] — whether the cluster is reachable;
+//! * [`spool`] — the disk write-ahead log for outages, and [`replay`] of it;
 //! * [`stats`] — counters for every way a record leaves.
 
 pub mod embedded;
+pub mod health;
 pub mod producer;
+pub mod replay;
 pub mod route;
+pub mod spool;
 pub mod stats;
 pub mod topics;
 

@@ -8,14 +8,18 @@
 //! settled), or nobody (`buffered` mode, where the gateway retries failures
 //! itself on a random partition and counts what it finally loses).
 
+use super::health::Health;
+use super::spool::{Spool, SpoolRecord};
 use super::stats::DeliveryStats;
 use crate::config::KafkaConfig;
 use rand::Rng;
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -38,6 +42,59 @@ pub enum Pending {
         /// Retries already made by the gateway.
         attempt: u32,
     },
+    /// A record replayed from the spool; its segment is deleted only when
+    /// every record of it is settled without failure.
+    Replay {
+        /// The replay's waiter.
+        waiter: Arc<AckWaiter>,
+        /// Position in the segment.
+        index: usize,
+    },
+}
+
+/// Errors after which the same record may well succeed later: the cluster
+/// or a partition leader is unreachable, or the gateway gave up waiting.
+/// Records failing this way are spooled; others are reported or counted.
+pub fn is_transient(e: &KafkaError) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            MessageTimedOut
+                | PurgeQueue
+                | PurgeInflight
+                | QueueFull
+                | AllBrokersDown
+                | BrokerTransportFailure
+                | BrokerNotAvailable
+                | LeaderNotAvailable
+                | NotLeaderForPartition
+                | NotEnoughReplicas
+                | NotEnoughReplicasAfterAppend
+                | RequestTimedOut
+                | NetworkException
+                | OperationTimedOut
+                | TimedOutQueue
+        )
+    )
+}
+
+/// The record behind a delivery report, as the spool keeps it.
+fn spool_record(msg: &BorrowedMessage<'_>) -> SpoolRecord {
+    SpoolRecord {
+        topic: msg.topic().to_owned(),
+        key: msg.key().unwrap_or_default().to_vec(),
+        payload: msg.payload().unwrap_or_default().to_vec(),
+        headers: msg
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|x| (x.key.to_owned(), x.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        timestamp_ms: msg.timestamp().to_millis().unwrap_or(0),
+    }
 }
 
 /// Collects the delivery reports of one `broker`-mode request and wakes the
@@ -108,9 +165,36 @@ pub struct DeliveryContext {
     stats: Arc<DeliveryStats>,
     retries: SyncSender<Retry>,
     max_retries: u32,
+    health: Arc<Health>,
+    spool: Arc<Spool>,
+    /// fsync buffered-mode spool appends (`spool.fsync`).
+    sync_buffered: bool,
 }
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.health.mark_down(reason);
+        } else {
+            tracing::warn!(%error, reason, "librdkafka error");
+        }
+    }
+}
+
+impl DeliveryContext {
+    fn spool(&self, msg: &BorrowedMessage<'_>, sync: bool) -> bool {
+        match self.spool.append(&[spool_record(msg)], sync) {
+            Ok(()) => {
+                self.stats.spooled.inc();
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot spool a failed record");
+                false
+            }
+        }
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Box<Pending>;
@@ -121,12 +205,32 @@ impl ProducerContext for DeliveryContext {
                 self.stats.delivered.inc();
                 waiter.settle(index, None);
             }
-            (Pending::Acked { waiter, index }, Err((e, _))) => {
-                self.stats.failed_reported.inc();
+            (Pending::Acked { waiter, index }, Err((e, msg))) => {
+                // The client is still waiting: a record made durable in the
+                // spool is as good as acknowledged.
+                if is_transient(e) && self.spool(msg, true) {
+                    waiter.settle(index, None);
+                } else {
+                    self.stats.failed_reported.inc();
+                    waiter.settle(index, Some(e.to_string()));
+                }
+            }
+            (Pending::Replay { waiter, index }, Ok(_)) => {
+                self.stats.replayed.inc();
+                waiter.settle(index, None);
+            }
+            (Pending::Replay { waiter, index }, Err((e, _))) => {
                 waiter.settle(index, Some(e.to_string()));
             }
             (Pending::Buffered { .. }, Ok(_)) => self.stats.delivered.inc(),
             (Pending::Buffered { attempt }, Err((e, msg))) => {
+                let transient = is_transient(e);
+                if transient && (self.health.is_down() || attempt >= self.max_retries) {
+                    if !self.spool(msg, self.sync_buffered) {
+                        self.stats.lost_spool_failed.inc();
+                    }
+                    return;
+                }
                 if attempt >= self.max_retries {
                     self.stats.lost_retries_exhausted.inc();
                     tracing::error!(topic = msg.topic(), error = %e, attempt, "event lost: retries exhausted");
@@ -170,18 +274,25 @@ pub struct ClusterProducer {
 
 impl ClusterProducer {
     /// Creates the producer for `brokers` and starts its retry worker.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         brokers: &str,
         kafka: &KafkaConfig,
         max_retries: u32,
         retry_queue: usize,
         stats: Arc<DeliveryStats>,
+        health: Arc<Health>,
+        spool: Arc<Spool>,
+        sync_buffered: bool,
     ) -> Result<ClusterProducer, KafkaError> {
         let (tx, rx) = sync_channel(retry_queue.max(1));
         let context = DeliveryContext {
             stats: stats.clone(),
             retries: tx,
             max_retries,
+            health,
+            spool,
+            sync_buffered,
         };
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", brokers)
@@ -217,9 +328,14 @@ impl ClusterProducer {
         Ok(ClusterProducer { producer, stats })
     }
 
-    /// Hands one record to the producer queue. A full queue is an error the
-    /// caller reports to the client as retryable.
-    pub fn send(&self, record: OutRecord<'_>, pending: Pending) -> Result<(), KafkaError> {
+    /// Hands one record to the producer queue. On failure (typically a full
+    /// queue) the tag and headers come back, so the caller can retry or
+    /// report it.
+    pub fn send(
+        &self,
+        record: OutRecord<'_>,
+        pending: Pending,
+    ) -> Result<(), (KafkaError, Pending, OwnedHeaders)> {
         let rec = BaseRecord::with_opaque_to(record.topic, Box::new(pending))
             .key(record.key)
             .payload(record.payload)
@@ -230,7 +346,7 @@ impl ClusterProducer {
                 self.stats.produced.inc();
                 Ok(())
             }
-            Err((e, _)) => Err(e),
+            Err((e, rec)) => Err((e, *rec.delivery_opaque, rec.headers.unwrap_or_default())),
         }
     }
 
@@ -248,6 +364,14 @@ impl ClusterProducer {
                 return n;
             }
         }
+    }
+
+    /// Hands everything still queued in the producer back through the
+    /// delivery reports (as purged), so it lands in the spool. Called when
+    /// the cluster goes down: memory is not where acknowledged data should
+    /// wait out an outage.
+    pub fn purge_queue(&self) {
+        self.producer.purge(PurgeConfig::default().queue());
     }
 
     /// Records waiting in the producer queue or in flight to Kafka.
@@ -345,14 +469,70 @@ mod tests {
     use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
     fn producer(bootstrap: &str, retries: u32) -> (ClusterProducer, Arc<DeliveryStats>) {
+        let (p, stats, _) = producer_with_spool(bootstrap, retries);
+        (p, stats)
+    }
+
+    fn producer_with_spool(
+        bootstrap: &str,
+        retries: u32,
+    ) -> (ClusterProducer, Arc<DeliveryStats>, Arc<Spool>) {
         let stats = Arc::new(DeliveryStats::default());
         let kafka = KafkaConfig {
             linger_ms: 0,
-            message_timeout_ms: 5_000,
+            message_timeout_ms: 1_500,
             ..KafkaConfig::default()
         };
-        let p = ClusterProducer::new(bootstrap, &kafka, retries, 16, stats.clone()).unwrap();
-        (p, stats)
+        let dir = tempfile::tempdir().unwrap().keep();
+        let spool = Arc::new(Spool::open(dir, 1 << 20).unwrap());
+        let p = ClusterProducer::new(
+            bootstrap,
+            &kafka,
+            retries,
+            16,
+            stats.clone(),
+            Arc::new(Health::default()),
+            spool.clone(),
+            true,
+        )
+        .unwrap();
+        (p, stats, spool)
+    }
+
+    #[test]
+    fn records_failing_for_transient_reasons_go_to_the_spool() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        let (p, stats, spool) = producer_with_spool(&cluster.bootstrap_servers(), 1);
+        p.send(record("t"), Pending::Buffered { attempt: 0 })
+            .unwrap();
+        wait_until("warm-up delivery", || stats.delivered.get() == 1);
+        // The partition has too few replicas until the message times out.
+        cluster.request_errors(
+            RDKafkaApiKey::Produce,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 200],
+        );
+        let (waiter, rx) = AckWaiter::new();
+        waiter.expect_one();
+        p.send(
+            record("t"),
+            Pending::Acked {
+                waiter: waiter.clone(),
+                index: 0,
+            },
+        )
+        .unwrap();
+        waiter.arm();
+        p.send(record("t"), Pending::Buffered { attempt: 0 })
+            .unwrap();
+        wait_for_reports(rx);
+        assert!(
+            waiter.take_failures().is_empty(),
+            "a spooled broker-mode record counts as acknowledged"
+        );
+        wait_until("both records spooled", || stats.spooled.get() == 2);
+        assert_eq!(spool.records(), 2);
+        assert_eq!(stats.lost(), 0);
     }
 
     fn record(topic: &str) -> OutRecord<'_> {

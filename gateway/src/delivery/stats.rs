@@ -56,11 +56,19 @@ pub struct DeliveryStats {
     pub lost_retry_queue_full: Counter,
     /// Events SDKs reported dropping on devices (client reports), all reasons.
     pub client_reported_drops: Counter,
+    /// Records written to the disk spool (Kafka unreachable or failing).
+    pub spooled: Counter,
+    /// Spooled records Kafka acknowledged on replay.
+    pub replayed: Counter,
+    /// Records lost because the spool could not take them (full or I/O).
+    pub lost_spool_failed: Counter,
 }
 
 impl DeliveryStats {
     /// Records acknowledged to a client and then lost.
     pub fn lost(&self) -> u64 {
-        self.lost_retries_exhausted.get() + self.lost_retry_queue_full.get()
+        self.lost_retries_exhausted.get()
+            + self.lost_retry_queue_full.get()
+            + self.lost_spool_failed.get()
     }
 }
