@@ -334,3 +334,51 @@ async fn metrics_are_exported_with_bounded_labels() {
     assert!(!text.contains("secret"), "no user or message ids in labels");
     gw.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_events_go_to_the_dead_letter_topic_with_the_reason() {
+    use tributary_contract::envelope::dead_letter as dl;
+    let cfg = config("dlq", |_| {});
+    let dlq = cfg.dead_letter_topic();
+    let gw = start_gateway(cfg).await;
+    let http = HttpClient::new(gw.local_addr());
+    let body = json!({"batch": [
+        {"type":"track","event":"Order Completed","messageId":"good","anonymousId":"a"},
+        {"type":"track","event":"Order Completed","anonymousId":"a","properties":{"why":"no id"}},
+        {"type":"rocket","messageId":"m3","anonymousId":"a"},
+    ]});
+    let reply = http
+        .post(
+            "/v1/batch",
+            KEY_BROKER,
+            &serde_json::to_vec(&body).unwrap(),
+            true,
+        )
+        .await;
+    assert_eq!(reply.json["accepted"], 1);
+    let got = consume(
+        &kafka(),
+        &[dlq],
+        2,
+        Duration::from_secs(1),
+        Duration::from_secs(30),
+    );
+    assert_eq!(got.len(), 2, "each rejected event is dead-lettered once");
+    let mut reasons: Vec<&str> = got.iter().map(|r| r.headers[dl::REASON].as_str()).collect();
+    reasons.sort();
+    assert_eq!(reasons, ["missing_field", "unknown_type"]);
+    for r in &got {
+        assert_eq!(r.headers[dl::STAGE], "validation");
+        assert_eq!(r.headers[tributary_contract::header::APP_ID], APP);
+        assert!(!r.headers[dl::MESSAGE].is_empty());
+        assert!(r.value.is_object(), "the event as sent is the value");
+    }
+    assert_eq!(
+        got.iter()
+            .find(|r| r.headers[dl::REASON] == "missing_field")
+            .unwrap()
+            .value["properties"]["why"],
+        "no id"
+    );
+    gw.shutdown().await.unwrap();
+}

@@ -101,7 +101,7 @@ async fn exactly_once(mode_key: &str, expect_status: u16) {
     assert_eq!(reply.status, expect_status, "{:?}", reply.json);
     expected.insert(format!("{mode_key}-single"));
 
-    let topics: Vec<String> = gw.topics();
+    let topics: Vec<String> = event_topics(&gw);
     let got = consume(
         &bootstrap,
         &topics,
@@ -415,7 +415,7 @@ async fn malformed_requests_get_their_documented_status() {
     assert_eq!(reply.status, 200);
     let got = consume(
         &bootstrap,
-        &gw.topics(),
+        &event_topics(&gw),
         1,
         Duration::from_secs(2),
         Duration::from_secs(30),
@@ -519,7 +519,7 @@ async fn a_retried_batch_with_the_same_idempotency_key_is_produced_once() {
 
     let got = consume(
         &bootstrap,
-        &gw.topics(),
+        &event_topics(&gw),
         valid.len() * 2,
         Duration::from_secs(2),
         Duration::from_secs(30),

@@ -82,7 +82,7 @@ async fn native_sdk_delivers_every_event_exactly_once() {
     assert_eq!(report.dropped, 0);
     // 300 tracks + identify + screen + session start.
     assert_eq!(report.delivered, 303, "{report:?}");
-    let arrived = arrivals(&bootstrap, &gw.topics(), 303, "Order Completed");
+    let arrived = arrivals(&bootstrap, &event_topics(&gw), 303, "Order Completed");
     assert_each_once(&arrived, 300);
     gw.shutdown().await.unwrap();
 }
@@ -141,7 +141,7 @@ async fn a_batch_retried_after_a_client_timeout_appears_in_kafka_once() {
     let keys = keys.lock().unwrap().clone();
     assert!(keys.len() >= 2, "the batch was retried: {keys:?}");
     assert_eq!(keys[0], keys[1], "the retry reuses the idempotency key");
-    let arrived = arrivals(&bootstrap, &gw.topics(), 41, "Order Completed");
+    let arrived = arrivals(&bootstrap, &event_topics(&gw), 41, "Order Completed");
     assert_each_once(&arrived, 40);
     gw.shutdown().await.unwrap();
 }
@@ -183,7 +183,7 @@ async fn events_queued_on_disk_survive_an_app_restart() {
     assert!(first.remaining >= 120, "{first:?}");
     assert_eq!(second.remaining, 0, "{second:?}");
     // 120 tracks, two session starts and one session end.
-    let arrived = arrivals(&bootstrap, &gw.topics(), 123, "Order Completed");
+    let arrived = arrivals(&bootstrap, &event_topics(&gw), 123, "Order Completed");
     assert_each_once(&arrived, 120);
     gw.shutdown().await.unwrap();
 }

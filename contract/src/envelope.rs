@@ -54,6 +54,24 @@ pub mod header {
     ];
 }
 
+/// Extra headers of a dead-letter record (the original envelope headers are
+/// kept when the event got that far).
+pub mod dead_letter {
+    /// Error code of the rejection or failure (see `ErrorCode`).
+    pub const REASON: &str = "tb-dlq-reason";
+    /// Human-readable detail.
+    pub const MESSAGE: &str = "tb-dlq-message";
+    /// Where it failed: `validation` (rejected at ingest) or `delivery`
+    /// (Kafka refused it for good after retries).
+    pub const STAGE: &str = "tb-dlq-stage";
+    /// The topic the event was meant for (empty if it was never routed).
+    pub const TOPIC: &str = "tb-dlq-topic";
+    /// When it was dead-lettered (RFC 3339, ms, UTC).
+    pub const TIME: &str = "tb-dlq-time";
+    /// `true` when the value was cut to the size limit.
+    pub const TRUNCATED: &str = "tb-dlq-truncated";
+}
+
 /// Value of [`header::ENCODING`] for JSON payloads.
 pub const ENCODING_JSON: &str = "json";
 /// Value of [`header::SCHEMA`] when no schema applies.

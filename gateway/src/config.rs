@@ -184,6 +184,10 @@ pub struct RoutingConfig {
     pub unrouted: UnroutedPolicy,
     /// Topic for unrouted events. Default `<topic_prefix>unrouted`.
     pub catch_all_topic: Option<String>,
+    /// Topic for dead letters: events rejected at ingest and records Kafka
+    /// refused for good, with headers saying why. Default
+    /// `<topic_prefix>dead_letter`.
+    pub dead_letter_topic: Option<String>,
     /// One entry per event type that gets its own topic.
     pub routes: Vec<RouteConfig>,
 }
@@ -194,6 +198,7 @@ impl Default for RoutingConfig {
             topic_prefix: "tributary.".into(),
             unrouted: UnroutedPolicy::CatchAll,
             catch_all_topic: None,
+            dead_letter_topic: None,
             routes: Vec::new(),
         }
     }
@@ -453,6 +458,14 @@ impl Config {
             .unwrap_or_else(|| format!("{}unrouted", self.routing.topic_prefix))
     }
 
+    /// The dead-letter topic name, derived when not set.
+    pub fn dead_letter_topic(&self) -> String {
+        self.routing
+            .dead_letter_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}dead_letter", self.routing.topic_prefix))
+    }
+
     /// Checks the configuration and returns every problem found, one per
     /// line, or `Ok` if there is none.
     pub fn validate(&self) -> Result<(), String> {
@@ -512,6 +525,9 @@ impl Config {
         }
         if o.max_inflight_requests == 0 || o.max_inflight_bytes < self.limits.max_body_bytes {
             bad("overload.max_inflight_requests must be > 0 and max_inflight_bytes >= limits.max_body_bytes".into());
+        }
+        if let Err(e) = check_topic_name(&self.dead_letter_topic()) {
+            bad(format!("routing.dead_letter_topic: {e}"));
         }
         if let Err(e) = check_topic_name(&self.catch_all_topic()) {
             bad(format!("routing.catch_all_topic: {e}"));

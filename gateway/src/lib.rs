@@ -97,6 +97,7 @@ impl Gateway {
             health.clone(),
             spool.clone(),
             config.spool.fsync,
+            &config.dead_letter_topic(),
         )?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await

@@ -97,6 +97,14 @@ pub async fn start_gateway(config: Config) -> Gateway {
     Gateway::start(config).await.expect("gateway starts")
 }
 
+/// The gateway's event topics (all but the dead-letter topic).
+pub fn event_topics(gw: &Gateway) -> Vec<String> {
+    gw.topics()
+        .into_iter()
+        .filter(|t| !t.ends_with("dead_letter"))
+        .collect()
+}
+
 /// A response: status, headers and body parsed as JSON (or `Null`).
 #[derive(Debug)]
 pub struct Reply {

@@ -16,6 +16,7 @@ use crate::admission::Limited;
 use crate::admission::Principal;
 use crate::admission::auth::query_param;
 use crate::config::AckMode;
+use crate::delivery::producer::dead_letter_headers;
 use crate::delivery::spool::SpoolRecord;
 use crate::delivery::{AckWaiter, OutRecord, Pending};
 use crate::ingest::batch::{self, BatchRoute, RawBatch};
@@ -25,6 +26,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Headers;
 use rdkafka::message::{Header, OwnedHeaders};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -407,6 +409,7 @@ async fn deliver(
             }
         }
     }
+    dead_letter(state, principal, batch, &out.rejected, spooling);
     if !spooled.is_empty() {
         // A broker-mode client is answered only once its events are on
         // stable storage; buffered ones follow `spool.fsync`.
@@ -468,6 +471,72 @@ async fn deliver(
 /// The status and body of a processed request, or the error that replaces
 /// them when nothing could be accepted for a retryable reason (503) or the
 /// single event of a `/v1/<kind>` request was rejected.
+/// Sends every event rejected for good to the dead-letter topic, with the
+/// reason in its headers and the event as sent (cut to the event size
+/// limit) as the value. Consumers of the topic can fix and replay them.
+fn dead_letter(
+    state: &AppState,
+    principal: &Principal,
+    batch: &RawBatch<'_>,
+    rejected: &[EventRejection],
+    spooling: bool,
+) {
+    let max = state.config.limits.max_event_bytes;
+    let topic = state.router.dead_letter();
+    let mut spool = Vec::new();
+    for r in rejected.iter().filter(|r| !r.retryable) {
+        let Some(raw) = batch.events.get(r.index) else {
+            continue;
+        };
+        let raw = raw.get().as_bytes();
+        let truncated = raw.len() > max;
+        let value = &raw[..raw.len().min(max)];
+        let mut headers = dead_letter_headers(
+            None,
+            r.code.as_str(),
+            &r.message,
+            "validation",
+            "",
+            truncated,
+        );
+        headers = headers.insert(Header {
+            key: tributary_contract::header::APP_ID,
+            value: Some(principal.app_id.as_bytes()),
+        });
+        if spooling {
+            spool.push(SpoolRecord {
+                topic: topic.to_string(),
+                key: Vec::new(),
+                payload: value.to_vec(),
+                headers: headers
+                    .iter()
+                    .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                    .collect(),
+                timestamp_ms: time::now().timestamp_millis(),
+            });
+            continue;
+        }
+        let record = OutRecord {
+            topic,
+            key: b"",
+            payload: value,
+            headers,
+            timestamp_ms: time::now().timestamp_millis(),
+        };
+        if state.producer.send(record, Pending::DeadLetter).is_err() {
+            state.stats.lost_dead_letter.inc();
+        }
+    }
+    if !spool.is_empty()
+        && state
+            .spool
+            .append(&spool, state.config.spool.fsync)
+            .is_err()
+    {
+        state.stats.lost_dead_letter.add(spool.len() as u64);
+    }
+}
+
 fn respond(route: BatchRoute, out: Outcome) -> Result<(StatusCode, Bytes), RequestError> {
     let accepted = out.accepted + out.acked + out.acked_spooled;
     if accepted == 0 && !out.rejected.is_empty() && out.rejected.iter().all(|r| r.retryable) {

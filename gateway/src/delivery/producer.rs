@@ -42,6 +42,8 @@ pub enum Pending {
         /// Retries already made by the gateway.
         attempt: u32,
     },
+    /// A dead letter; a failure is counted, never retried.
+    DeadLetter,
     /// A record replayed from the spool; its segment is deleted only when
     /// every record of it is settled without failure.
     Replay {
@@ -158,6 +160,8 @@ impl AckWaiter {
 struct Retry {
     message: OwnedMessage,
     attempt: u32,
+    /// Send to the dead-letter topic instead, with this reason.
+    dead_letter: Option<String>,
 }
 
 /// Receives librdkafka's delivery reports on its polling thread.
@@ -222,6 +226,11 @@ impl ProducerContext for DeliveryContext {
             (Pending::Replay { waiter, index }, Err((e, _))) => {
                 waiter.settle(index, Some(e.to_string()));
             }
+            (Pending::DeadLetter, Ok(_)) => self.stats.dead_lettered.inc(),
+            (Pending::DeadLetter, Err((e, msg))) => {
+                self.stats.lost_dead_letter.inc();
+                tracing::error!(topic = msg.topic(), error = %e, "dead letter refused by Kafka");
+            }
             (Pending::Buffered { .. }, Ok(_)) => self.stats.delivered.inc(),
             (Pending::Buffered { attempt }, Err((e, msg))) => {
                 let transient = is_transient(e);
@@ -231,17 +240,17 @@ impl ProducerContext for DeliveryContext {
                     }
                     return;
                 }
-                if attempt >= self.max_retries {
-                    self.stats.lost_retries_exhausted.inc();
-                    tracing::error!(topic = msg.topic(), error = %e, attempt, "event lost: retries exhausted");
-                    return;
-                }
+                // Kafka refuses this record for good: dead-letter it.
+                let dead_letter = (attempt >= self.max_retries).then(|| e.to_string());
                 let retry = Retry {
                     message: msg.detach(),
                     attempt: attempt + 1,
+                    dead_letter,
                 };
+                let is_retry = retry.dead_letter.is_none();
                 match self.retries.try_send(retry) {
-                    Ok(()) => self.stats.retried.inc(),
+                    Ok(()) if is_retry => self.stats.retried.inc(),
+                    Ok(()) => {}
                     Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                         self.stats.lost_retry_queue_full.inc();
                         tracing::error!(topic = msg.topic(), error = %e, "event lost: retry queue full");
@@ -284,6 +293,7 @@ impl ClusterProducer {
         health: Arc<Health>,
         spool: Arc<Spool>,
         sync_buffered: bool,
+        dead_letter_topic: &str,
     ) -> Result<ClusterProducer, KafkaError> {
         let (tx, rx) = sync_channel(retry_queue.max(1));
         let context = DeliveryContext {
@@ -321,9 +331,10 @@ impl ClusterProducer {
         let worker = producer.clone();
         let worker_stats = stats.clone();
         let timeout = Duration::from_millis(kafka.message_timeout_ms);
+        let dlq = dead_letter_topic.to_owned();
         std::thread::Builder::new()
             .name("tributary-retry".into())
-            .spawn(move || retry_worker(worker, rx, worker_stats, timeout))
+            .spawn(move || retry_worker(worker, rx, worker_stats, timeout, dlq))
             .map_err(|e| KafkaError::ClientCreation(format!("cannot start retry worker: {e}")))?;
         Ok(ClusterProducer { producer, stats })
     }
@@ -385,6 +396,47 @@ impl ClusterProducer {
     }
 }
 
+/// The headers of a dead letter: the original ones (if any) plus why.
+pub fn dead_letter_headers(
+    original: Option<&rdkafka::message::OwnedHeaders>,
+    reason: &str,
+    message: &str,
+    stage: &str,
+    topic: &str,
+    truncated: bool,
+) -> OwnedHeaders {
+    use tributary_contract::envelope::dead_letter as dl;
+    let mut out = OwnedHeaders::new_with_capacity(20);
+    if let Some(h) = original {
+        for x in h.iter() {
+            out = out.insert(Header {
+                key: x.key,
+                value: x.value,
+            });
+        }
+    }
+    let now = tributary_contract::time::format(tributary_contract::time::now());
+    for (k, v) in [
+        (dl::REASON, reason),
+        (dl::MESSAGE, message),
+        (dl::STAGE, stage),
+        (dl::TOPIC, topic),
+        (dl::TIME, now.as_str()),
+    ] {
+        out = out.insert(Header {
+            key: k,
+            value: Some(v.as_bytes()),
+        });
+    }
+    if truncated {
+        out = out.insert(Header {
+            key: dl::TRUNCATED,
+            value: Some("true".as_bytes()),
+        });
+    }
+    out
+}
+
 /// Re-produces failed `buffered` records, each to a random partition of its
 /// topic: the partition that failed may have a leader that is down.
 fn retry_worker(
@@ -392,10 +444,39 @@ fn retry_worker(
     retries: Receiver<Retry>,
     stats: Arc<DeliveryStats>,
     timeout: Duration,
+    dead_letter_topic: String,
 ) {
     let mut partitions: HashMap<String, i32> = HashMap::new();
     let mut rng = rand::rng();
-    while let Ok(Retry { message, attempt }) = retries.recv() {
+    while let Ok(Retry {
+        message,
+        attempt,
+        dead_letter,
+    }) = retries.recv()
+    {
+        if let Some(reason) = dead_letter {
+            let headers = dead_letter_headers(
+                message.headers(),
+                "delivery_failed",
+                &reason,
+                "delivery",
+                message.topic(),
+                false,
+            );
+            let mut rec =
+                BaseRecord::with_opaque_to(&dead_letter_topic, Box::new(Pending::DeadLetter))
+                    .headers(headers);
+            if let Some(k) = message.key() {
+                rec = rec.key(k);
+            }
+            if let Some(p) = message.payload() {
+                rec = rec.payload(p);
+            }
+            if producer.send(rec).is_err() {
+                stats.lost_dead_letter.inc();
+            }
+            continue;
+        }
         let topic = message.topic().to_owned();
         let count = match partitions.get(&topic) {
             Some(n) => *n,
@@ -494,6 +575,7 @@ mod tests {
             Arc::new(Health::default()),
             spool.clone(),
             true,
+            "dlq",
         )
         .unwrap();
         (p, stats, spool)
@@ -614,9 +696,10 @@ mod tests {
     }
 
     #[test]
-    fn buffered_mode_counts_a_record_lost_after_its_retries() {
+    fn buffered_mode_dead_letters_a_record_kafka_refuses_for_good() {
         let cluster = MockCluster::new(1).unwrap();
         cluster.create_topic("t", 3, 1).unwrap();
+        cluster.create_topic("dlq", 1, 1).unwrap();
         let (p, stats) = producer(&cluster.bootstrap_servers(), 2);
         p.send(record("t"), Pending::Buffered { attempt: 0 })
             .unwrap();
@@ -625,9 +708,9 @@ mod tests {
         cluster.request_errors(RDKafkaApiKey::Produce, &refuse);
         p.send(record("t"), Pending::Buffered { attempt: 0 })
             .unwrap();
-        wait_until("loss to be counted", || stats.lost() == 1);
+        wait_until("the dead letter", || stats.dead_lettered.get() == 1);
         assert_eq!(stats.retried.get(), 2);
-        assert_eq!(stats.lost_retries_exhausted.get(), 1);
+        assert_eq!(stats.lost(), 0, "dead-lettered, not lost");
     }
 
     /// Blocks on a oneshot without a runtime (the producer reports on its

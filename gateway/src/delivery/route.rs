@@ -31,6 +31,7 @@ pub struct Router {
     per_app: HashMap<(String, RouteKey), Target>,
     any_app: HashMap<RouteKey, Target>,
     catch_all: Option<Target>,
+    dead_letter: Arc<str>,
 }
 
 /// Derives a topic-safe name: lower case, runs of characters Kafka does not
@@ -101,6 +102,7 @@ impl Router {
             per_app,
             any_app,
             catch_all,
+            dead_letter: Arc::from(config.dead_letter_topic()),
         }
     }
 
@@ -114,14 +116,22 @@ impl Router {
             .or(self.catch_all.as_ref())
     }
 
+    /// The dead-letter topic.
+    pub fn dead_letter(&self) -> &Arc<str> {
+        &self.dead_letter
+    }
+
     /// Every topic the gateway may write to, for the start-up check.
     pub fn topics(&self) -> BTreeSet<String> {
-        self.per_app
+        let mut t: BTreeSet<String> = self
+            .per_app
             .values()
             .chain(self.any_app.values())
             .chain(self.catch_all.iter())
             .map(|t| t.topic.to_string())
-            .collect()
+            .collect();
+        t.insert(self.dead_letter.to_string());
+        t
     }
 }
 

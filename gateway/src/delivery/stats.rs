@@ -62,6 +62,10 @@ pub struct DeliveryStats {
     pub replayed: Counter,
     /// Records lost because the spool could not take them (full or I/O).
     pub lost_spool_failed: Counter,
+    /// Records written to the dead-letter topic.
+    pub dead_lettered: Counter,
+    /// Dead letters Kafka refused too (counted, logged).
+    pub lost_dead_letter: Counter,
 }
 
 impl DeliveryStats {
