@@ -11,9 +11,8 @@
 
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tributary_contract::envelope::header;
@@ -31,68 +30,6 @@ fn kafka_script(action: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "scripts/kafka {action} failed");
-}
-
-struct Gateway {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_gateway_process(config: &Path) -> Gateway {
-    let mut child = Command::new(gateway_binary())
-        .args(["--config", config.to_str().unwrap()])
-        .env("TRIBUTARY_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(out).lines();
-    let line = lines.next().unwrap().unwrap();
-    let addr = line.rsplit("http://").next().unwrap().parse().unwrap();
-    // Keep reading: a closed pipe would fail the gateway's later prints.
-    std::thread::spawn(move || for _ in lines {});
-    Gateway { child, addr }
-}
-
-fn write_config(dir: &Path, prefix: &str) -> PathBuf {
-    let path = dir.join("gateway.toml");
-    let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[kafka]
-brokers = "{bootstrap}"
-message_timeout_ms = 5000
-[routing]
-topic_prefix = "{prefix}"
-[[routing.routes]]
-event = "Order Completed"
-[spool]
-dir = "{spool}"
-[rate_limits]
-ip_requests_per_second = 0
-[[keys]]
-key = "{KEY_BROKER}"
-app_id = "{APP}"
-ack = "broker"
-[[keys]]
-key = "{KEY_BUFFERED}"
-app_id = "{APP}"
-ack = "buffered"
-"#,
-        bootstrap = kafka(),
-        spool = dir.join("spool").display(),
-    );
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// Sends batches alternating between the two delivery modes until
@@ -199,8 +136,12 @@ async fn acknowledged_events_survive_a_kafka_outage_and_a_gateway_kill() {
 
     // 1. The broker stops mid-stream and comes back.
     let prefix = unique_prefix("outage");
-    let config = write_config(dir.path(), &prefix);
-    let gw = start_gateway_process(&config);
+    let config = write_process_config(
+        dir.path(),
+        &prefix,
+        "[rate_limits]\nip_requests_per_second = 0",
+    );
+    let gw = GatewayProcess::start(&config);
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
     let sender = tokio::spawn(send_until(
         gw.addr,
@@ -237,8 +178,12 @@ async fn acknowledged_events_survive_a_kafka_outage_and_a_gateway_kill() {
     // 2. SIGKILL during an outage, restart after it.
     let dir2 = tempfile::tempdir().unwrap();
     let prefix2 = unique_prefix("kill");
-    let config2 = write_config(dir2.path(), &prefix2);
-    let gw = start_gateway_process(&config2);
+    let config2 = write_process_config(
+        dir2.path(),
+        &prefix2,
+        "[rate_limits]\nip_requests_per_second = 0",
+    );
+    let gw = GatewayProcess::start(&config2);
     let addr = gw.addr;
     kafka_script("stop");
     wait_for(
@@ -260,7 +205,7 @@ async fn acknowledged_events_survive_a_kafka_outage_and_a_gateway_kill() {
     gw.child.kill().unwrap(); // SIGKILL
     gw.child.wait().unwrap();
     kafka_script("start");
-    let gw = start_gateway_process(&config2);
+    let gw = GatewayProcess::start(&config2);
     let acked2 = acked2.lock().unwrap().clone();
     assert!(
         acked2.len() >= 100,

@@ -60,6 +60,10 @@ pub enum ErrorCode {
     UnroutedEvent,
     /// The write key may not send this event (its `allowed_events`).
     EventNotAllowed,
+    /// The event nests objects/arrays deeper than `limits.max_nesting_depth`.
+    NestingTooDeep,
+    /// A string in the event is longer than `limits.max_string_bytes`.
+    StringTooLong,
     /// The event alone is larger than `limits.max_event_bytes`.
     EventTooLarge,
     /// Kafka did not acknowledge the event (`ack = "broker"`); safe to retry the event.
@@ -95,6 +99,8 @@ impl ErrorCode {
             UnknownType => "unknown_type",
             UnroutedEvent => "unrouted_event",
             EventNotAllowed => "event_not_allowed",
+            NestingTooDeep => "nesting_too_deep",
+            StringTooLong => "string_too_long",
             EventTooLarge => "event_too_large",
             DeliveryFailed => "delivery_failed",
             QueueFull => "queue_full",
@@ -107,14 +113,15 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidJson | InvalidBatch | BadGzip | InvalidEvent | MissingField | InvalidField
-            | DuplicateField | UnknownType | UnroutedEvent => 400,
+            | DuplicateField | UnknownType | UnroutedEvent | NestingTooDeep => 400,
             Unauthorized => 401,
             EventNotAllowed => 403,
             RequestTimeout => 408,
             RateLimited => 429,
             NotFound => 404,
             MethodNotAllowed => 405,
-            PayloadTooLarge | DecompressedTooLarge | TooManyEvents | EventTooLarge => 413,
+            PayloadTooLarge | DecompressedTooLarge | TooManyEvents | EventTooLarge
+            | StringTooLong => 413,
             UnsupportedEncoding => 415,
             Overloaded | KafkaUnavailable | DeliveryFailed | QueueFull => 503,
             Internal => 500,

@@ -58,6 +58,11 @@ pub struct ServerConfig {
     /// Time a client has to send a request's body, in ms; slower gets 408
     /// `request_timeout`. Default `30000`.
     pub body_timeout_ms: u64,
+    /// Most request headers; more gets 431. Default `64`.
+    pub max_headers: usize,
+    /// Largest request head (request line and headers), in bytes; larger
+    /// gets 431. Default `16384`.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +73,8 @@ impl Default for ServerConfig {
             max_connections: 25_000,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
+            max_headers: 64,
+            max_header_bytes: 16 << 10,
         }
     }
 }
@@ -89,6 +96,14 @@ pub struct LimitsConfig {
     /// alone with `event_too_large`. Must stay below the topic's
     /// `max.message.bytes`. Default `524288` (512 KiB).
     pub max_event_bytes: usize,
+    /// Deepest nesting of objects and arrays inside one event (the event
+    /// object itself is level 1); deeper: `nesting_too_deep`, that event
+    /// alone. Default `32`. (Beyond 128 levels the body cannot be parsed at
+    /// all: 400 `invalid_json`.)
+    pub max_nesting_depth: usize,
+    /// Longest string (key or value) inside one event, in bytes as sent;
+    /// longer: `string_too_long`, that event alone. Default `65536`.
+    pub max_string_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -98,6 +113,8 @@ impl Default for LimitsConfig {
             max_decompressed_bytes: 20 << 20,
             max_events_per_batch: 5000,
             max_event_bytes: 512 << 10,
+            max_nesting_depth: 32,
+            max_string_bytes: 64 << 10,
         }
     }
 }

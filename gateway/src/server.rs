@@ -25,11 +25,14 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(header_timeout)
+        .max_headers(state.config.server.max_headers)
+        // hyper's floor is 8 KiB; bodies stream through the same buffer.
+        .max_buf_size(state.config.server.max_header_bytes.max(8192));
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(64 * 1024)
+        .max_header_list_size(state.config.server.max_header_bytes as u32)
         .keep_alive_interval(Some(header_timeout))
         .keep_alive_timeout(header_timeout);
     let connections = Arc::new(tokio::sync::Semaphore::new(

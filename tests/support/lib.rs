@@ -280,6 +280,93 @@ pub fn consume(
     out
 }
 
+/// A gateway running as a separate process (for kills and memory checks).
+pub struct GatewayProcess {
+    /// The process.
+    pub child: std::process::Child,
+    /// Its listening address.
+    pub addr: SocketAddr,
+}
+
+impl GatewayProcess {
+    /// Starts the binary with `--config path` and waits for its address.
+    pub fn start(config: &std::path::Path) -> GatewayProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(gateway_binary())
+            .args(["--config", config.to_str().expect("utf-8 path")])
+            .env("TRIBUTARY_LOG_FORMAT", "json")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn gateway");
+        let out = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(out).lines();
+        let line = lines.next().expect("address line").expect("read");
+        let addr = line
+            .rsplit("http://")
+            .next()
+            .expect("address")
+            .parse()
+            .expect("address");
+        // Keep reading: a closed pipe would fail the gateway's later prints.
+        std::thread::spawn(move || for _ in lines {});
+        GatewayProcess { child, addr }
+    }
+
+    /// Peak resident memory of the process so far, in KiB (VmHWM).
+    pub fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a gateway config for a process under test: the test cluster,
+/// both test keys, one route, its own spool; `extra` is appended verbatim.
+pub fn write_process_config(dir: &std::path::Path, prefix: &str, extra: &str) -> PathBuf {
+    let path = dir.join("gateway.toml");
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[kafka]
+brokers = "{bootstrap}"
+message_timeout_ms = 5000
+[routing]
+topic_prefix = "{prefix}"
+[[routing.routes]]
+event = "Order Completed"
+[spool]
+dir = "{spool}"
+[[keys]]
+key = "{KEY_BROKER}"
+app_id = "{APP}"
+ack = "broker"
+[[keys]]
+key = "{KEY_BUFFERED}"
+app_id = "{APP}"
+ack = "buffered"
+{extra}
+"#,
+        bootstrap = kafka(),
+        spool = dir.join("spool").display(),
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
 /// Path of the built `tributary-gateway` binary: `TRIBUTARY_GATEWAY_BIN`,
 /// else next to the test executable's `deps/` directory.
 pub fn gateway_binary() -> PathBuf {

@@ -20,7 +20,7 @@ use crate::delivery::producer::dead_letter_headers;
 use crate::delivery::spool::SpoolRecord;
 use crate::delivery::{AckWaiter, OutRecord, Pending};
 use crate::ingest::batch::{self, BatchRoute, RawBatch};
-use crate::ingest::{RequestError, decode, enrich};
+use crate::ingest::{RequestError, decode, enrich, shape};
 use crate::metrics::{BytesLabels, EventLabels, LimitLabels};
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -297,6 +297,14 @@ async fn deliver(
                     state.config.limits.max_event_bytes
                 ),
             );
+            continue;
+        }
+        if let Err(e) = shape::check(
+            raw,
+            state.config.limits.max_nesting_depth,
+            state.config.limits.max_string_bytes,
+        ) {
+            out.reject(index, e.code, e.message);
             continue;
         }
         let view = match EventView::parse(raw, batch.implied) {

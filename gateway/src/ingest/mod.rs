@@ -4,11 +4,13 @@
 //!
 //! * [`decode`] — body size cap, `Content-Encoding`, gzip with an inflation cap;
 //! * [`batch`] — the batch shape and per-event parsing;
+//! * [`shape`] — per-event nesting depth and string length caps;
 //! * [`enrich`] — receipt time and clock-skew correction.
 
 pub mod batch;
 pub mod decode;
 pub mod enrich;
+pub mod shape;
 
 use tributary_contract::ErrorCode;
 
