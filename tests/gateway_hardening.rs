@@ -382,3 +382,135 @@ async fn rejected_events_go_to_the_dead_letter_topic_with_the_reason() {
     );
     gw.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_keys_need_a_fresh_unreplayed_hmac() {
+    use tributary_gateway::admission::signature::sign;
+    let gw = start_gateway(config("hmac", |c| {
+        c.keys
+            .push(key("server-key", |k| k.hmac_secret = Some("s3cret".into())));
+    }))
+    .await;
+    let http = HttpClient::new(gw.local_addr());
+    let body = batch(3, "signed");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sig = sign(b"s3cret", now, &body);
+    let ts = now.to_string();
+    let signed = [
+        ("authorization", "Bearer server-key"),
+        ("x-tributary-timestamp", ts.as_str()),
+        ("x-tributary-signature", sig.as_str()),
+    ];
+    let first = http
+        .request("POST", "/v1/batch", &signed, body.clone())
+        .await;
+    assert_eq!(first.status, 200, "{:?}", first.json);
+    let replay = http
+        .request("POST", "/v1/batch", &signed, body.clone())
+        .await;
+    assert_eq!(replay.status, 401);
+    assert!(
+        replay.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("replayed")
+    );
+    let unsigned = http
+        .request(
+            "POST",
+            "/v1/batch",
+            &[("authorization", "Bearer server-key")],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(unsigned.status, 401);
+    let old = (now - 3600).to_string();
+    let stale_sig = sign(b"s3cret", now - 3600, &body);
+    let stale = [
+        ("authorization", "Bearer server-key"),
+        ("x-tributary-timestamp", old.as_str()),
+        ("x-tributary-signature", stale_sig.as_str()),
+    ];
+    assert_eq!(
+        http.request("POST", "/v1/batch", &stale, body.clone())
+            .await
+            .status,
+        401
+    );
+    let mut tampered = body.clone();
+    tampered[20] ^= 1;
+    let fresh = sign(b"s3cret", now, &[]);
+    let bad = [
+        ("authorization", "Bearer server-key"),
+        ("x-tributary-timestamp", ts.as_str()),
+        ("x-tributary-signature", fresh.as_str()),
+    ];
+    assert_eq!(
+        http.request("POST", "/v1/batch", &bad, tampered)
+            .await
+            .status,
+        401
+    );
+    gw.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_file_reloads_on_sighup_and_on_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, "[[keys]]\nkey = \"k-old\"\napp_id = \"filed\"\n").unwrap();
+    let extra = format!(
+        "[auth]\nkeys_file = \"{}\"\nkeys_file_poll_secs = 1\n[rate_limits]\nip_requests_per_second = 0",
+        keys.display()
+    );
+    let config = write_process_config(dir.path(), &unique_prefix("keys"), &extra);
+    let gw = GatewayProcess::start(&config);
+    let http = HttpClient::new(gw.addr);
+    let status = |key: &'static str| {
+        let http = http.clone();
+        async move {
+            http.post("/v1/batch", key, &batch(1, key), false)
+                .await
+                .status
+        }
+    };
+    assert_eq!(status("k-old").await, 200);
+    assert_eq!(status("k-new").await, 401);
+
+    // Rotate by SIGHUP.
+    std::fs::write(&keys, "[[keys]]\nkey = \"k-new\"\napp_id = \"filed\"\n").unwrap();
+    let pid = gw.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status("k-new").await != 200 {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload the keys");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status("k-old").await, 401, "a removed key stops working");
+
+    // A broken file keeps the keys in force; a fixed one is picked up by
+    // the change check without a signal.
+    std::fs::write(&keys, "[[keys]]\nkey = \n").unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(status("k-new").await, 200);
+    std::fs::write(&keys, "[[keys]]\nkey = \"k-third\"\napp_id = \"filed\"\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status("k-third").await != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the changed file was not reloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The main config's own keys stay.
+    assert_eq!(status(KEY_BROKER).await, 200);
+}

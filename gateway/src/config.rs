@@ -33,6 +33,8 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     /// `[spool]`: the disk write-ahead log used while Kafka is unreachable.
     pub spool: SpoolConfig,
+    /// `[auth]`: request signing and keys files.
+    pub auth: AuthConfig,
     /// `[[keys]]`: the write keys this gateway accepts.
     pub keys: Vec<WriteKeyConfig>,
     /// `[log]`: log format and filter.
@@ -340,6 +342,33 @@ impl Default for OverloadConfig {
     }
 }
 
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Signed requests are accepted only if their timestamp is within this
+    /// many seconds of the gateway's clock, and each signature only once in
+    /// that window. Default `300`.
+    pub hmac_window_secs: u64,
+    /// A TOML file of `[[keys]]` entries, read at start-up and again on
+    /// SIGHUP or when it changes (checked every `keys_file_poll_secs`),
+    /// without a restart. Its keys are added to those of this file.
+    /// Default: none.
+    pub keys_file: Option<std::path::PathBuf>,
+    /// How often the keys file is checked for changes. Default `5`.
+    pub keys_file_poll_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            hmac_window_secs: 300,
+            keys_file: None,
+            keys_file_poll_secs: 5,
+        }
+    }
+}
+
 /// `[spool]`: where accepted events wait out a Kafka outage.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -418,6 +447,11 @@ pub struct WriteKeyConfig {
     /// Event burst, overriding `[rate_limits]`.
     #[serde(default)]
     pub events_burst: Option<u32>,
+    /// Shared secret for HMAC request signing (server-side senders). When
+    /// set, every request with this key must be signed; see
+    /// `admission::signature`.
+    #[serde(default)]
+    pub hmac_secret: Option<String>,
 }
 
 /// Log output format.
@@ -513,7 +547,7 @@ impl Config {
         if self.kafka.topic_partitions < 1 {
             bad("kafka.topic_partitions must be at least 1".into());
         }
-        if self.keys.is_empty() && !self.kafka.embedded() {
+        if self.keys.is_empty() && !self.kafka.embedded() && self.auth.keys_file.is_none() {
             bad("no [[keys]]: the gateway would refuse every request".into());
         }
         let mut seen = HashSet::new();

@@ -20,7 +20,8 @@ pub mod ingest;
 pub mod metrics;
 pub mod server;
 
-use crate::admission::{IpLimiter, Overload, WriteKeys};
+use crate::admission::key_store::KeyStore;
+use crate::admission::{IpLimiter, Overload};
 use crate::api::AppState;
 use crate::config::Config;
 use crate::delivery::embedded::EmbeddedCluster;
@@ -31,6 +32,38 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// Reloads the keys file on SIGHUP and when it changes.
+fn spawn_key_reloader(state: std::sync::Weak<AppState>, poll: Duration) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut tick = tokio::time::interval(poll);
+        loop {
+            #[cfg(unix)]
+            let signalled = async {
+                match hup.as_mut() {
+                    Some(h) => {
+                        h.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let signalled = std::future::pending::<()>();
+            let by_signal = tokio::select! {
+                _ = tick.tick() => false,
+                () = signalled => true,
+            };
+            let Some(state) = state.upgrade() else { break };
+            if by_signal {
+                state.keys.reload_logged("SIGHUP");
+            } else {
+                state.keys.reload_if_changed();
+            }
+        }
+    });
+}
 
 /// A running gateway.
 pub struct Gateway {
@@ -113,12 +146,15 @@ impl Gateway {
             config.rate_limits.ip_requests_burst,
         );
         let state = Arc::new(AppState {
-            keys: WriteKeys::new(&config.keys, &config.rate_limits),
+            keys: KeyStore::load(&config).map_err(|e| anyhow::anyhow!(e))?,
             ip_limiter,
             overload: Overload::new(&config.overload, &config.kafka),
             metrics: metrics::Metrics::new(&stats),
             health,
             spool,
+            signatures: admission::signature::Verifier::new(Duration::from_secs(
+                config.auth.hmac_window_secs,
+            )),
             idempotency,
             router,
             producer,
@@ -127,6 +163,12 @@ impl Gateway {
             config,
         });
         tokio::spawn(delivery::replay::run(Arc::downgrade(&state)));
+        if state.keys.has_file() {
+            spawn_key_reloader(
+                Arc::downgrade(&state),
+                Duration::from_secs(state.config.auth.keys_file_poll_secs.max(1)),
+            );
+        }
         // Idle per-IP limiter entries are forgotten every minute.
         let weak = Arc::downgrade(&state);
         tokio::spawn(async move {

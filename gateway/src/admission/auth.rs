@@ -38,6 +38,8 @@ pub struct Principal {
     pub requests: Option<Limiter>,
     /// Events per second of this key.
     pub events: Option<Limiter>,
+    /// HMAC secret: requests with this key must be signed.
+    pub hmac_secret: Option<Vec<u8>>,
 }
 
 impl Principal {
@@ -86,6 +88,7 @@ impl WriteKeys {
                         k.events_per_second.unwrap_or(limits.key_events_per_second),
                         k.events_burst.unwrap_or(limits.key_events_burst),
                     ),
+                    hmac_secret: k.hmac_secret.as_ref().map(|s| s.as_bytes().to_vec()),
                 };
                 Some((d, Arc::new(p)))
             })

@@ -3,11 +3,15 @@
 //!
 //! * [`overload`] — bounded requests and bytes in progress, load shedding;
 //! * [`auth`] — write keys (hashed, constant-time), per-key bindings;
-//! * [`rate_limit`] — GCRA limits per key and per client IP.
+//! * [`key_store`] — the keys in force, reloaded on SIGHUP or file change;
+//! * [`rate_limit`] — GCRA limits per key and per client IP;
+//! * [`signature`] — optional HMAC request signing with a replay window.
 
 pub mod auth;
+pub mod key_store;
 pub mod overload;
 pub mod rate_limit;
+pub mod signature;
 
 pub use auth::{Principal, WriteKeys};
 pub use overload::Overload;

@@ -15,6 +15,7 @@ use super::{AppState, Peer, json_bytes, json_response};
 use crate::admission::Limited;
 use crate::admission::Principal;
 use crate::admission::auth::query_param;
+use crate::admission::signature;
 use crate::config::AckMode;
 use crate::delivery::producer::dead_letter_headers;
 use crate::delivery::spool::SpoolRecord;
@@ -134,10 +135,8 @@ where
     if let (Some(limiter), Some(ip)) = (&state.ip_limiter, client_ip(state, parts)) {
         limiter.check(ip).map_err(|l| limited(state, l))?;
     }
-    let early = state
-        .keys
-        .authenticate(headers, query)
-        .map_err(unauthorized)?;
+    let keys = state.keys.current();
+    let early = keys.authenticate(headers, query).map_err(unauthorized)?;
     if let Some(l) = early.as_ref().and_then(|p| p.requests.as_ref()) {
         l.check(1).map_err(|l| limited(state, l))?;
     }
@@ -156,6 +155,23 @@ where
             format!("request body not received within {timeout:?}"),
         )
     })??;
+    // Signed requests: checked on the body as sent, before inflating it.
+    if let Some(secret) = early.as_ref().and_then(|p| p.hmac_secret.as_deref()) {
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        state
+            .signatures
+            .verify(
+                secret,
+                header(signature::TIMESTAMP_HEADER),
+                header(signature::SIGNATURE_HEADER),
+                &raw,
+                now,
+            )
+            .map_err(unauthorized)?;
+    }
     let m = &state.metrics;
     m.bytes
         .get_or_create(&BytesLabels {
@@ -177,8 +193,7 @@ where
             let key = batch.write_key.as_deref().ok_or_else(|| {
                 unauthorized("no write key: send it as Basic/Bearer authorization, `writeKey` query parameter or body field")
             })?;
-            let p = state
-                .keys
+            let p = keys
                 .lookup(key)
                 .ok_or_else(|| unauthorized("unknown write key"))?;
             if let Some(l) = &p.requests {

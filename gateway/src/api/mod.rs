@@ -14,7 +14,8 @@
 pub mod idempotency;
 pub mod ingest;
 
-use crate::admission::{IpLimiter, Overload, WriteKeys};
+use crate::admission::key_store::KeyStore;
+use crate::admission::{IpLimiter, Overload};
 use crate::config::Config;
 use crate::delivery::{ClusterProducer, DeliveryStats, Router};
 use crate::ingest::RequestError;
@@ -31,14 +32,16 @@ use tributary_contract::{ErrorCode, EventType};
 pub struct AppState {
     /// The validated configuration.
     pub config: Config,
-    /// Accepted write keys.
-    pub keys: WriteKeys,
+    /// Accepted write keys (reloadable).
+    pub keys: KeyStore,
     /// Requests-per-second limiter per client IP (`None` when off).
     pub ip_limiter: Option<IpLimiter>,
     /// Work-in-progress bounds and load shedding.
     pub overload: Overload,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Checks HMAC-signed requests and remembers their signatures.
+    pub signatures: crate::admission::signature::Verifier,
     /// Whether Kafka is reachable.
     pub health: Arc<crate::delivery::health::Health>,
     /// The disk spool for outages.
