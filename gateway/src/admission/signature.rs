@@ -41,10 +41,13 @@ fn unreachable_hmac() -> Hmac<Sha256> {
     Hmac::<Sha256>::new_from_slice(b"k").unwrap_or_else(|_| unreachable_hmac())
 }
 
+/// Signatures seen in the window, and their arrival order for eviction.
+type Seen = (HashMap<Vec<u8>, Instant>, VecDeque<(Vec<u8>, Instant)>);
+
 /// Signatures seen recently, to refuse replays.
 pub struct Verifier {
     window: Duration,
-    seen: Mutex<(HashMap<Vec<u8>, Instant>, VecDeque<(Vec<u8>, Instant)>)>,
+    seen: Mutex<Seen>,
 }
 
 impl Verifier {
