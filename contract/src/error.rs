@@ -73,6 +73,40 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for documentation checks.
+    pub const ALL: [ErrorCode; 27] = {
+        use ErrorCode::*;
+        [
+            InvalidJson,
+            InvalidBatch,
+            BadGzip,
+            UnsupportedEncoding,
+            PayloadTooLarge,
+            DecompressedTooLarge,
+            TooManyEvents,
+            Unauthorized,
+            NotFound,
+            MethodNotAllowed,
+            Overloaded,
+            RateLimited,
+            RequestTimeout,
+            KafkaUnavailable,
+            Internal,
+            InvalidEvent,
+            MissingField,
+            InvalidField,
+            DuplicateField,
+            UnknownType,
+            UnroutedEvent,
+            EventNotAllowed,
+            NestingTooDeep,
+            StringTooLong,
+            EventTooLarge,
+            DeliveryFailed,
+            QueueFull,
+        ]
+    };
+
     /// The code as it appears on the wire.
     pub fn as_str(self) -> &'static str {
         use ErrorCode::*;
@@ -166,6 +200,13 @@ mod tests {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
+    }
+
+    #[test]
+    fn all_lists_every_code_once() {
+        let names: std::collections::BTreeSet<&str> =
+            ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
     }
 
     #[test]

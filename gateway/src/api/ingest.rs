@@ -184,7 +184,17 @@ where
             stage: "decompressed",
         })
         .inc_by(body.len() as u64);
-    let batch = batch::parse(&body, route, limits.max_events_per_batch)?;
+    let batch = match batch::parse(&body, route, limits.max_events_per_batch) {
+        Ok(b) => b,
+        // Without a key in a header or the query, a body that cannot be
+        // read cannot carry one either: the request is unauthenticated.
+        Err(_) if early.is_none() => {
+            return Err(unauthorized(
+                "no write key: send it as Basic/Bearer authorization, `writeKey` query parameter or body field",
+            ));
+        }
+        Err(e) => return Err(e),
+    };
 
     // Beacons carry the key in the body.
     let principal = match early {

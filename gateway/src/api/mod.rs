@@ -59,6 +59,31 @@ pub struct AppState {
     pub shutting_down: AtomicBool,
 }
 
+/// Every method and path the gateway serves (documented in
+/// `docs/openapi.json`; `tests/gateway_openapi.rs` checks both agree and
+/// that each is really served).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/batch"),
+    ("OPTIONS", "/v1/batch"),
+    ("POST", "/v1/import"),
+    ("POST", "/v1/track"),
+    ("OPTIONS", "/v1/track"),
+    ("POST", "/v1/identify"),
+    ("OPTIONS", "/v1/identify"),
+    ("POST", "/v1/page"),
+    ("OPTIONS", "/v1/page"),
+    ("POST", "/v1/screen"),
+    ("OPTIONS", "/v1/screen"),
+    ("POST", "/v1/group"),
+    ("OPTIONS", "/v1/group"),
+    ("POST", "/v1/alias"),
+    ("OPTIONS", "/v1/alias"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/stats"),
+];
+
 /// The connecting client's address, set by the server on each request.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub std::net::SocketAddr);

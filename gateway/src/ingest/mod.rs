@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod decode;
 pub mod enrich;
+pub mod fuzzing;
 pub mod shape;
 
 use tributary_contract::ErrorCode;

@@ -1,0 +1,52 @@
+//! The decoder as one pure function, for fuzzers and the seed-corpus test:
+//! body bytes in, per-event outcomes out, with no I/O. Anything it can be
+//! made to panic on could crash a gateway thread.
+
+use super::batch::{self, BatchRoute};
+use super::{decode, enrich, shape};
+use tributary_contract::EventType;
+use tributary_contract::view::EventView;
+
+/// Runs the whole ingest decode path on `data`: the first byte picks the
+/// route and encoding, the rest is the body. Returns the number of events
+/// that would be accepted (for assertions); never panics on any input.
+pub fn decode_batch(data: &[u8]) -> usize {
+    let Some((&selector, body)) = data.split_first() else {
+        return 0;
+    };
+    let encoding = if selector & 1 == 1 {
+        decode::Encoding::Gzip
+    } else {
+        decode::Encoding::Identity
+    };
+    let route = match (selector >> 1) % 7 {
+        0 => BatchRoute::Batch,
+        n => BatchRoute::Single(EventType::ALL[(n as usize - 1) % EventType::ALL.len()]),
+    };
+    let Ok(body) = decode::decode(bytes::Bytes::copy_from_slice(body), encoding, 1 << 20) else {
+        return 0;
+    };
+    let Ok(batch) = batch::parse(&body, route, 1000) else {
+        return 0;
+    };
+    let now = tributary_contract::time::now();
+    let mut accepted = 0;
+    let mut out = Vec::new();
+    for raw in &batch.events {
+        if shape::check(raw.get(), 32, 64 << 10).is_err() {
+            continue;
+        }
+        let Ok(view) = EventView::parse(raw.get(), batch.implied) else {
+            continue;
+        };
+        let stamps = enrich::stamps(&view, batch.sent_at, now);
+        out.clear();
+        if view.write_payload(&mut out, &stamps, batch.context).is_ok() {
+            // What the gateway writes must itself be valid JSON.
+            if serde_json::from_slice::<serde::de::IgnoredAny>(&out).is_ok() {
+                accepted += 1;
+            }
+        }
+    }
+    accepted
+}
