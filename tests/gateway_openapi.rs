@@ -128,7 +128,8 @@ async fn live_responses_follow_the_document() {
         ("authorization", auth.as_str()),
         ("content-encoding", "gzip"),
     ];
-    let cases: Vec<(Vec<(&str, &str)>, Vec<u8>)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<u8>);
+    let cases: Vec<Case<'_>> = vec![
         (a.to_vec(), b"not json".to_vec()),
         (vec![], b"{}".to_vec()),
         (a.to_vec(), vec![b' '; 5000]),
