@@ -35,6 +35,9 @@ pub struct Config {
     pub spool: SpoolConfig,
     /// `[auth]`: request signing and keys files.
     pub auth: AuthConfig,
+    /// `[tls]`: TLS termination; absent = plain HTTP (e.g. behind a load
+    /// balancer that terminates TLS).
+    pub tls: Option<TlsConfig>,
     /// `[[keys]]`: the write keys this gateway accepts.
     pub keys: Vec<WriteKeyConfig>,
     /// `[log]`: log format and filter.
@@ -340,6 +343,28 @@ impl Default for OverloadConfig {
             producer_low_watermark: 0.5,
         }
     }
+}
+
+/// `[tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: std::path::PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: std::path::PathBuf,
+    /// PEM CA certificates; when set, clients must present a certificate
+    /// signed by one of them (mTLS). Default: no client certificates.
+    #[serde(default)]
+    pub client_ca_file: Option<std::path::PathBuf>,
+    /// How often the certificate and key files are checked for changes and
+    /// reloaded, in seconds. Default `30`.
+    #[serde(default = "default_tls_poll")]
+    pub reload_poll_secs: u64,
+}
+
+fn default_tls_poll() -> u64 {
+    30
 }
 
 /// `[auth]`

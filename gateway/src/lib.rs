@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod ingest;
 pub mod metrics;
 pub mod server;
+pub mod tls;
 
 use crate::admission::key_store::KeyStore;
 use crate::admission::{IpLimiter, Overload};
@@ -132,6 +133,12 @@ impl Gateway {
             config.spool.fsync,
             &config.dead_letter_topic(),
         )?;
+        let tls = match &config.tls {
+            Some(t) => Some(Arc::new(
+                tls::Tls::new(t).map_err(|e| anyhow::anyhow!("TLS: {e:#}"))?,
+            )),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.listen))?;
@@ -182,8 +189,21 @@ impl Gateway {
             }
         });
         let (stop, stopped) = oneshot::channel::<()>();
+        if let Some(t) = &tls {
+            let weak = Arc::downgrade(t);
+            let poll = t.poll();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(poll);
+                loop {
+                    tick.tick().await;
+                    let Some(t) = weak.upgrade() else { break };
+                    t.reload_if_changed();
+                }
+            });
+        }
         let task = tokio::spawn(server::serve(
             listener,
+            tls,
             state.clone(),
             async {
                 let _ = stopped.await;

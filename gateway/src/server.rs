@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 /// connections to finish their requests.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<crate::tls::Tls>>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
@@ -68,14 +69,40 @@ pub async fn serve(
                     req.extensions_mut().insert(Peer(peer));
                     async move { Ok::<_, std::convert::Infallible>(api::route(&state, req).await) }
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection closed with error");
+                match &tls {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                        let conn = graceful.watch(conn);
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(%peer, error = %e, "connection closed with error");
+                            }
+                            drop(permit);
+                        });
                     }
-                    drop(permit);
-                });
+                    Some(tls) => {
+                        let acceptor = tls.acceptor();
+                        let builder = builder.clone();
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            // The handshake gets the header timeout too: a
+                            // silent client must not hold a connection slot.
+                            let stream = match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => return,
+                            };
+                            let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!(%peer, error = %e, "connection closed with error");
+                            }
+                            drop(permit);
+                        });
+                    }
+                }
             }
             () = &mut shutdown => break,
         }
