@@ -306,6 +306,8 @@ async fn metrics_are_exported_with_bounded_labels() {
     http.post("/v1/batch", "bad-key", b"{}", false).await;
     let reply = http.request("GET", "/metrics", &[], vec![]).await;
     assert_eq!(reply.status, 200);
+    // librdkafka's statistics arrive on their own interval (500 ms here).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let text = {
         let r = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http::<http_body_util::Full<bytes::Bytes>>()
@@ -328,6 +330,8 @@ async fn metrics_are_exported_with_bounded_labels() {
         "tributary_http_request_duration_seconds_bucket",
         r#"tributary_request_bytes_total{stage="decompressed"}"#,
         "tributary_producer_queue_records",
+        r#"tributary_kafka_brokers_up{cluster="default"} 1"#,
+        r#"tributary_kafka_rtt_avg_microseconds{cluster="default"}"#,
     ] {
         assert!(text.contains(series), "missing {series} in:\n{text}");
     }

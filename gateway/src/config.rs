@@ -158,7 +158,30 @@ pub struct KafkaConfig {
     /// Extra librdkafka producer properties, passed through as given (e.g.
     /// `"security.protocol" = "SASL_SSL"`). They win over the fields above.
     pub producer: BTreeMap<String, String>,
+    /// How often librdkafka reports its statistics (broker states, queue,
+    /// round-trip times) to `/metrics`, in ms; 0 turns them off.
+    /// Default `10000`.
+    pub statistics_interval_ms: u64,
+    /// Further clusters by name (`[kafka.clusters.<name>]`); routes choose
+    /// one with `cluster = "<name>"`. The cluster above is named `default`.
+    /// Each gets its own producer, health and spool, and shares the tuning
+    /// above.
+    pub clusters: BTreeMap<String, NamedClusterConfig>,
 }
+
+/// `[kafka.clusters.<name>]`: another Kafka cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedClusterConfig {
+    /// Bootstrap servers. Required.
+    pub brokers: String,
+    /// Extra librdkafka properties for this cluster (security, …).
+    #[serde(default)]
+    pub producer: BTreeMap<String, String>,
+}
+
+/// Name of the cluster configured directly under `[kafka]`.
+pub const DEFAULT_CLUSTER: &str = "default";
 
 impl Default for KafkaConfig {
     fn default() -> Self {
@@ -174,11 +197,20 @@ impl Default for KafkaConfig {
             topic_partitions: 3,
             topic_replication: -1,
             producer: BTreeMap::new(),
+            statistics_interval_ms: 10_000,
+            clusters: BTreeMap::new(),
         }
     }
 }
 
 impl KafkaConfig {
+    /// Cluster names in index order: `default` first, then the named ones.
+    pub fn cluster_names(&self) -> Vec<String> {
+        std::iter::once(DEFAULT_CLUSTER.to_owned())
+            .chain(self.clusters.keys().cloned())
+            .collect()
+    }
+
     /// Whether the embedded in-memory cluster is used.
     pub fn embedded(&self) -> bool {
         self.brokers.trim().is_empty()
@@ -244,6 +276,10 @@ pub struct RouteConfig {
     /// Delivery mode for this event type, overriding the write key's.
     #[serde(default)]
     pub ack: Option<AckMode>,
+    /// The Kafka cluster of this event type (a `[kafka.clusters]` name).
+    /// Default `default`.
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 /// When the gateway answers a request, relative to Kafka.
@@ -608,9 +644,32 @@ impl Config {
         if let Err(e) = check_topic_name(&self.catch_all_topic()) {
             bad(format!("routing.catch_all_topic: {e}"));
         }
+        for (name, c) in &self.kafka.clusters {
+            if name == DEFAULT_CLUSTER {
+                bad(format!(
+                    "kafka.clusters.{name}: the name `default` is the [kafka] cluster"
+                ));
+            }
+            if c.brokers.trim().is_empty() {
+                bad(format!("kafka.clusters.{name}.brokers is empty"));
+            }
+            if check_topic_name(name).is_err() {
+                bad(format!(
+                    "kafka.clusters.{name}: names may use only [a-zA-Z0-9._-]"
+                ));
+            }
+        }
         for (i, r) in self.routing.routes.iter().enumerate() {
             if r.event.is_empty() {
                 bad(format!("routing.routes[{i}].event is empty"));
+            }
+            if let Some(c) = &r.cluster
+                && c != DEFAULT_CLUSTER
+                && !self.kafka.clusters.contains_key(c)
+            {
+                bad(format!(
+                    "routing.routes[{i}].cluster {c:?} is not a [kafka.clusters] name"
+                ));
             }
             if let Some(t) = &r.topic
                 && let Err(e) = check_topic_name(t)

@@ -83,9 +83,9 @@ impl Gateway {
     pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         config.validate().map_err(|e| anyhow::anyhow!(e))?;
         let router = Router::new(&config);
-        let topics = router.topics();
+        let names = config.kafka.cluster_names();
         let embedded = if config.kafka.embedded() {
-            let list: Vec<String> = topics.iter().cloned().collect();
+            let list: Vec<String> = router.topics_of_cluster(Some(0)).into_iter().collect();
             Some(EmbeddedCluster::start(
                 1,
                 &list,
@@ -94,45 +94,71 @@ impl Gateway {
         } else {
             None
         };
+        let stats = Arc::new(DeliveryStats::default());
+        let metrics = metrics::Metrics::new(&stats);
+        let mut clusters = Vec::with_capacity(names.len());
+        for (index, name) in names.iter().enumerate() {
+            let (brokers, extra) = match config.kafka.clusters.get(name) {
+                Some(c) => (c.brokers.clone(), c.producer.clone()),
+                None => match &embedded {
+                    Some(e) => (
+                        e.bootstrap_servers().to_owned(),
+                        config.kafka.producer.clone(),
+                    ),
+                    None => (config.kafka.brokers.clone(), config.kafka.producer.clone()),
+                },
+            };
+            if embedded.is_none() || index > 0 {
+                delivery::topics::ensure_topics(
+                    &brokers,
+                    &extra,
+                    &router.topics_of_cluster(Some(index)),
+                    config.kafka.create_topics,
+                    config.kafka.topic_partitions,
+                    config.kafka.topic_replication,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("cluster {name}: {e:#}"))?;
+            }
+            // The default cluster spools in `spool.dir`, others beneath it.
+            let dir = if index == 0 {
+                config.spool.dir.clone()
+            } else {
+                config.spool.dir.join(name)
+            };
+            let spool = Arc::new(
+                delivery::spool::Spool::open(&dir, config.spool.max_bytes)
+                    .map_err(|e| anyhow::anyhow!("cannot open spool {}: {e}", dir.display()))?,
+            );
+            if spool.records() > 0 {
+                tracing::info!(cluster = %name, records = spool.records(), "spool holds records from before; replaying");
+            }
+            let health = Arc::new(delivery::health::Health::default());
+            let mut kafka = config.kafka.clone();
+            kafka.producer = extra;
+            let producer = ClusterProducer::new(
+                &brokers,
+                &kafka,
+                config.delivery.buffered_retries,
+                config.delivery.retry_queue,
+                stats.clone(),
+                health.clone(),
+                spool.clone(),
+                config.spool.fsync,
+                &config.dead_letter_topic(),
+                metrics.kafka(name),
+            )?;
+            clusters.push(delivery::Cluster {
+                name: Arc::from(name.as_str()),
+                producer,
+                health,
+                spool,
+            });
+        }
         let bootstrap = match &embedded {
             Some(e) => e.bootstrap_servers().to_owned(),
             None => config.kafka.brokers.clone(),
         };
-        if embedded.is_none() {
-            delivery::topics::ensure_topics(
-                &bootstrap,
-                &config.kafka.producer,
-                &topics,
-                config.kafka.create_topics,
-                config.kafka.topic_partitions,
-                config.kafka.topic_replication,
-            )
-            .await?;
-        }
-        let stats = Arc::new(DeliveryStats::default());
-        let spool = Arc::new(
-            delivery::spool::Spool::open(&config.spool.dir, config.spool.max_bytes).map_err(
-                |e| anyhow::anyhow!("cannot open spool {}: {e}", config.spool.dir.display()),
-            )?,
-        );
-        if spool.records() > 0 {
-            tracing::info!(
-                records = spool.records(),
-                "spool holds records from before; replaying"
-            );
-        }
-        let health = Arc::new(delivery::health::Health::default());
-        let producer = ClusterProducer::new(
-            &bootstrap,
-            &config.kafka,
-            config.delivery.buffered_retries,
-            config.delivery.retry_queue,
-            stats.clone(),
-            health.clone(),
-            spool.clone(),
-            config.spool.fsync,
-            &config.dead_letter_topic(),
-        )?;
         let tls = match &config.tls {
             Some(t) => Some(Arc::new(
                 tls::Tls::new(t).map_err(|e| anyhow::anyhow!("TLS: {e:#}"))?,
@@ -156,20 +182,20 @@ impl Gateway {
             keys: KeyStore::load(&config).map_err(|e| anyhow::anyhow!(e))?,
             ip_limiter,
             overload: Overload::new(&config.overload, &config.kafka),
-            metrics: metrics::Metrics::new(&stats),
-            health,
-            spool,
+            metrics,
             signatures: admission::signature::Verifier::new(Duration::from_secs(
                 config.auth.hmac_window_secs,
             )),
             idempotency,
             router,
-            producer,
+            clusters,
             stats,
             shutting_down: Default::default(),
             config,
         });
-        tokio::spawn(delivery::replay::run(Arc::downgrade(&state)));
+        for index in 0..state.clusters.len() {
+            tokio::spawn(delivery::replay::run(Arc::downgrade(&state), index));
+        }
         if state.keys.has_file() {
             spawn_key_reloader(
                 Arc::downgrade(&state),
@@ -256,7 +282,14 @@ impl Gateway {
         let _ = (&mut self.task).await;
         let grace = Duration::from_millis(self.state.config.server.shutdown_grace_ms);
         let state = self.state.clone();
-        let left = tokio::task::spawn_blocking(move || state.producer.flush(grace)).await?;
+        let left = tokio::task::spawn_blocking(move || {
+            state
+                .clusters
+                .iter()
+                .map(|c| c.producer.flush(grace))
+                .sum::<i32>()
+        })
+        .await?;
         let stats = &self.state.stats;
         tracing::info!(
             delivered = stats.delivered.get(),

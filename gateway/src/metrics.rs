@@ -52,6 +52,27 @@ pub struct LimitLabels {
     pub limit: &'static str,
 }
 
+/// Which Kafka cluster.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    /// Cluster name from the configuration (a bounded set).
+    pub cluster: String,
+}
+
+/// librdkafka's own statistics of one cluster, refreshed every
+/// `kafka.statistics_interval_ms` from its statistics callback.
+#[derive(Clone, Debug, Default)]
+pub struct KafkaGauges {
+    /// Brokers in state UP.
+    pub brokers_up: Gauge,
+    /// Messages in the producer queue.
+    pub queue_messages: Gauge,
+    /// Transmission errors, summed over brokers (cumulative).
+    pub tx_errors: Gauge,
+    /// Average broker round-trip time, microseconds.
+    pub rtt_avg_us: Gauge,
+}
+
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Registry,
@@ -71,6 +92,10 @@ pub struct Metrics {
     pub producer_queue: Gauge,
     /// Client IPs tracked by the per-IP limiter.
     pub tracked_ips: Gauge,
+    kafka_brokers_up: Family<ClusterLabels, Gauge>,
+    kafka_queue: Family<ClusterLabels, Gauge>,
+    kafka_tx_errors: Family<ClusterLabels, Gauge>,
+    kafka_rtt: Family<ClusterLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -168,7 +193,35 @@ impl Metrics {
         ] {
             registry.register(name, help, c.prometheus());
         }
+        let kafka_brokers_up = Family::<ClusterLabels, Gauge>::default();
+        let kafka_queue = Family::<ClusterLabels, Gauge>::default();
+        let kafka_tx_errors = Family::<ClusterLabels, Gauge>::default();
+        let kafka_rtt = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "kafka_brokers_up",
+            "Brokers in state UP (librdkafka)",
+            kafka_brokers_up.clone(),
+        );
+        registry.register(
+            "kafka_queue_messages",
+            "Messages in the producer queue (librdkafka)",
+            kafka_queue.clone(),
+        );
+        registry.register(
+            "kafka_tx_errors",
+            "Broker transmission errors, cumulative (librdkafka)",
+            kafka_tx_errors.clone(),
+        );
+        registry.register(
+            "kafka_rtt_avg_microseconds",
+            "Average broker round-trip time (librdkafka)",
+            kafka_rtt.clone(),
+        );
         Metrics {
+            kafka_brokers_up,
+            kafka_queue,
+            kafka_tx_errors,
+            kafka_rtt,
             registry,
             requests,
             latency,
@@ -178,6 +231,19 @@ impl Metrics {
             shed,
             producer_queue,
             tracked_ips,
+        }
+    }
+
+    /// The librdkafka gauges of one cluster.
+    pub fn kafka(&self, cluster: &str) -> KafkaGauges {
+        let l = ClusterLabels {
+            cluster: cluster.to_owned(),
+        };
+        KafkaGauges {
+            brokers_up: self.kafka_brokers_up.get_or_create(&l).clone(),
+            queue_messages: self.kafka_queue.get_or_create(&l).clone(),
+            tx_errors: self.kafka_tx_errors.get_or_create(&l).clone(),
+            rtt_avg_us: self.kafka_rtt.get_or_create(&l).clone(),
         }
     }
 

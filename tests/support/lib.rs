@@ -64,6 +64,7 @@ pub fn test_config(bootstrap: &str, prefix: &str) -> Config {
     c.server.shutdown_grace_ms = 10_000;
     c.kafka.brokers = bootstrap.to_owned();
     c.kafka.topic_partitions = 3;
+    c.kafka.statistics_interval_ms = 500;
     c.routing.topic_prefix = prefix.to_owned();
     // Each gateway gets its own spool: a spool belongs to one process.
     c.spool.dir = std::env::temp_dir().join(format!("tributary-spool-{prefix}"));
@@ -73,6 +74,7 @@ pub fn test_config(bootstrap: &str, prefix: &str) -> Config {
             app: None,
             topic: None,
             ack: None,
+            cluster: None,
         });
     }
     c.keys = vec![

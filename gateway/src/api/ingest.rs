@@ -111,7 +111,12 @@ where
     let limits = &state.config.limits;
 
     // Cheapest refusals first: shedding and capacity.
-    let queue = state.producer.queue_depth();
+    let queue = state
+        .clusters
+        .iter()
+        .map(|c| c.producer.queue_depth())
+        .max()
+        .unwrap_or(0);
     if state.overload.shed(queue) {
         state.metrics.shed.inc();
         let mut e = RequestError::new(
@@ -305,9 +310,10 @@ async fn deliver(
 ) -> Outcome {
     let mut out = Outcome::default();
     let (waiter, all_settled) = AckWaiter::new();
-    let spooling = state.health.is_down();
-    let mut spooled: Vec<SpoolRecord> = Vec::new();
-    let mut spooled_at: Vec<(usize, AckMode)> = Vec::new();
+    // Records for clusters that are down, per cluster.
+    let mut spooled: Vec<Vec<SpoolRecord>> = vec![Vec::new(); state.clusters.len()];
+    let mut spooled_at: Vec<Vec<(usize, AckMode)>> = vec![Vec::new(); state.clusters.len()];
+    let spooling = |c: usize| state.clusters[c].health.is_down();
     let mut payload = Vec::with_capacity(1024);
     let default_ack = state.config.delivery.ack;
     for (index, raw) in batch.events.iter().enumerate() {
@@ -384,9 +390,10 @@ async fn deliver(
         };
         let header_pairs = envelope.to_headers();
         let mode = target.ack.or(principal.ack).unwrap_or(default_ack);
-        if spooling {
-            // Kafka is unreachable: straight to the disk spool.
-            spooled.push(SpoolRecord {
+        let c = target.cluster;
+        if spooling(c) {
+            // That cluster is unreachable: straight to its disk spool.
+            spooled[c].push(SpoolRecord {
                 topic: target.topic.to_string(),
                 key: view.partition_key().as_bytes().to_vec(),
                 payload: payload.clone(),
@@ -396,7 +403,7 @@ async fn deliver(
                     .collect(),
                 timestamp_ms: received_at.timestamp_millis(),
             });
-            spooled_at.push((index, mode));
+            spooled_at[c].push((index, mode));
             continue;
         }
         let mut headers = OwnedHeaders::new_with_capacity(12);
@@ -423,7 +430,7 @@ async fn deliver(
             }
             AckMode::Buffered => Pending::Buffered { attempt: 0 },
         };
-        match state.producer.send(record, pending) {
+        match state.clusters[c].producer.send(record, pending) {
             Ok(()) if mode == AckMode::Broker => out.acked += 1,
             Ok(()) => out.accepted += 1,
             Err((e, _, _)) => {
@@ -442,16 +449,18 @@ async fn deliver(
             }
         }
     }
-    dead_letter(state, principal, batch, &out.rejected, spooling);
-    if !spooled.is_empty() {
+    dead_letter(state, principal, batch, &out.rejected, spooling(0));
+    for (c, (records, at)) in spooled.into_iter().zip(spooled_at).enumerate() {
+        if records.is_empty() {
+            continue;
+        }
         // A broker-mode client is answered only once its events are on
         // stable storage; buffered ones follow `spool.fsync`.
-        let sync =
-            state.config.spool.fsync || spooled_at.iter().any(|(_, m)| *m == AckMode::Broker);
-        match state.spool.append(&spooled, sync) {
+        let sync = state.config.spool.fsync || at.iter().any(|(_, m)| *m == AckMode::Broker);
+        match state.clusters[c].spool.append(&records, sync) {
             Ok(()) => {
-                state.stats.spooled.add(spooled.len() as u64);
-                for (_, mode) in &spooled_at {
+                state.stats.spooled.add(records.len() as u64);
+                for (_, mode) in &at {
                     match mode {
                         AckMode::Broker => out.acked_spooled += 1,
                         AckMode::Buffered => out.accepted += 1,
@@ -459,7 +468,7 @@ async fn deliver(
                 }
             }
             Err(e) => {
-                for (index, _) in spooled_at {
+                for (index, _) in at {
                     out.reject(
                         index,
                         ErrorCode::QueueFull,
@@ -556,12 +565,16 @@ fn dead_letter(
             headers,
             timestamp_ms: time::now().timestamp_millis(),
         };
-        if state.producer.send(record, Pending::DeadLetter).is_err() {
+        if state.clusters[0]
+            .producer
+            .send(record, Pending::DeadLetter)
+            .is_err()
+        {
             state.stats.lost_dead_letter.inc();
         }
     }
     if !spool.is_empty()
-        && state
+        && state.clusters[0]
             .spool
             .append(&spool, state.config.spool.fsync)
             .is_err()

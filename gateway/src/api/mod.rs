@@ -17,7 +17,7 @@ pub mod ingest;
 use crate::admission::key_store::KeyStore;
 use crate::admission::{IpLimiter, Overload};
 use crate::config::Config;
-use crate::delivery::{ClusterProducer, DeliveryStats, Router};
+use crate::delivery::{Cluster, DeliveryStats, Router};
 use crate::ingest::RequestError;
 use crate::ingest::batch::BatchRoute;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels, route_label};
@@ -42,14 +42,11 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Checks HMAC-signed requests and remembers their signatures.
     pub signatures: crate::admission::signature::Verifier,
-    /// Whether Kafka is reachable.
-    pub health: Arc<crate::delivery::health::Health>,
-    /// The disk spool for outages.
-    pub spool: Arc<crate::delivery::spool::Spool>,
+
     /// Event → topic table.
     pub router: Router,
-    /// The shared Kafka producer.
-    pub producer: ClusterProducer,
+    /// The Kafka clusters, `default` first (route targets index into it).
+    pub clusters: Vec<Cluster>,
     /// Delivery counters.
     pub stats: Arc<DeliveryStats>,
     /// Answers of recent batches, by idempotency key.
@@ -144,20 +141,23 @@ where
         (&Method::GET, "/readyz") if state.shutting_down.load(Ordering::Relaxed) => {
             text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
         }
-        (&Method::GET, "/readyz") if state.health.is_down() => text(
+        (&Method::GET, "/readyz") if state.clusters.iter().any(|c| c.health.is_down()) => text(
             StatusCode::SERVICE_UNAVAILABLE,
             "kafka unreachable; spooling\n",
         ),
-        (&Method::GET, "/readyz") if state.spool.is_full() => {
+        (&Method::GET, "/readyz") if state.clusters.iter().any(|c| c.spool.is_full()) => {
             text(StatusCode::SERVICE_UNAVAILABLE, "spool full\n")
         }
         (&Method::GET, "/readyz") => text(StatusCode::OK, "ready\n"),
         (&Method::GET, "/stats") => json_response(StatusCode::OK, &*state.stats),
         (&Method::GET, "/metrics") => {
-            state
-                .metrics
-                .producer_queue
-                .set(state.producer.queue_depth());
+            state.metrics.producer_queue.set(
+                state
+                    .clusters
+                    .iter()
+                    .map(|c| c.producer.queue_depth())
+                    .sum(),
+            );
             if let Some(ip) = &state.ip_limiter {
                 state.metrics.tracked_ips.set(ip.tracked() as i64);
             }

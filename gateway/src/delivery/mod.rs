@@ -8,6 +8,7 @@
 //! * [`spool`] — the disk write-ahead log for outages, and [`replay`] of it;
 //! * [`stats`] — counters for every way a record leaves.
 
+pub mod cluster;
 pub mod embedded;
 pub mod health;
 pub mod producer;
@@ -17,6 +18,7 @@ pub mod spool;
 pub mod stats;
 pub mod topics;
 
+pub use cluster::Cluster;
 pub use producer::{AckWaiter, ClusterProducer, OutRecord, Pending};
 pub use route::{Router, Target};
 pub use stats::DeliveryStats;

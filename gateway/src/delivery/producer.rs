@@ -173,9 +173,29 @@ pub struct DeliveryContext {
     spool: Arc<Spool>,
     /// fsync buffered-mode spool appends (`spool.fsync`).
     sync_buffered: bool,
+    kafka: crate::metrics::KafkaGauges,
 }
 
 impl ClientContext for DeliveryContext {
+    fn stats(&self, s: rdkafka::Statistics) {
+        let up = s.brokers.values().filter(|b| b.state == "UP").count();
+        let rtts: Vec<i64> = s
+            .brokers
+            .values()
+            .filter_map(|b| b.rtt.as_ref().map(|w| w.avg))
+            .collect();
+        self.kafka.brokers_up.set(up as i64);
+        self.kafka.queue_messages.set(s.msg_cnt as i64);
+        self.kafka
+            .tx_errors
+            .set(s.brokers.values().map(|b| b.txerrs as i64).sum());
+        if !rtts.is_empty() {
+            self.kafka
+                .rtt_avg_us
+                .set(rtts.iter().sum::<i64>() / rtts.len() as i64);
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
             self.health.mark_down(reason);
@@ -294,6 +314,7 @@ impl ClusterProducer {
         spool: Arc<Spool>,
         sync_buffered: bool,
         dead_letter_topic: &str,
+        kafka_gauges: crate::metrics::KafkaGauges,
     ) -> Result<ClusterProducer, KafkaError> {
         let (tx, rx) = sync_channel(retry_queue.max(1));
         let context = DeliveryContext {
@@ -303,6 +324,7 @@ impl ClusterProducer {
             health,
             spool,
             sync_buffered,
+            kafka: kafka_gauges,
         };
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", brokers)
@@ -322,7 +344,11 @@ impl ClusterProducer {
             // Idempotence: librdkafka's own retries never duplicate or reorder.
             .set("enable.idempotence", "true")
             // Java-compatible hashing of user keys; random spread for keyless.
-            .set("partitioner", "murmur2_random");
+            .set("partitioner", "murmur2_random")
+            .set(
+                "statistics.interval.ms",
+                kafka.statistics_interval_ms.to_string(),
+            );
         for (k, v) in &kafka.producer {
             cfg.set(k, v);
         }
@@ -576,6 +602,7 @@ mod tests {
             spool.clone(),
             true,
             "dlq",
+            crate::metrics::KafkaGauges::default(),
         )
         .unwrap();
         (p, stats, spool)

@@ -14,20 +14,23 @@ use std::time::Duration;
 /// How often the task looks at health and the spool.
 const TICK: Duration = Duration::from_millis(500);
 
-/// Runs until the gateway is dropped.
-pub async fn run(state: Weak<AppState>) {
+/// Runs for cluster `index` until the gateway is dropped.
+pub async fn run(state: Weak<AppState>, index: usize) {
     let mut purged = false;
     loop {
         tokio::time::sleep(TICK).await;
         let Some(state) = state.upgrade() else { break };
-        if state.health.is_down() {
+        let Some(cluster) = state.clusters.get(index) else {
+            break;
+        };
+        if cluster.health.is_down() {
             if !purged {
-                state.producer.purge_queue();
+                cluster.producer.purge_queue();
                 purged = true;
             }
             let probe = state.clone();
             let reachable = tokio::task::spawn_blocking(move || {
-                probe
+                probe.clusters[index]
                     .producer
                     .inner()
                     .client()
@@ -37,20 +40,21 @@ pub async fn run(state: Weak<AppState>) {
             .await
             .unwrap_or(false);
             if reachable {
-                state.health.mark_up();
+                cluster.health.mark_up();
                 purged = false;
             }
             continue;
         }
-        if let Err(e) = replay_one_segment(&state).await {
-            tracing::warn!(error = %e, "spool replay did not complete; will retry");
+        if let Err(e) = replay_one_segment(&state, index).await {
+            tracing::warn!(cluster = %cluster.name, error = %e, "spool replay did not complete; will retry");
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
 }
 
-async fn replay_one_segment(state: &Arc<AppState>) -> Result<(), String> {
-    let Some((name, records)) = state.spool.oldest().map_err(|e| e.to_string())? else {
+async fn replay_one_segment(state: &Arc<AppState>, index: usize) -> Result<(), String> {
+    let cluster = &state.clusters[index];
+    let Some((name, records)) = cluster.spool.oldest().map_err(|e| e.to_string())? else {
         return Ok(());
     };
     let (waiter, settled) = AckWaiter::new();
@@ -76,7 +80,7 @@ async fn replay_one_segment(state: &Arc<AppState>) -> Result<(), String> {
                 headers: headers.take().unwrap_or_default(),
                 timestamp_ms: r.timestamp_ms,
             };
-            match state.producer.send(record, pending) {
+            match cluster.producer.send(record, pending) {
                 Ok(()) => break,
                 // The producer is busy: wait rather than fail the segment.
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back, h)) => {
@@ -105,10 +109,10 @@ async fn replay_one_segment(state: &Arc<AppState>) -> Result<(), String> {
             records.len()
         ));
     }
-    state
+    cluster
         .spool
         .remove(name, records.len())
         .map_err(|e| e.to_string())?;
-    tracing::info!(records = records.len(), "replayed a spool segment");
+    tracing::info!(cluster = %cluster.name, records = records.len(), "replayed a spool segment");
     Ok(())
 }

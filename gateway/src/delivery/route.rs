@@ -21,6 +21,9 @@ pub struct Target {
     pub ack: Option<AckMode>,
     /// The event matched no route and uses the catch-all topic.
     pub unrouted: bool,
+    /// Index of the Kafka cluster (0 = `default`, then named clusters in
+    /// name order; see `KafkaConfig::cluster_names`).
+    pub cluster: usize,
 }
 
 type RouteKey = (EventType, String);
@@ -60,6 +63,12 @@ impl Router {
     /// non-track kind.
     pub fn new(config: &Config) -> Router {
         let prefix = &config.routing.topic_prefix;
+        let names = config.kafka.cluster_names();
+        let index = |c: &Option<String>| {
+            c.as_ref()
+                .and_then(|c| names.iter().position(|n| n == c))
+                .unwrap_or(0)
+        };
         let mut per_app = HashMap::new();
         let mut any_app = HashMap::new();
         for r in &config.routing.routes {
@@ -74,6 +83,7 @@ impl Router {
                 topic: Arc::from(topic),
                 ack: r.ack,
                 unrouted: false,
+                cluster: index(&r.cluster),
             };
             let key = (kind, r.event.clone());
             match &r.app {
@@ -91,12 +101,14 @@ impl Router {
                     topic: Arc::from(format!("{prefix}{}", kind.as_str())),
                     ack: None,
                     unrouted: false,
+                    cluster: 0,
                 });
         }
         let catch_all = (config.routing.unrouted == UnroutedPolicy::CatchAll).then(|| Target {
             topic: Arc::from(config.catch_all_topic()),
             ack: None,
             unrouted: true,
+            cluster: 0,
         });
         Router {
             per_app,
@@ -123,14 +135,23 @@ impl Router {
 
     /// Every topic the gateway may write to, for the start-up check.
     pub fn topics(&self) -> BTreeSet<String> {
+        self.topics_of_cluster(None)
+    }
+
+    /// The topics written to one cluster (`None`: all clusters). The
+    /// dead-letter topic is on the default cluster.
+    pub fn topics_of_cluster(&self, cluster: Option<usize>) -> BTreeSet<String> {
         let mut t: BTreeSet<String> = self
             .per_app
             .values()
             .chain(self.any_app.values())
             .chain(self.catch_all.iter())
+            .filter(|t| cluster.is_none_or(|c| c == t.cluster))
             .map(|t| t.topic.to_string())
             .collect();
-        t.insert(self.dead_letter.to_string());
+        if cluster.is_none_or(|c| c == 0) {
+            t.insert(self.dead_letter.to_string());
+        }
         t
     }
 }
