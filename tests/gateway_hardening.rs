@@ -331,6 +331,7 @@ async fn metrics_are_exported_with_bounded_labels() {
         r#"tributary_request_bytes_total{stage="decompressed"}"#,
         "tributary_producer_queue_records",
         r#"tributary_kafka_brokers_up{cluster="default"} 1"#,
+        "tributary_delivery_ack_seconds_count 1",
         r#"tributary_kafka_rtt_avg_microseconds{cluster="default"}"#,
     ] {
         assert!(text.contains(series), "missing {series} in:\n{text}");

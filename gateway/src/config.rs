@@ -94,6 +94,10 @@ pub struct LimitsConfig {
     /// Largest body after decompression, in bytes; inflation stops at this
     /// size with 413 `decompressed_too_large`. Default `20971520` (20 MiB).
     pub max_decompressed_bytes: usize,
+    /// Most inflated bytes per compressed byte; a body that inflates
+    /// further is stopped while inflating (413 `decompressed_too_large`).
+    /// Real telemetry compresses 5-20x. Default `200`.
+    pub max_compression_ratio: usize,
     /// Most events in one batch; more gets 413 `too_many_events`.
     /// Default `5000`.
     pub max_events_per_batch: usize,
@@ -116,6 +120,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_body_bytes: 5 << 20,
             max_decompressed_bytes: 20 << 20,
+            max_compression_ratio: 200,
             max_events_per_batch: 5000,
             max_event_bytes: 512 << 10,
             max_nesting_depth: 32,

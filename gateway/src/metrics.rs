@@ -88,6 +88,9 @@ pub struct Metrics {
     pub rate_limited: Family<LimitLabels, Counter>,
     /// Requests shed with 503 `overloaded`.
     pub shed: Counter,
+    /// Time from handing a broker-mode request's records to the producer
+    /// until Kafka acknowledged all of them, seconds.
+    pub delivery_ack: Histogram,
     /// Records in the producer queue (sampled at scrape time).
     pub producer_queue: Gauge,
     /// Client IPs tracked by the per-IP limiter.
@@ -115,6 +118,7 @@ impl Metrics {
         let bytes = Family::<BytesLabels, Counter>::default();
         let rate_limited = Family::<LimitLabels, Counter>::default();
         let shed = Counter::default();
+        let delivery_ack = latency_histogram();
         let producer_queue = Gauge::default();
         let tracked_ips = Gauge::default();
         registry.register(
@@ -139,6 +143,11 @@ impl Metrics {
             rate_limited.clone(),
         );
         registry.register("shed", "Requests shed with 503 overloaded", shed.clone());
+        registry.register(
+            "delivery_ack_seconds",
+            "Time until Kafka acknowledged every record of a broker-mode request",
+            delivery_ack.clone(),
+        );
         registry.register(
             "producer_queue_records",
             "Records waiting in the Kafka producer queue",
@@ -229,6 +238,7 @@ impl Metrics {
             bytes,
             rate_limited,
             shed,
+            delivery_ack,
             producer_queue,
             tracked_ips,
         }

@@ -183,7 +183,11 @@ where
             stage: "compressed",
         })
         .inc_by(raw.len() as u64);
-    let body = decode::decode(raw, encoding, limits.max_decompressed_bytes)?;
+    let inflate = decode::InflateLimits {
+        max_bytes: limits.max_decompressed_bytes,
+        max_ratio: limits.max_compression_ratio,
+    };
+    let body = decode::decode(raw, encoding, inflate)?;
     m.bytes
         .get_or_create(&BytesLabels {
             stage: "decompressed",
@@ -479,6 +483,7 @@ async fn deliver(
         }
     }
     waiter.arm();
+    let waiting = std::time::Instant::now();
     if out.acked > 0 {
         // librdkafka reports every record within message.timeout.ms; the
         // extra margin only guards against a report that never comes.
@@ -497,6 +502,10 @@ async fn deliver(
             out.acked = 0;
             out.accepted = 0;
         }
+        state
+            .metrics
+            .delivery_ack
+            .observe(waiting.elapsed().as_secs_f64());
         for (index, reason) in waiter.take_failures() {
             out.acked -= 1;
             out.reject(

@@ -73,21 +73,45 @@ where
     }
 }
 
-/// Decodes the body. Gzip output is capped at `max_inflated` bytes.
-pub fn decode(body: Bytes, encoding: Encoding, max_inflated: usize) -> Result<Bytes, RequestError> {
+/// Inflation caps: an absolute size and a ratio to the compressed size.
+#[derive(Debug, Clone, Copy)]
+pub struct InflateLimits {
+    /// Most bytes after inflation.
+    pub max_bytes: usize,
+    /// Most inflated bytes per compressed byte.
+    pub max_ratio: usize,
+}
+
+/// Decodes the body; gzip output is capped while inflating.
+pub fn decode(
+    body: Bytes,
+    encoding: Encoding,
+    limits: InflateLimits,
+) -> Result<Bytes, RequestError> {
     match encoding {
         Encoding::Identity => Ok(body),
-        Encoding::Gzip => inflate(&body, max_inflated).map(Bytes::from),
+        Encoding::Gzip => inflate(&body, limits).map(Bytes::from),
     }
 }
 
-/// Inflates a gzip stream, failing once the output would exceed `max`.
-pub fn inflate(compressed: &[u8], max: usize) -> Result<Vec<u8>, RequestError> {
+/// Inflates a gzip stream, failing as soon as the output would exceed the
+/// absolute cap or the ratio cap (whichever is lower): a bomb costs at most
+/// that much memory and CPU, never its claimed size.
+pub fn inflate(compressed: &[u8], limits: InflateLimits) -> Result<Vec<u8>, RequestError> {
+    let by_ratio = compressed.len().saturating_mul(limits.max_ratio).max(1024);
+    let max = limits.max_bytes.min(by_ratio);
     // Typical telemetry compresses 5-10x; start there and grow as needed.
     let mut out = Vec::with_capacity(compressed.len().saturating_mul(6).min(max));
     // Read one byte past the cap so "exactly max" and "more" differ.
     let mut reader = GzDecoder::new(compressed).take(max as u64 + 1);
     match reader.read_to_end(&mut out) {
+        Ok(_) if out.len() > max && max < limits.max_bytes => Err(RequestError::new(
+            ErrorCode::DecompressedTooLarge,
+            format!(
+                "body inflates more than {}x its compressed size (limits.max_compression_ratio)",
+                limits.max_ratio
+            ),
+        )),
         Ok(_) if out.len() > max => Err(RequestError::new(
             ErrorCode::DecompressedTooLarge,
             format!("body inflates to more than {max} bytes"),
@@ -113,28 +137,50 @@ mod tests {
         e.finish().unwrap()
     }
 
+    fn caps(max_bytes: usize, max_ratio: usize) -> InflateLimits {
+        InflateLimits {
+            max_bytes,
+            max_ratio,
+        }
+    }
+
     #[test]
     fn inflates_within_the_cap() {
-        assert_eq!(inflate(&gzip(b"hello"), 5).unwrap(), b"hello");
+        assert_eq!(inflate(&gzip(b"hello"), caps(5, 100)).unwrap(), b"hello");
     }
 
     #[test]
     fn stops_a_bomb_at_the_cap() {
         let bomb = gzip(&vec![b'['; 10 << 20]);
         assert!(bomb.len() < 20_000);
-        let err = inflate(&bomb, 1 << 20).unwrap_err();
+        let err = inflate(&bomb, caps(1 << 20, 100_000)).unwrap_err();
         assert_eq!(err.code, ErrorCode::DecompressedTooLarge);
+        assert!(
+            err.message.contains("more than 1048576 bytes"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn stops_a_bomb_at_the_ratio() {
+        let bomb = gzip(&vec![b'['; 10 << 20]);
+        let err = inflate(&bomb, caps(100 << 20, 100)).unwrap_err();
+        assert!(err.message.contains("100x"), "{}", err.message);
+        let normal =
+            gzip(&serde_json::to_vec(&serde_json::json!({"batch": [{"a": "b"}]})).unwrap());
+        assert!(inflate(&normal, caps(100 << 20, 100)).is_ok());
     }
 
     #[test]
     fn truncated_and_garbage_gzip_are_bad_gzip() {
         let g = gzip(b"{\"batch\":[]}");
         assert_eq!(
-            inflate(&g[..g.len() - 5], 100).unwrap_err().code,
+            inflate(&g[..g.len() - 5], caps(100, 100)).unwrap_err().code,
             ErrorCode::BadGzip
         );
         assert_eq!(
-            inflate(b"not gzip", 100).unwrap_err().code,
+            inflate(b"not gzip", caps(100, 100)).unwrap_err().code,
             ErrorCode::BadGzip
         );
     }

@@ -23,7 +23,14 @@ pub fn decode_batch(data: &[u8]) -> usize {
         0 => BatchRoute::Batch,
         n => BatchRoute::Single(EventType::ALL[(n as usize - 1) % EventType::ALL.len()]),
     };
-    let Ok(body) = decode::decode(bytes::Bytes::copy_from_slice(body), encoding, 1 << 20) else {
+    let Ok(body) = decode::decode(
+        bytes::Bytes::copy_from_slice(body),
+        encoding,
+        decode::InflateLimits {
+            max_bytes: 1 << 20,
+            max_ratio: 200,
+        },
+    ) else {
         return 0;
     };
     let Ok(batch) = batch::parse(&body, route, 1000) else {
