@@ -14,7 +14,8 @@
 //! * [`response`] — the JSON bodies of gateway responses;
 //! * [`report`] — client reports of events an SDK dropped, by reason;
 //! * [`health`] — reserved app-health event names;
-//! * [`time`] — the one timestamp format used on the wire.
+//! * [`time`] — the one timestamp format used on the wire;
+//! * [`topic`] — how topic names are derived from event names.
 //!
 //! The prose version, with byte-level examples, is `docs/contract.md`.
 
@@ -25,6 +26,7 @@ pub mod health;
 pub mod report;
 pub mod response;
 pub mod time;
+pub mod topic;
 pub mod view;
 
 pub use envelope::{Envelope, header};

@@ -375,12 +375,17 @@ pub fn gateway_binary() -> PathBuf {
     if let Ok(p) = std::env::var("TRIBUTARY_GATEWAY_BIN") {
         return PathBuf::from(p);
     }
+    workspace_binary("tributary-gateway")
+}
+
+/// Path of a workspace binary built next to the test executable.
+pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("tributary-gateway");
+    let bin = dir.join(name);
     assert!(
         bin.exists(),
-        "{} not found: build it first with `cargo build -p tributary-gateway` (scripts/test does)",
+        "{} not found: build the workspace binaries first with `cargo build --workspace --bins` (scripts/test does)",
         bin.display()
     );
     bin

@@ -37,26 +37,7 @@ pub struct Router {
     dead_letter: Arc<str>,
 }
 
-/// Derives a topic-safe name: lower case, runs of characters Kafka does not
-/// allow become one `_`. `"Order Completed"` → `order_completed`.
-pub fn topic_slug(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    let trimmed = out.trim_matches('_');
-    let mut slug = if trimmed.is_empty() {
-        "_".to_owned()
-    } else {
-        trimmed.to_owned()
-    };
-    slug.truncate(200);
-    slug
-}
+pub use tributary_contract::topic::slug as topic_slug;
 
 impl Router {
     /// Builds the table: configured routes, then one default route per

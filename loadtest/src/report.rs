@@ -1,0 +1,184 @@
+//! The run's summary: a human report on stderr, a JSON document (schema:
+//! [`Summary`], documented field by field) and the exit code decided by the
+//! scenario's thresholds.
+//!
+//! Exit codes: `0` every threshold passed; `10` latency (`p99_ms`); `11`
+//! errors (`error_rate`); `12` delivery (`delivery_rate`); when several
+//! fail, the first in that order. `1` the tool itself failed; `2` the
+//! scenario is invalid.
+
+use crate::run::Observed;
+use crate::scenario::Scenario;
+use crate::verify::{Delivery, Percentiles};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Exit code when `p99_ms` fails.
+pub const EXIT_LATENCY: i32 = 10;
+/// Exit code when `error_rate` fails.
+pub const EXIT_ERRORS: i32 = 11;
+/// Exit code when `delivery_rate` fails.
+pub const EXIT_DELIVERY: i32 = 12;
+
+/// One threshold's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// `p99_ms`, `error_rate` or `delivery_rate`.
+    pub name: &'static str,
+    /// The limit from the scenario.
+    pub limit: f64,
+    /// The measured value.
+    pub actual: f64,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Exit code if it failed.
+    pub exit_code: i32,
+}
+
+/// The JSON summary of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Requests planned by the schedule.
+    pub requests_planned: usize,
+    /// Requests that got an HTTP answer.
+    pub requests_answered: u64,
+    /// Events sent.
+    pub events_sent: u64,
+    /// Planned request rate, per second.
+    pub requested_rps: f64,
+    /// Achieved request rate, per second.
+    pub achieved_rps: f64,
+    /// True when the generator could not keep to the schedule (achieved
+    /// rate under 95% of requested, or a send more than 1 s late): the
+    /// figures then understate what the schedule asked for.
+    pub generator_fell_behind: bool,
+    /// Responses by status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Requests with no HTTP answer (connection refused, reset, …).
+    pub transport_errors: u64,
+    /// Share of requests answered with a non-2xx status or not at all.
+    pub error_rate: f64,
+    /// Request latency from the intended send time, ms.
+    pub latency_ms: Percentiles,
+    /// End-to-end delivery, when verification ran.
+    pub delivery: Option<Delivery>,
+    /// Threshold verdicts.
+    pub thresholds: Vec<Verdict>,
+    /// The process exit code.
+    pub exit_code: i32,
+}
+
+/// Builds the summary and decides the exit code.
+pub fn summarize(s: &Scenario, o: &Observed, delivery: Option<Delivery>) -> Summary {
+    let bad: u64 = o
+        .statuses
+        .iter()
+        .filter(|(k, _)| !(200..300).contains(*k))
+        .map(|(_, v)| v)
+        .sum::<u64>()
+        + o.transport_errors;
+    let error_rate = if o.planned == 0 {
+        0.0
+    } else {
+        bad as f64 / o.planned as f64
+    };
+    let latency_ms = Percentiles::from_us(&o.latency_us);
+    let mut thresholds = Vec::new();
+    let t = &s.thresholds;
+    if let Some(limit) = t.p99_ms {
+        thresholds.push(Verdict {
+            name: "p99_ms",
+            limit,
+            actual: latency_ms.p99,
+            passed: latency_ms.p99 < limit,
+            exit_code: EXIT_LATENCY,
+        });
+    }
+    if let Some(limit) = t.error_rate {
+        thresholds.push(Verdict {
+            name: "error_rate",
+            limit,
+            actual: error_rate,
+            passed: error_rate < limit,
+            exit_code: EXIT_ERRORS,
+        });
+    }
+    if let Some(limit) = t.delivery_rate {
+        let actual = delivery.as_ref().map_or(0.0, |d| d.rate);
+        thresholds.push(Verdict {
+            name: "delivery_rate",
+            limit,
+            actual,
+            passed: actual >= limit,
+            exit_code: EXIT_DELIVERY,
+        });
+    }
+    let exit_code = thresholds
+        .iter()
+        .find(|v| !v.passed)
+        .map_or(0, |v| v.exit_code);
+    Summary {
+        scenario: s.name.clone(),
+        requests_planned: o.planned,
+        requests_answered: o.answered,
+        events_sent: o.events_sent,
+        requested_rps: o.requested_rps,
+        achieved_rps: o.achieved_rps,
+        generator_fell_behind: o.achieved_rps < 0.95 * o.requested_rps || o.max_send_lag_s > 1.0,
+        statuses: o.statuses.clone(),
+        transport_errors: o.transport_errors,
+        error_rate,
+        latency_ms,
+        delivery,
+        thresholds,
+        exit_code,
+    }
+}
+
+/// The human report.
+pub fn print(s: &Summary) {
+    eprintln!("\n== {} ==", s.scenario);
+    if s.generator_fell_behind {
+        eprintln!(
+            "!! WARNING: the generator fell behind its schedule: the offered load was lower than requested !!"
+        );
+    }
+    eprintln!(
+        "requests {} planned, {} answered; events {} sent; rate {:.1}/s requested, {:.1}/s achieved",
+        s.requests_planned, s.requests_answered, s.events_sent, s.requested_rps, s.achieved_rps
+    );
+    eprintln!(
+        "statuses {:?}; transport errors {}; error rate {:.4}",
+        s.statuses, s.transport_errors, s.error_rate
+    );
+    let l = &s.latency_ms;
+    eprintln!(
+        "latency ms (from intended send): p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        l.p50, l.p90, l.p99, l.p999, l.max
+    );
+    if let Some(d) = &s.delivery {
+        eprintln!(
+            "delivery: {} acknowledged, {} delivered, {} lost, {} duplicated, {} misrouted; rate {:.6}; send->Kafka p50 {:.1} ms p99 {:.1} ms",
+            d.acknowledged,
+            d.delivered,
+            d.lost,
+            d.duplicated,
+            d.misrouted,
+            d.rate,
+            d.kafka_latency_ms.p50,
+            d.kafka_latency_ms.p99
+        );
+    }
+    for v in &s.thresholds {
+        eprintln!(
+            "threshold {}: limit {} actual {:.4} -> {}",
+            v.name,
+            v.limit,
+            v.actual,
+            if v.passed { "pass" } else { "FAIL" }
+        );
+    }
+    eprintln!("exit code {}", s.exit_code);
+}
