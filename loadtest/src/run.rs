@@ -197,8 +197,8 @@ pub async fn run(s: &Scenario, run_id: &str) -> anyhow::Result<Observed> {
             if gzip {
                 req = req.header("content-encoding", "gzip");
             }
-            let req = req.body(Full::new(p.body.clone())).expect("request");
             let result = async {
+                let req = req.body(Full::new(p.body.clone()))?;
                 let resp = client.request(req).await?;
                 let status = resp.status().as_u16();
                 let body = resp.into_body().collect().await?.to_bytes();
