@@ -8,139 +8,93 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Every error code the gateway can put in a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
+/// Declares the error codes once: the enum, its wire names ([`ErrorCode::as_str`])
+/// and the list of all codes ([`ErrorCode::ALL`]) are generated together, so
+/// they cannot drift apart.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, )*) => {
+        /// Every error code the gateway can put in a response.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The code as it appears on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     // ---- request-level ----
     /// The body is not valid JSON (after decompression).
-    InvalidJson,
+    InvalidJson = "invalid_json",
     /// The body is JSON but not the expected shape (e.g. `batch` missing or not an array).
-    InvalidBatch,
+    InvalidBatch = "invalid_batch",
     /// `Content-Encoding: gzip` but the body is not a complete gzip stream.
-    BadGzip,
+    BadGzip = "bad_gzip",
     /// A `Content-Encoding` other than `gzip` or `identity`.
-    UnsupportedEncoding,
+    UnsupportedEncoding = "unsupported_encoding",
     /// The compressed body is larger than `limits.max_body_bytes`.
-    PayloadTooLarge,
+    PayloadTooLarge = "payload_too_large",
     /// The body inflates to more than `limits.max_decompressed_bytes`.
-    DecompressedTooLarge,
+    DecompressedTooLarge = "decompressed_too_large",
     /// The batch holds more than `limits.max_events_per_batch` events.
-    TooManyEvents,
+    TooManyEvents = "too_many_events",
     /// No write key, or one the gateway does not know.
-    Unauthorized,
+    Unauthorized = "unauthorized",
     /// No such route.
-    NotFound,
+    NotFound = "not_found",
     /// The route exists but not for this HTTP method.
-    MethodNotAllowed,
+    MethodNotAllowed = "method_not_allowed",
     /// The gateway cannot take more work right now; retry after `Retry-After`.
-    Overloaded,
+    Overloaded = "overloaded",
     /// A rate limit of the write key or client IP is exhausted; retry after
     /// `Retry-After`. The body's `limit` names the limit.
-    RateLimited,
+    RateLimited = "rate_limited",
     /// The client sent the body too slowly (`server.body_timeout_ms`).
-    RequestTimeout,
+    RequestTimeout = "request_timeout",
     /// No Kafka delivery was possible for any event of the request; retry later.
-    KafkaUnavailable,
+    KafkaUnavailable = "kafka_unavailable",
     /// A bug. Never expected; reported so it can be found.
-    Internal,
+    Internal = "internal",
 
     // ---- event-level ----
     /// The batch element is not a JSON object.
-    InvalidEvent,
+    InvalidEvent = "invalid_event",
     /// A required field is absent.
-    MissingField,
+    MissingField = "missing_field",
     /// A field has the wrong JSON type or an unparsable value.
-    InvalidField,
+    InvalidField = "invalid_field",
     /// The same field appears twice in one event.
-    DuplicateField,
+    DuplicateField = "duplicate_field",
     /// `type` is not one of track, identify, page, screen, group, alias.
-    UnknownType,
+    UnknownType = "unknown_type",
     /// No route matches the event and the routing policy is `reject`.
-    UnroutedEvent,
+    UnroutedEvent = "unrouted_event",
     /// The write key may not send this event (its `allowed_events`).
-    EventNotAllowed,
+    EventNotAllowed = "event_not_allowed",
     /// The event nests objects/arrays deeper than `limits.max_nesting_depth`.
-    NestingTooDeep,
+    NestingTooDeep = "nesting_too_deep",
     /// A string in the event is longer than `limits.max_string_bytes`.
-    StringTooLong,
+    StringTooLong = "string_too_long",
     /// The event alone is larger than `limits.max_event_bytes`.
-    EventTooLarge,
+    EventTooLarge = "event_too_large",
     /// Kafka did not acknowledge the event (`ack = "broker"`); safe to retry the event.
-    DeliveryFailed,
+    DeliveryFailed = "delivery_failed",
     /// The producer queue was full when the event arrived; safe to retry the event.
-    QueueFull,
+    QueueFull = "queue_full",
 }
 
 impl ErrorCode {
-    /// Every code, for documentation checks.
-    pub const ALL: [ErrorCode; 27] = {
-        use ErrorCode::*;
-        [
-            InvalidJson,
-            InvalidBatch,
-            BadGzip,
-            UnsupportedEncoding,
-            PayloadTooLarge,
-            DecompressedTooLarge,
-            TooManyEvents,
-            Unauthorized,
-            NotFound,
-            MethodNotAllowed,
-            Overloaded,
-            RateLimited,
-            RequestTimeout,
-            KafkaUnavailable,
-            Internal,
-            InvalidEvent,
-            MissingField,
-            InvalidField,
-            DuplicateField,
-            UnknownType,
-            UnroutedEvent,
-            EventNotAllowed,
-            NestingTooDeep,
-            StringTooLong,
-            EventTooLarge,
-            DeliveryFailed,
-            QueueFull,
-        ]
-    };
-
-    /// The code as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            InvalidJson => "invalid_json",
-            InvalidBatch => "invalid_batch",
-            BadGzip => "bad_gzip",
-            UnsupportedEncoding => "unsupported_encoding",
-            PayloadTooLarge => "payload_too_large",
-            DecompressedTooLarge => "decompressed_too_large",
-            TooManyEvents => "too_many_events",
-            Unauthorized => "unauthorized",
-            NotFound => "not_found",
-            MethodNotAllowed => "method_not_allowed",
-            Overloaded => "overloaded",
-            RateLimited => "rate_limited",
-            RequestTimeout => "request_timeout",
-            KafkaUnavailable => "kafka_unavailable",
-            Internal => "internal",
-            InvalidEvent => "invalid_event",
-            MissingField => "missing_field",
-            InvalidField => "invalid_field",
-            DuplicateField => "duplicate_field",
-            UnknownType => "unknown_type",
-            UnroutedEvent => "unrouted_event",
-            EventNotAllowed => "event_not_allowed",
-            NestingTooDeep => "nesting_too_deep",
-            StringTooLong => "string_too_long",
-            EventTooLarge => "event_too_large",
-            DeliveryFailed => "delivery_failed",
-            QueueFull => "queue_full",
-        }
-    }
-
     /// HTTP status for a request that fails as a whole with this code.
     /// Event-level codes map to the status a single-event endpoint returns.
     pub fn http_status(self) -> u16 {
@@ -190,13 +144,7 @@ mod tests {
 
     #[test]
     fn serde_name_matches_as_str() {
-        for code in [
-            ErrorCode::InvalidJson,
-            ErrorCode::BadGzip,
-            ErrorCode::DecompressedTooLarge,
-            ErrorCode::MissingField,
-            ErrorCode::DeliveryFailed,
-        ] {
+        for &code in ErrorCode::ALL {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }

@@ -86,10 +86,7 @@ impl IdempotencyCache {
 
     /// Looks up `key` for `app`, claiming it when it is new.
     pub fn claim(self: &Arc<Self>, app: &Arc<str>, key: &str) -> Claim {
-        let mut inner = match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut inner = self.lock();
         self.expire(&mut inner, Instant::now());
         let k: Key = (app.clone(), key.to_owned());
         match inner.entries.get(&k) {
@@ -104,6 +101,16 @@ impl IdempotencyCache {
                     tx,
                 })
             }
+        }
+    }
+
+    // A panic while holding the lock cannot leave the map inconsistent
+    // (every update is a single insert or remove), so a poisoned lock is
+    // still usable.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
         }
     }
 
@@ -137,10 +144,7 @@ impl Ticket {
     pub fn complete(mut self, answer: Cached) {
         let answer = Arc::new(answer);
         if let Some(k) = self.key.take() {
-            let mut inner = match self.cache.inner.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            let mut inner = self.cache.lock();
             inner.entries.insert(k.clone(), Entry::Done(answer.clone()));
             inner.order.push_back((k, Instant::now()));
             self.cache.expire(&mut inner, Instant::now());
@@ -152,10 +156,7 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         if let Some(k) = self.key.take() {
-            let mut inner = match self.cache.inner.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            let mut inner = self.cache.lock();
             inner.entries.remove(&k);
         }
         // Waiters see the sender close and process the request themselves.

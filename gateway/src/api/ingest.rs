@@ -21,7 +21,7 @@ use crate::delivery::producer::dead_letter_headers;
 use crate::delivery::spool::SpoolRecord;
 use crate::delivery::{AckWaiter, OutRecord, Pending};
 use crate::ingest::batch::{self, BatchRoute, RawBatch};
-use crate::ingest::{RequestError, decode, enrich, shape};
+use crate::ingest::{RequestError, decode, event};
 use crate::metrics::{BytesLabels, EventLabels, LimitLabels};
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -33,7 +33,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 use tributary_contract::envelope::{ENCODING_JSON, SCHEMA_NONE};
 use tributary_contract::time::{self, Timestamp};
-use tributary_contract::view::EventView;
 use tributary_contract::{BatchResponse, Envelope, ErrorBody, ErrorCode, EventRejection};
 
 /// Request header naming a batch; retries of one batch repeat it.
@@ -321,29 +320,14 @@ async fn deliver(
     let mut payload = Vec::with_capacity(1024);
     let default_ack = state.config.delivery.ack;
     for (index, raw) in batch.events.iter().enumerate() {
-        let raw = raw.get();
-        if raw.len() > state.config.limits.max_event_bytes {
-            out.reject(
-                index,
-                ErrorCode::EventTooLarge,
-                format!(
-                    "event is {} bytes; the limit is {}",
-                    raw.len(),
-                    state.config.limits.max_event_bytes
-                ),
-            );
-            continue;
-        }
-        if let Err(e) = shape::check(
-            raw,
-            state.config.limits.max_nesting_depth,
-            state.config.limits.max_string_bytes,
+        let (view, stamps) = match event::prepare(
+            raw.get(),
+            batch,
+            &state.config.limits,
+            received_at,
+            &mut payload,
         ) {
-            out.reject(index, e.code, e.message);
-            continue;
-        }
-        let view = match EventView::parse(raw, batch.implied) {
-            Ok(v) => v,
+            Ok(prepared) => prepared,
             Err(e) => {
                 out.reject(index, e.code, e.message);
                 continue;
@@ -368,16 +352,6 @@ async fn deliver(
             );
             continue;
         };
-        let stamps = enrich::stamps(&view, batch.sent_at, received_at);
-        payload.clear();
-        if let Err(e) = view.write_payload(&mut payload, &stamps, batch.context) {
-            out.reject(
-                index,
-                ErrorCode::InvalidEvent,
-                format!("cannot normalise event: {e}"),
-            );
-            continue;
-        }
         let envelope = Envelope {
             event_type: view.kind,
             event_name: view.routing_name().to_owned(),

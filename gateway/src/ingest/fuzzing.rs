@@ -3,9 +3,9 @@
 //! made to panic on could crash a gateway thread.
 
 use super::batch::{self, BatchRoute};
-use super::{decode, enrich, shape};
+use super::{decode, event};
+use crate::config::LimitsConfig;
 use tributary_contract::EventType;
-use tributary_contract::view::EventView;
 
 /// Runs the whole ingest decode path on `data`: the first byte picks the
 /// route and encoding, the rest is the body. Returns the number of events
@@ -37,22 +37,15 @@ pub fn decode_batch(data: &[u8]) -> usize {
         return 0;
     };
     let now = tributary_contract::time::now();
-    let mut accepted = 0;
+    let limits = LimitsConfig::default();
     let mut out = Vec::new();
+    let mut accepted = 0;
     for raw in &batch.events {
-        if shape::check(raw.get(), 32, 64 << 10).is_err() {
-            continue;
-        }
-        let Ok(view) = EventView::parse(raw.get(), batch.implied) else {
-            continue;
-        };
-        let stamps = enrich::stamps(&view, batch.sent_at, now);
-        out.clear();
-        if view.write_payload(&mut out, &stamps, batch.context).is_ok() {
+        if event::prepare(raw.get(), &batch, &limits, now, &mut out).is_ok()
             // What the gateway writes must itself be valid JSON.
-            if serde_json::from_slice::<serde::de::IgnoredAny>(&out).is_ok() {
-                accepted += 1;
-            }
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&out).is_ok()
+        {
+            accepted += 1;
         }
     }
     accepted

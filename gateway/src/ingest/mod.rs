@@ -5,11 +5,13 @@
 //! * [`decode`] — body size cap, `Content-Encoding`, gzip with an inflation cap;
 //! * [`batch`] — the batch shape and per-event parsing;
 //! * [`shape`] — per-event nesting depth and string length caps;
-//! * [`enrich`] — receipt time and clock-skew correction.
+//! * [`enrich`] — receipt time and clock-skew correction;
+//! * [`event`] — all of the above for one event, in order ([`event::prepare`]).
 
 pub mod batch;
 pub mod decode;
 pub mod enrich;
+pub mod event;
 pub mod fuzzing;
 pub mod shape;
 
