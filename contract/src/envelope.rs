@@ -20,9 +20,11 @@ pub mod header {
     pub const MESSAGE_ID: &str = "tb-message-id";
     /// App id bound to the write key that sent the event.
     pub const APP_ID: &str = "tb-app-id";
-    /// Schema reference of the value: `none` until a schema is registered.
+    /// Schema id of the value (decimal, the id in the Confluent framing), or
+    /// `none` when the event was not validated against a schema.
     pub const SCHEMA: &str = "tb-schema";
-    /// Encoding of the value: `json`.
+    /// Encoding of the value: `json`, `confluent-json` or `confluent-protobuf`
+    /// (see [`Encoding`](super::Encoding)).
     pub const ENCODING: &str = "tb-encoding";
     /// Skew-corrected event time (RFC 3339, ms, UTC).
     pub const TIMESTAMP: &str = "tb-timestamp";
@@ -36,9 +38,25 @@ pub mod header {
     pub const CUSTOM_ATTRIBUTES: &str = "tb-custom-attributes";
     /// `true` when the event matched no route and went to the catch-all topic.
     pub const UNROUTED: &str = "tb-unrouted";
+    /// The event's `userId` (absent if not sent).
+    pub const USER_ID: &str = "tb-user-id";
+    /// The event's `anonymousId` (absent if not sent).
+    pub const ANONYMOUS_ID: &str = "tb-anonymous-id";
+    /// The event's context (batch context merged under the event's own) as
+    /// compact JSON. Only on schema-encoded records, whose value holds just
+    /// the schema-described payload; a `json` record carries its context in
+    /// the value.
+    pub const CONTEXT: &str = "tb-context";
+    /// The event's other top-level fields (`groupId`, `previousId`,
+    /// `integrations`, `sessionId`, unknown fields) as a compact JSON
+    /// object. Only on schema-encoded records, and only if there are any.
+    pub const EXTRA: &str = "tb-extra";
+    /// `true` when the app has no schema for this event and its policy is to
+    /// accept such events unvalidated (to the unvalidated topic).
+    pub const UNVALIDATED: &str = "tb-unvalidated";
 
     /// Every header name, in the order the gateway writes them.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 17] = [
         EVENT_TYPE,
         EVENT_NAME,
         MESSAGE_ID,
@@ -51,6 +69,11 @@ pub mod header {
         RECEIVED_AT,
         CUSTOM_ATTRIBUTES,
         UNROUTED,
+        USER_ID,
+        ANONYMOUS_ID,
+        CONTEXT,
+        EXTRA,
+        UNVALIDATED,
     ];
 }
 
@@ -70,12 +93,51 @@ pub mod dead_letter {
     pub const TIME: &str = "tb-dlq-time";
     /// `true` when the value was cut to the size limit.
     pub const TRUNCATED: &str = "tb-dlq-truncated";
+    /// For `schema_violation`: JSON pointer of the failing value.
+    pub const POINTER: &str = "tb-dlq-pointer";
+    /// For `schema_violation`: the rule broken.
+    pub const RULE: &str = "tb-dlq-rule";
+    /// For `schema_violation`: id of the schema the event failed.
+    pub const SCHEMA: &str = "tb-dlq-schema";
 }
 
-/// Value of [`header::ENCODING`] for JSON payloads.
-pub const ENCODING_JSON: &str = "json";
 /// Value of [`header::SCHEMA`] when no schema applies.
 pub const SCHEMA_NONE: &str = "none";
+
+/// How a record value is encoded (header [`header::ENCODING`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// The whole normalised event as JSON, no framing: events not validated
+    /// against a schema.
+    Json,
+    /// Confluent framing (magic 0, schema id) + the event's payload as JSON,
+    /// validated against a JSON Schema.
+    ConfluentJson,
+    /// Confluent framing (magic 0, schema id, message indexes) + the event's
+    /// payload as a protobuf message of the registered descriptor.
+    ConfluentProtobuf,
+}
+
+impl Encoding {
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Json => "json",
+            Encoding::ConfluentJson => "confluent-json",
+            Encoding::ConfluentProtobuf => "confluent-protobuf",
+        }
+    }
+
+    /// Reads a header value.
+    pub fn parse(s: &str) -> Option<Encoding> {
+        match s {
+            "json" => Some(Encoding::Json),
+            "confluent-json" => Some(Encoding::ConfluentJson),
+            "confluent-protobuf" => Some(Encoding::ConfluentProtobuf),
+            _ => None,
+        }
+    }
+}
 
 /// The envelope of one record, as written to and read from headers.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,10 +150,10 @@ pub struct Envelope {
     pub message_id: String,
     /// App id of the sending write key.
     pub app_id: String,
-    /// Schema reference (`none` for unvalidated JSON).
-    pub schema: String,
-    /// Value encoding (`json`).
-    pub encoding: String,
+    /// Schema id of the value; `None` for unvalidated JSON.
+    pub schema_id: Option<u32>,
+    /// Value encoding.
+    pub encoding: Encoding,
     /// Corrected event time.
     pub timestamp: Timestamp,
     /// Client timestamp before correction.
@@ -104,6 +166,17 @@ pub struct Envelope {
     pub custom_attributes: Option<String>,
     /// Whether the event went to the catch-all topic.
     pub unrouted: bool,
+    /// The event's `userId`.
+    pub user_id: Option<String>,
+    /// The event's `anonymousId`.
+    pub anonymous_id: Option<String>,
+    /// Context JSON object, compact; only on schema-encoded records.
+    pub context: Option<String>,
+    /// Other top-level fields as a JSON object; only on schema-encoded
+    /// records.
+    pub extra: Option<String>,
+    /// Accepted without a schema by the app's unregistered-event policy.
+    pub unvalidated: bool,
 }
 
 /// Why a record's headers could not be read as an envelope.
@@ -126,8 +199,12 @@ impl Envelope {
         h.push((header::EVENT_NAME, self.event_name.clone()));
         h.push((header::MESSAGE_ID, self.message_id.clone()));
         h.push((header::APP_ID, self.app_id.clone()));
-        h.push((header::SCHEMA, self.schema.clone()));
-        h.push((header::ENCODING, self.encoding.clone()));
+        h.push((
+            header::SCHEMA,
+            self.schema_id
+                .map_or_else(|| SCHEMA_NONE.to_owned(), |id| id.to_string()),
+        ));
+        h.push((header::ENCODING, self.encoding.as_str().to_owned()));
         h.push((header::TIMESTAMP, time::format(self.timestamp)));
         if let Some(t) = self.client_timestamp {
             h.push((header::CLIENT_TIMESTAMP, time::format(t)));
@@ -141,6 +218,21 @@ impl Envelope {
         }
         if self.unrouted {
             h.push((header::UNROUTED, "true".to_owned()));
+        }
+        if let Some(v) = &self.user_id {
+            h.push((header::USER_ID, v.clone()));
+        }
+        if let Some(v) = &self.anonymous_id {
+            h.push((header::ANONYMOUS_ID, v.clone()));
+        }
+        if let Some(v) = &self.context {
+            h.push((header::CONTEXT, v.clone()));
+        }
+        if let Some(v) = &self.extra {
+            h.push((header::EXTRA, v.clone()));
+        }
+        if self.unvalidated {
+            h.push((header::UNVALIDATED, "true".to_owned()));
         }
         h
     }
@@ -175,20 +267,40 @@ impl Envelope {
         };
         let opt_ts = |name: &str| get(name).map(|v| ts(name, v)).transpose();
         let kind = need(header::EVENT_TYPE)?;
+        let event_name = need(header::EVENT_NAME)?.to_owned();
+        let message_id = need(header::MESSAGE_ID)?.to_owned();
+        let app_id = need(header::APP_ID)?.to_owned();
+        let schema = need(header::SCHEMA)?;
+        let schema_id = match schema {
+            SCHEMA_NONE => None,
+            id => Some(id.parse::<u32>().map_err(|_| {
+                EnvelopeError(format!(
+                    "header {} is not a schema id: {id:?}",
+                    header::SCHEMA
+                ))
+            })?),
+        };
+        let encoding = need(header::ENCODING)?;
         Ok(Envelope {
             event_type: EventType::parse(kind)
                 .ok_or_else(|| EnvelopeError(format!("unknown event type {kind:?}")))?,
-            event_name: need(header::EVENT_NAME)?.to_owned(),
-            message_id: need(header::MESSAGE_ID)?.to_owned(),
-            app_id: need(header::APP_ID)?.to_owned(),
-            schema: need(header::SCHEMA)?.to_owned(),
-            encoding: need(header::ENCODING)?.to_owned(),
+            event_name,
+            message_id,
+            app_id,
+            schema_id,
+            encoding: Encoding::parse(encoding)
+                .ok_or_else(|| EnvelopeError(format!("unknown encoding {encoding:?}")))?,
             timestamp: ts(header::TIMESTAMP, need(header::TIMESTAMP)?)?,
             client_timestamp: opt_ts(header::CLIENT_TIMESTAMP)?,
             sent_at: opt_ts(header::SENT_AT)?,
             received_at: ts(header::RECEIVED_AT, need(header::RECEIVED_AT)?)?,
             custom_attributes: get(header::CUSTOM_ATTRIBUTES).map(str::to_owned),
             unrouted: get(header::UNROUTED) == Some("true"),
+            user_id: get(header::USER_ID).map(str::to_owned),
+            anonymous_id: get(header::ANONYMOUS_ID).map(str::to_owned),
+            context: get(header::CONTEXT).map(str::to_owned),
+            extra: get(header::EXTRA).map(str::to_owned),
+            unvalidated: get(header::UNVALIDATED) == Some("true"),
         })
     }
 }
@@ -205,14 +317,19 @@ mod tests {
             event_name: "Order Completed".into(),
             message_id: "m1".into(),
             app_id: "shop".into(),
-            schema: SCHEMA_NONE.into(),
-            encoding: ENCODING_JSON.into(),
+            schema_id: Some(7),
+            encoding: Encoding::ConfluentProtobuf,
             timestamp: t,
             client_timestamp: Some(t),
             sent_at: None,
             received_at: t,
             custom_attributes: Some(r#"{"ab":"b"}"#.into()),
             unrouted: true,
+            user_id: None,
+            anonymous_id: Some("a1".into()),
+            context: Some(r#"{"os":{"name":"iOS"}}"#.into()),
+            extra: Some(r#"{"sessionId":1}"#.into()),
+            unvalidated: false,
         };
         let headers = env.to_headers();
         assert!(!headers.iter().any(|(n, _)| *n == header::SENT_AT));

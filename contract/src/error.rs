@@ -88,6 +88,13 @@ error_codes! {
     StringTooLong = "string_too_long",
     /// The event alone is larger than `limits.max_event_bytes`.
     EventTooLarge = "event_too_large",
+    /// The event's payload (`properties`, or `traits` for identify/group)
+    /// does not fit its registered schema; the rejection's `pointer` and
+    /// `rule` say where and why.
+    SchemaViolation = "schema_violation",
+    /// The app has no schema for this event and its policy
+    /// (`schemas.unregistered`) is `reject`.
+    UnregisteredEvent = "unregistered_event",
     /// Kafka did not acknowledge the event (`ack = "broker"`); safe to retry the event.
     DeliveryFailed = "delivery_failed",
     /// The producer queue was full when the event arrived; safe to retry the event.
@@ -101,7 +108,8 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidJson | InvalidBatch | BadGzip | InvalidEvent | MissingField | InvalidField
-            | DuplicateField | UnknownType | UnroutedEvent | NestingTooDeep => 400,
+            | DuplicateField | UnknownType | UnroutedEvent | NestingTooDeep | SchemaViolation
+            | UnregisteredEvent => 400,
             Unauthorized => 401,
             EventNotAllowed => 403,
             RequestTimeout => 408,

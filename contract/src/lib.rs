@@ -15,7 +15,9 @@
 //! * [`report`] — client reports of events an SDK dropped, by reason;
 //! * [`health`] — reserved app-health event names;
 //! * [`time`] — the one timestamp format used on the wire;
-//! * [`topic`] — how topic names are derived from event names.
+//! * [`topic`] — how topic names are derived from event names;
+//! * [`wire`] — the Confluent framing of schema-encoded values, and
+//!   [`wire::decode_record`], how every consumer reads a record.
 //!
 //! The prose version, with byte-level examples, is `docs/contract.md`.
 
@@ -28,8 +30,9 @@ pub mod response;
 pub mod time;
 pub mod topic;
 pub mod view;
+pub mod wire;
 
-pub use envelope::{Envelope, header};
+pub use envelope::{Encoding, Envelope, header};
 pub use error::ErrorCode;
 pub use event::{BatchRequest, Event, EventType};
 pub use report::{ClientReport, DropReason};

@@ -28,6 +28,14 @@ pub struct EventRejection {
     pub message: String,
     /// Whether sending this event again may succeed.
     pub retryable: bool,
+    /// For `schema_violation`: JSON pointer of the first failing value in
+    /// the payload (`/items/0/price`; `""` for the payload as a whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// For `schema_violation`: the rule broken (a JSON Schema keyword such
+    /// as `required`, `type`, `enum`; `protobuf` for a conversion failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// Body of a request refused as a whole (4xx/5xx).

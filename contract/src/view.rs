@@ -125,6 +125,60 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// The part of the event a registered schema describes: `traits` for
+    /// identify and group, `properties` for the other kinds; `{}` when the
+    /// event has none.
+    pub fn schema_payload(&self) -> &'a str {
+        let raw = match self.kind {
+            EventType::Identify | EventType::Group => self.traits,
+            _ => self.properties,
+        };
+        raw.map_or("{}", RawValue::get)
+    }
+
+    /// The event's context (the batch's, with the event's own keys winning)
+    /// as compact JSON, for the `tb-context` header of schema-encoded
+    /// records.
+    pub fn merged_context(
+        &self,
+        batch_context: Option<&RawValue>,
+    ) -> Result<Option<String>, serde_json::Error> {
+        Ok(match (self.context, batch_context) {
+            (Some(own), Some(shared)) => Some(merge_objects(shared, own)?.get().to_owned()),
+            (own, shared) => match own.or(shared) {
+                None => None,
+                Some(c) => Some(serde_json::to_string(&serde_json::from_str::<
+                    serde_json::Map<String, serde_json::Value>,
+                >(c.get())?)?),
+            },
+        })
+    }
+
+    /// The top-level fields a schema-encoded record would otherwise lose —
+    /// `groupId`, `previousId`, `integrations` and fields this contract does
+    /// not name (such as `sessionId`) — as a compact JSON object, for the
+    /// `tb-extra` header; `None` when there are none.
+    pub fn extra_fields(&self) -> Result<Option<String>, serde_json::Error> {
+        if self.group_id.is_none()
+            && self.previous_id.is_none()
+            && self.integrations.is_none()
+            && self.extra.is_empty()
+        {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(64);
+        let mut ser = serde_json::Serializer::new(&mut out);
+        let mut map = ser.serialize_map(None)?;
+        opt(&mut map, field::GROUP_ID, &self.group_id)?;
+        opt(&mut map, field::PREVIOUS_ID, &self.previous_id)?;
+        opt(&mut map, field::INTEGRATIONS, &self.integrations)?;
+        for (k, v) in &self.extra {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()?;
+        Ok(Some(String::from_utf8_lossy(&out).into_owned()))
+    }
+
     /// Writes the normalised event JSON (the Kafka record value) to `out`.
     ///
     /// `batch_context` is used when the event has no context of its own;

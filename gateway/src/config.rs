@@ -23,6 +23,8 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// `[routing]`: which topic each event goes to.
     pub routing: RoutingConfig,
+    /// `[schemas]`: schema registry, validation and schema encoding.
+    pub schemas: SchemasConfig,
     /// `[delivery]`: acknowledgement mode and retries.
     pub delivery: DeliveryConfig,
     /// `[rate_limits]`: per write key and per client IP.
@@ -285,6 +287,97 @@ pub struct RouteConfig {
     /// Default `default`.
     #[serde(default)]
     pub cluster: Option<String>,
+}
+
+/// Where the gateway's schemas come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchemaSourceKind {
+    /// No registry: events are not validated; values are the normalised
+    /// event JSON with `tb-schema: none`.
+    None,
+    /// A schema directory (`schemas.dir`), reloaded when a file changes.
+    Dir,
+    /// A Confluent-compatible registry (`schemas.registry_url`), refreshed
+    /// every `schemas.refresh_secs`.
+    Registry,
+}
+
+/// What happens to an event with no registered schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnregisteredPolicy {
+    /// Reject it with `unregistered_event` (and dead-letter it).
+    Reject,
+    /// Send it, unvalidated and as plain JSON, to `schemas.unvalidated_topic`
+    /// with header `tb-unvalidated: true`.
+    Accept,
+}
+
+/// `[schemas]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchemasConfig {
+    /// `none`, `dir` or `registry`. Default `none`.
+    pub source: SchemaSourceKind,
+    /// Schema directory for `source = "dir"`. Default `schemas`.
+    pub dir: std::path::PathBuf,
+    /// Registry URL for `source = "registry"`. No default.
+    pub registry_url: Option<String>,
+    /// `user:password` for a registry that needs basic auth. Default none.
+    pub registry_basic_auth: Option<String>,
+    /// Seconds between checks of the directory for changes, or refreshes
+    /// from the registry. While the registry is unreachable the schemas
+    /// already loaded stay in force. Default 10.
+    pub refresh_secs: u64,
+    /// Policy for events with no schema: `reject` or `accept`. Default
+    /// `reject`.
+    pub unregistered: UnregisteredPolicy,
+    /// Per-app override of `unregistered`: `[schemas.apps.<app_id>]`.
+    pub apps: BTreeMap<String, AppSchemaConfig>,
+    /// Topic of events accepted without a schema. Default
+    /// `<topic_prefix>unvalidated`.
+    pub unvalidated_topic: Option<String>,
+    /// Serve the read side of the Confluent Schema Registry API
+    /// (`GET /schemas/ids/{id}`, `/subjects`, ...) so consumers' Confluent
+    /// deserializers can point at the gateway. Unauthenticated, like
+    /// `/metrics`: expose it on internal networks only. Default `true`.
+    pub serve_registry_api: bool,
+}
+
+impl Default for SchemasConfig {
+    fn default() -> Self {
+        SchemasConfig {
+            source: SchemaSourceKind::None,
+            dir: "schemas".into(),
+            registry_url: None,
+            registry_basic_auth: None,
+            refresh_secs: 10,
+            unregistered: UnregisteredPolicy::Reject,
+            apps: BTreeMap::new(),
+            unvalidated_topic: None,
+            serve_registry_api: true,
+        }
+    }
+}
+
+impl SchemasConfig {
+    /// The unregistered-event policy of `app`.
+    pub fn unregistered_policy(&self, app: &str) -> UnregisteredPolicy {
+        self.apps
+            .get(app)
+            .and_then(|a| a.unregistered)
+            .unwrap_or(self.unregistered)
+    }
+}
+
+/// `[schemas.apps.<app_id>]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSchemaConfig {
+    /// This app's policy for events with no schema. Default: `schemas.unregistered`.
+    #[serde(default)]
+    pub unregistered: Option<UnregisteredPolicy>,
 }
 
 /// When the gateway answers a request, relative to Kafka.
@@ -575,6 +668,14 @@ impl Config {
             .unwrap_or_else(|| format!("{}unrouted", self.routing.topic_prefix))
     }
 
+    /// The topic of events accepted without a schema, derived when not set.
+    pub fn unvalidated_topic(&self) -> String {
+        self.schemas
+            .unvalidated_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}unvalidated", self.routing.topic_prefix))
+    }
+
     /// The dead-letter topic name, derived when not set.
     pub fn dead_letter_topic(&self) -> String {
         self.routing
@@ -648,6 +749,24 @@ impl Config {
         }
         if let Err(e) = check_topic_name(&self.catch_all_topic()) {
             bad(format!("routing.catch_all_topic: {e}"));
+        }
+        let sc = &self.schemas;
+        if let Err(e) = check_topic_name(&self.unvalidated_topic()) {
+            bad(format!("schemas.unvalidated_topic: {e}"));
+        }
+        if sc.source == SchemaSourceKind::Registry
+            && sc
+                .registry_url
+                .as_deref()
+                .is_none_or(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            bad(
+                "schemas.registry_url must be an http(s) URL when schemas.source = \"registry\""
+                    .into(),
+            );
+        }
+        if sc.source != SchemaSourceKind::None && sc.refresh_secs == 0 {
+            bad("schemas.refresh_secs must be at least 1".into());
         }
         for (name, c) in &self.kafka.clusters {
             if name == DEFAULT_CLUSTER {

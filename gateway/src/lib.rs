@@ -18,6 +18,7 @@ pub mod config;
 pub mod delivery;
 pub mod ingest;
 pub mod metrics;
+pub mod schemas;
 pub mod server;
 pub mod tls;
 
@@ -178,7 +179,12 @@ impl Gateway {
             config.rate_limits.ip_requests_per_second,
             config.rate_limits.ip_requests_burst,
         );
+        let schemas = schemas::open(&config.schemas)?;
+        if let Some(r) = &schemas {
+            schemas::observe(r, &metrics);
+        }
         let state = Arc::new(AppState {
+            schemas,
             keys: KeyStore::load(&config).map_err(|e| anyhow::anyhow!(e))?,
             ip_limiter,
             overload: Overload::new(&config.overload, &config.kafka),
@@ -195,6 +201,12 @@ impl Gateway {
         });
         for index in 0..state.clusters.len() {
             tokio::spawn(delivery::replay::run(Arc::downgrade(&state), index));
+        }
+        if state.schemas.is_some() {
+            schemas::spawn_reloader(
+                Arc::downgrade(&state),
+                Duration::from_secs(state.config.schemas.refresh_secs.max(1)),
+            );
         }
         if state.keys.has_file() {
             spawn_key_reloader(

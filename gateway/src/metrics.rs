@@ -95,6 +95,13 @@ pub struct Metrics {
     pub producer_queue: Gauge,
     /// Client IPs tracked by the per-IP limiter.
     pub tracked_ips: Gauge,
+    /// Schemas compiled since start; flat under traffic (validators are
+    /// compiled once per schema id, never per request).
+    pub schema_compilations: Gauge,
+    /// Schema versions in force.
+    pub schema_versions: Gauge,
+    /// Failed reloads of the schema source (the loaded schemas stay in force).
+    pub schema_reload_failures: Counter,
     kafka_brokers_up: Family<ClusterLabels, Gauge>,
     kafka_queue: Family<ClusterLabels, Gauge>,
     kafka_tx_errors: Family<ClusterLabels, Gauge>,
@@ -121,6 +128,24 @@ impl Metrics {
         let delivery_ack = latency_histogram();
         let producer_queue = Gauge::default();
         let tracked_ips = Gauge::default();
+        let schema_compilations = Gauge::default();
+        let schema_versions = Gauge::default();
+        let schema_reload_failures = Counter::default();
+        registry.register(
+            "schema_compilations",
+            "Schemas compiled since start (once per schema id, never per request)",
+            schema_compilations.clone(),
+        );
+        registry.register(
+            "schema_versions",
+            "Schema versions in force",
+            schema_versions.clone(),
+        );
+        registry.register(
+            "schema_reload_failures",
+            "Failed reloads of the schema directory or registry",
+            schema_reload_failures.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -241,6 +266,9 @@ impl Metrics {
             delivery_ack,
             producer_queue,
             tracked_ips,
+            schema_compilations,
+            schema_versions,
+            schema_reload_failures,
         }
     }
 
@@ -277,6 +305,7 @@ pub fn route_label(path: &str) -> &'static str {
         "/v1/alias" => "alias",
         "/healthz" | "/readyz" => "health",
         "/metrics" | "/stats" => "metrics",
+        p if p.starts_with("/schemas") || p.starts_with("/subjects") => "registry",
         _ => "other",
     }
 }

@@ -160,12 +160,13 @@ pub fn print(s: &Summary) {
     );
     if let Some(d) = &s.delivery {
         eprintln!(
-            "delivery: {} acknowledged, {} delivered, {} lost, {} duplicated, {} misrouted; rate {:.6}; send->Kafka p50 {:.1} ms p99 {:.1} ms",
+            "delivery: {} acknowledged, {} delivered, {} lost, {} duplicated, {} misrouted, {} undecodable; rate {:.6}; send->Kafka p50 {:.1} ms p99 {:.1} ms",
             d.acknowledged,
             d.delivered,
             d.lost,
             d.duplicated,
             d.misrouted,
+            d.undecodable,
             d.rate,
             d.kafka_latency_ms.p50,
             d.kafka_latency_ms.p99

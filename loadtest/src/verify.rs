@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 use tributary_contract::envelope::header;
 use tributary_contract::topic::slug;
+use tributary_contract::wire::decode_record;
 
 /// Delivery figures.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +29,10 @@ pub struct Delivery {
     pub duplicated: u64,
     /// Found on a topic other than the event's own.
     pub misrouted: u64,
+    /// Records of acknowledged events whose headers and value do not read
+    /// as a Tributary record (`tributary_contract::wire::decode_record`);
+    /// not counted as delivered.
+    pub undecodable: u64,
     /// delivered / acknowledged (1.0 when nothing was acknowledged).
     pub rate: f64,
     /// Intended send → Kafka record timestamp, ms.
@@ -90,6 +95,7 @@ pub fn verify(v: &Verify, acked: &[Acked]) -> anyhow::Result<Delivery> {
     let wanted: HashMap<&str, &Acked> = acked.iter().map(|a| (a.message_id.as_str(), a)).collect();
     let mut seen: HashMap<String, u32> = HashMap::new();
     let mut misrouted = 0u64;
+    let mut undecodable = 0u64;
     let mut latency = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
     let settle = Duration::from_secs_f64(v.settle_s);
     let give_up = Instant::now() + Duration::from_secs_f64(v.timeout_s);
@@ -109,6 +115,19 @@ pub fn verify(v: &Verify, acked: &[Acked]) -> anyhow::Result<Delivery> {
             continue;
         };
         let Some(a) = wanted.get(id) else { continue };
+        // Every record must read back through the contract library.
+        let headers: Vec<(&str, &[u8])> = msg
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|x| (x.key, x.value.unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if decode_record(headers, msg.payload().unwrap_or_default()).is_err() {
+            undecodable += 1;
+            continue;
+        }
         let n = seen.entry(id.to_owned()).or_default();
         *n += 1;
         if *n == 1 {
@@ -131,6 +150,7 @@ pub fn verify(v: &Verify, acked: &[Acked]) -> anyhow::Result<Delivery> {
         lost: acknowledged - delivered,
         duplicated: seen.values().map(|n| u64::from(n - 1)).sum(),
         misrouted,
+        undecodable,
         rate: if acknowledged == 0 {
             1.0
         } else {

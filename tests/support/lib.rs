@@ -161,6 +161,18 @@ impl HttpClient {
         }
     }
 
+    /// Sends a body-less request and returns the response body as text.
+    pub async fn request_text(&self, method: &str, path: &str) -> String {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let resp = self.client.request(req).await.expect("gateway answers");
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// POSTs `body` to `path` with a Basic write key, gzipped if asked.
     pub async fn post(&self, path: &str, key: &str, body: &[u8], gzip_it: bool) -> Reply {
         use base64::Engine as _;
@@ -200,8 +212,10 @@ pub struct Received {
     pub key: String,
     /// Headers by name (UTF-8).
     pub headers: BTreeMap<String, String>,
-    /// Value parsed as JSON.
+    /// Value parsed as JSON (`Null` when it is not JSON, e.g. framed).
     pub value: serde_json::Value,
+    /// Value bytes as written.
+    pub raw: Vec<u8>,
 }
 
 /// Reads every record of `topics` from the beginning until `expected`
@@ -270,6 +284,7 @@ pub fn consume(
                         .payload()
                         .and_then(|p| serde_json::from_slice(p).ok())
                         .unwrap_or(serde_json::Value::Null),
+                    raw: m.payload().unwrap_or_default().to_vec(),
                 });
                 if out.len() >= expected && reached.is_none() {
                     reached = Some(Instant::now());

@@ -21,6 +21,7 @@ use crate::delivery::producer::dead_letter_headers;
 use crate::delivery::spool::SpoolRecord;
 use crate::delivery::{AckWaiter, OutRecord, Pending};
 use crate::ingest::batch::{self, BatchRoute, RawBatch};
+use crate::ingest::validate::{self, Checked};
 use crate::ingest::{RequestError, decode, event};
 use crate::metrics::{BytesLabels, EventLabels, LimitLabels};
 use bytes::Bytes;
@@ -31,9 +32,8 @@ use rdkafka::message::Headers;
 use rdkafka::message::{Header, OwnedHeaders};
 use std::net::IpAddr;
 use std::time::Duration;
-use tributary_contract::envelope::{ENCODING_JSON, SCHEMA_NONE};
 use tributary_contract::time::{self, Timestamp};
-use tributary_contract::{BatchResponse, Envelope, ErrorBody, ErrorCode, EventRejection};
+use tributary_contract::{BatchResponse, Encoding, Envelope, ErrorBody, ErrorCode, EventRejection};
 
 /// Request header naming a batch; retries of one batch repeat it.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -301,6 +301,19 @@ impl Outcome {
             code,
             message: message.into(),
             retryable: code.retryable(),
+            pointer: None,
+            rule: None,
+        });
+    }
+
+    fn refuse(&mut self, index: usize, r: validate::Refusal) {
+        self.rejected.push(EventRejection {
+            index,
+            code: r.code,
+            message: r.message,
+            retryable: r.code.retryable(),
+            pointer: r.pointer,
+            rule: r.rule,
         });
     }
 }
@@ -352,19 +365,55 @@ async fn deliver(
             );
             continue;
         };
+        let checked = match validate::check(
+            state.schemas.as_deref(),
+            state.config.schemas.unregistered_policy(&principal.app_id),
+            &principal.app_id,
+            &view,
+            &mut payload,
+        ) {
+            Ok(c) => c,
+            Err(r) => {
+                out.refuse(index, r);
+                continue;
+            }
+        };
+        let target = match (checked, state.router.unvalidated()) {
+            (Checked::Unvalidated, Some(t)) => t,
+            _ => target,
+        };
+        // A schema-encoded value holds only the payload: the context and
+        // other top-level fields travel in headers.
+        let (schema_id, encoding, context, extra) = match checked {
+            Checked::Encoded {
+                schema_id,
+                encoding,
+            } => (
+                Some(schema_id),
+                encoding,
+                view.merged_context(batch.context).ok().flatten(),
+                view.extra_fields().ok().flatten(),
+            ),
+            Checked::NoRegistry | Checked::Unvalidated => (None, Encoding::Json, None, None),
+        };
         let envelope = Envelope {
             event_type: view.kind,
             event_name: view.routing_name().to_owned(),
             message_id: view.message_id.to_string(),
             app_id: principal.app_id.to_string(),
-            schema: SCHEMA_NONE.to_owned(),
-            encoding: ENCODING_JSON.to_owned(),
+            schema_id,
+            encoding,
             timestamp: stamps.timestamp,
             client_timestamp: stamps.original_timestamp,
             sent_at: stamps.sent_at,
             received_at,
             custom_attributes: view.custom_attributes.map(|c| c.get().to_owned()),
             unrouted: target.unrouted,
+            user_id: view.user_id.as_deref().map(str::to_owned),
+            anonymous_id: view.anonymous_id.as_deref().map(str::to_owned),
+            context,
+            extra,
+            unvalidated: checked == Checked::Unvalidated,
         };
         let header_pairs = envelope.to_headers();
         let mode = target.ack.or(principal.ack).unwrap_or(default_ack);
@@ -528,6 +577,15 @@ fn dead_letter(
             key: tributary_contract::header::APP_ID,
             value: Some(principal.app_id.as_bytes()),
         });
+        use tributary_contract::envelope::dead_letter as dl;
+        for (key, v) in [(dl::POINTER, &r.pointer), (dl::RULE, &r.rule)] {
+            if let Some(v) = v {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(v.as_bytes()),
+                });
+            }
+        }
         if spooling {
             spool.push(SpoolRecord {
                 topic: topic.to_string(),

@@ -10,9 +10,11 @@
 //! | `GET /readyz` | ready for traffic (not shutting down) |
 //! | `GET /stats` | delivery counters as JSON |
 //! | `GET /metrics` | Prometheus text exposition |
+//! | `GET /schemas/ids/{id}`, `GET /subjects[/{s}/versions[/{v}[/schema]]]` | [`registry`]: the Confluent Schema Registry read API |
 
 pub mod idempotency;
 pub mod ingest;
+pub mod registry;
 
 use crate::admission::key_store::KeyStore;
 use crate::admission::{IpLimiter, Overload};
@@ -45,6 +47,8 @@ pub struct AppState {
 
     /// Event → topic table.
     pub router: Router,
+    /// Registered schemas and their validators (`None`: validation off).
+    pub schemas: Option<Arc<tributary_schema::Registry>>,
     /// The Kafka clusters, `default` first (route targets index into it).
     pub clusters: Vec<Cluster>,
     /// Delivery counters.
@@ -79,6 +83,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/stats"),
+    ("GET", "/schemas/ids/{id}"),
+    ("GET", "/subjects"),
+    ("GET", "/subjects/{subject}/versions"),
+    ("GET", "/subjects/{subject}/versions/{version}"),
+    ("GET", "/subjects/{subject}/versions/{version}/schema"),
 ];
 
 /// The connecting client's address, set by the server on each request.
@@ -136,6 +145,11 @@ where
         );
         return resp;
     }
+    if parts.method == Method::GET
+        && let Some(resp) = registry::handle(state, path, parts.uri.query())
+    {
+        return resp;
+    }
     match (&parts.method, path) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") if state.shutting_down.load(Ordering::Relaxed) => {
@@ -160,6 +174,9 @@ where
             );
             if let Some(ip) = &state.ip_limiter {
                 state.metrics.tracked_ips.set(ip.tracked() as i64);
+            }
+            if let Some(r) = &state.schemas {
+                crate::schemas::observe(r, &state.metrics);
             }
             let mut resp = Response::new(Full::new(Bytes::from(state.metrics.render())));
             resp.headers_mut().insert(

@@ -34,6 +34,7 @@ pub struct Router {
     per_app: HashMap<(String, RouteKey), Target>,
     any_app: HashMap<RouteKey, Target>,
     catch_all: Option<Target>,
+    unvalidated: Option<Target>,
     dead_letter: Arc<str>,
 }
 
@@ -91,10 +92,18 @@ impl Router {
             unrouted: true,
             cluster: 0,
         });
+        let unvalidated =
+            (config.schemas.source != crate::config::SchemaSourceKind::None).then(|| Target {
+                topic: Arc::from(config.unvalidated_topic()),
+                ack: None,
+                unrouted: false,
+                cluster: 0,
+            });
         Router {
             per_app,
             any_app,
             catch_all,
+            unvalidated,
             dead_letter: Arc::from(config.dead_letter_topic()),
         }
     }
@@ -107,6 +116,11 @@ impl Router {
             .get(&(app.to_owned(), key.clone()))
             .or_else(|| self.any_app.get(&key))
             .or(self.catch_all.as_ref())
+    }
+
+    /// Where events accepted without a schema go (when schemas are on).
+    pub fn unvalidated(&self) -> Option<&Target> {
+        self.unvalidated.as_ref()
     }
 
     /// The dead-letter topic.
@@ -127,6 +141,7 @@ impl Router {
             .values()
             .chain(self.any_app.values())
             .chain(self.catch_all.iter())
+            .chain(self.unvalidated.iter())
             .filter(|t| cluster.is_none_or(|c| c == t.cluster))
             .map(|t| t.topic.to_string())
             .collect();

@@ -6,6 +6,8 @@
 //! * [`batch`] — the batch shape and per-event parsing;
 //! * [`shape`] — per-event nesting depth and string length caps;
 //! * [`enrich`] — receipt time and clock-skew correction;
+//! * [`validate`] — the payload against its registered schema, and its
+//!   schema encoding (after routing, which it may change);
 //! * [`event`] — all of the above for one event, in order ([`event::prepare`]).
 
 pub mod batch;
@@ -14,6 +16,7 @@ pub mod enrich;
 pub mod event;
 pub mod fuzzing;
 pub mod shape;
+pub mod validate;
 
 use tributary_contract::ErrorCode;
 
