@@ -73,17 +73,5 @@ async fn dev_mode_serves_and_its_embedded_kafka_is_readable() {
     assert_eq!(got[0].value["properties"]["total"], 12.5);
 
     // SIGTERM drains and exits 0.
-    let pid = child.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = child.0.wait().unwrap();
-    assert!(
-        status.success(),
-        "graceful shutdown exits 0, got {status:?}"
-    );
+    terminate_gracefully(&mut child.0);
 }

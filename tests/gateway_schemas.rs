@@ -22,21 +22,6 @@ use tributary_tests::*;
 const OPEN_KEY: &str = "test-key-open-app";
 const OPEN_APP: &str = "openapp";
 
-/// The repository's example schemas, installed for the test app.
-fn schema_dir() -> tempfile::TempDir {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/shop");
-    let dir = tempfile::tempdir().unwrap();
-    for event in ["order_completed", "checkout_started"] {
-        let to = dir.path().join(APP).join(event);
-        std::fs::create_dir_all(&to).unwrap();
-        for f in std::fs::read_dir(repo.join(event)).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
-        }
-    }
-    dir
-}
-
 fn config(prefix: &str, dir: &Path) -> Config {
     let mut cfg = test_config(&kafka(), prefix);
     cfg.routing.routes.push(RouteConfig {
@@ -79,7 +64,7 @@ fn metric(text: &str, name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payloads_are_validated_schema_encoded_and_readable_by_confluent_deserializers() {
     let prefix = unique_prefix("schemas");
-    let dir = schema_dir();
+    let dir = app_schema_dir();
     let gw = start_gateway(config(&prefix, dir.path())).await;
     let http = HttpClient::new(gw.local_addr());
     let registry = Registry::open(Source::Dir(dir.path().into())).unwrap();
@@ -307,7 +292,7 @@ async fn payloads_are_validated_schema_encoded_and_readable_by_confluent_deseria
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_without_a_schema_follow_the_apps_policy() {
     let prefix = unique_prefix("unregistered");
-    let dir = schema_dir();
+    let dir = app_schema_dir();
     let gw = start_gateway(config(&prefix, dir.path())).await;
     let http = HttpClient::new(gw.local_addr());
     let body = json!({"batch": [track("Mystery Event", "m-open", json!({"x": 1}))]});

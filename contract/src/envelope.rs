@@ -55,6 +55,12 @@ pub mod header {
     /// accept such events unvalidated (to the unvalidated topic).
     pub const UNVALIDATED: &str = "tb-unvalidated";
 
+    /// Not an envelope header: marks a heartbeat record (no event) the
+    /// gateway writes to each partition of a quiet topic, so consumers that
+    /// rotate files by record time can close them deterministically.
+    /// Value: `true`. Consumers that read events skip such records.
+    pub const HEARTBEAT: &str = "tb-heartbeat";
+
     /// Every header name, in the order the gateway writes them.
     pub const ALL: [&str; 17] = [
         EVENT_TYPE,

@@ -10,6 +10,8 @@
 
 use crate::schema::{Schema, SchemaType};
 use prost::Message;
+/// Protobuf field kinds, for readers that map fields to columns.
+pub use prost_reflect::Kind;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 use std::fmt;

@@ -405,3 +405,36 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     );
     bin
 }
+
+/// The repository's example schemas (`schemas/shop/`), installed for the
+/// test app [`APP`] in a temporary schema directory.
+pub fn app_schema_dir() -> tempfile::TempDir {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/shop");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for event in ["order_completed", "checkout_started"] {
+        let to = dir.path().join(APP).join(event);
+        std::fs::create_dir_all(&to).expect("schema dir");
+        for f in std::fs::read_dir(repo.join(event))
+            .expect("repo schemas")
+            .flatten()
+        {
+            std::fs::copy(f.path(), to.join(f.file_name())).expect("copy schema");
+        }
+    }
+    dir
+}
+
+/// Sends SIGTERM to `child` and asserts it exits 0.
+pub fn terminate_gracefully(child: &mut std::process::Child) {
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "SIGTERM to {pid}");
+    let status = child.wait().expect("wait");
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
+}

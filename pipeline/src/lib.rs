@@ -1,0 +1,45 @@
+//! Tributary's pipeline: Kafka → Parquet on object storage, exactly once,
+//! and app-health metrics for Prometheus.
+//!
+//! The data path, in module order:
+//!
+//! * [`offload`] — the consumer loop: consume, cut partitions into
+//!   segments, write, commit;
+//! * [`rows`] — one record → one row, through the contract library;
+//! * [`segment`] — deterministic rotation and object naming (why replays
+//!   never duplicate);
+//! * [`parquet_out`] — rows → Parquet, columns typed from the schema;
+//! * [`store`] — the object store (local, S3, memory), create-only puts;
+//! * [`health`] — app-health aggregates (crash-free sessions and users,
+//!   errors, sessions, latency) with bounded labels;
+//! * [`metrics`], [`server`] — `/metrics`, `/healthz`, `/readyz`;
+//! * [`config`] — the TOML configuration.
+
+pub mod config;
+pub mod health;
+pub mod metrics;
+pub mod offload;
+pub mod parquet_out;
+pub mod rows;
+pub mod segment;
+pub mod server;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+use tributary_schema::confluent::ConfluentClient;
+use tributary_schema::{Registry, Source};
+
+/// Opens the schema registry named in `[schemas]`, if any.
+pub fn open_registry(config: &config::SchemasConfig) -> anyhow::Result<Option<Arc<Registry>>> {
+    let source = match (&config.dir, &config.registry_url) {
+        (Some(d), _) => Source::Dir(d.clone()),
+        (None, Some(u)) => {
+            Source::Confluent(ConfluentClient::new(u, None, Duration::from_secs(10)))
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(Arc::new(
+        Registry::open(source).map_err(|e| anyhow::anyhow!("schemas: {e}"))?,
+    )))
+}

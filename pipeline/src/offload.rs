@@ -1,0 +1,356 @@
+//! The offload loop: consume, cut each partition into [`Segment`]s, write
+//! each closed segment's objects, then commit the offset after it.
+//!
+//! Offsets are committed only after every object of a segment is durably
+//! written (`enable.auto.commit` and `enable.auto.offset.store` are off).
+//! A revoked partition's open segment is dropped, not written: nothing of it
+//! was committed, so the partition's next owner resumes at the segment's
+//! first offset and re-derives the same objects (see `segment`). Graceful
+//! shutdown writes and commits every open segment.
+//!
+//! The loop runs on one thread; the store's async calls are driven through
+//! a runtime handle. A store that keeps failing stops the loop with an
+//! error after `STORE_RETRY` (the process exits non-zero; a supervisor
+//! restarts it at the committed offsets).
+
+use crate::config::Config;
+use crate::health::Health;
+use crate::metrics::PipelineMetrics;
+use crate::rows::{self, Decoded, Incoming};
+use crate::segment::{Rotation, Segment};
+use crate::store::{Store, Written};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, ClientContext, Offset, Statistics, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tributary_schema::Registry;
+
+const STORE_RETRY: Duration = Duration::from_secs(120);
+
+type Key = (String, i32);
+
+/// librdkafka callbacks: partitions revoked, and high watermarks from the
+/// statistics (for the lag metric).
+#[derive(Default)]
+pub struct OffloadContext {
+    revoked: Mutex<Vec<Key>>,
+    high_watermarks: Mutex<HashMap<Key, i64>>,
+    assigned: AtomicBool,
+}
+
+impl ClientContext for OffloadContext {
+    fn stats(&self, s: Statistics) {
+        if let Ok(mut hw) = self.high_watermarks.lock() {
+            for (t, topic) in s.topics {
+                for (p, part) in topic.partitions {
+                    if p >= 0 && part.hi_offset >= 0 {
+                        hw.insert((t.clone(), p), part.hi_offset);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for OffloadContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, r: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = r
+            && let Ok(mut v) = self.revoked.lock()
+        {
+            for e in tpl.elements() {
+                v.push((e.topic().to_owned(), e.partition()));
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, r: &Rebalance<'_>) {
+        if let Rebalance::Assign(_) = r {
+            self.assigned.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What the loop works on, besides Kafka.
+pub struct Parts {
+    /// The configuration.
+    pub config: Config,
+    /// The lake.
+    pub store: Store,
+    /// Schemas for decoding and column layouts.
+    pub registry: Option<Arc<Registry>>,
+    /// Health aggregates.
+    pub health: Arc<Health>,
+    /// Pipeline metrics.
+    pub metrics: Arc<PipelineMetrics>,
+    /// Drives the store's async calls.
+    pub runtime: tokio::runtime::Handle,
+}
+
+/// Where a replay stops: the last offset to include, per partition.
+pub type ReplayEnds = HashMap<Key, i64>;
+
+/// The offload loop.
+pub struct Offloader {
+    parts: Parts,
+    rotation: Rotation,
+    segments: HashMap<Key, Segment>,
+    /// Next offset expected per partition (for the lag metric).
+    positions: HashMap<Key, i64>,
+    /// Replay mode: stop per partition at these offsets, commit nothing.
+    replay: Option<ReplayEnds>,
+}
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A consumer for the configured group and topics.
+pub fn consumer(
+    config: &Config,
+    group: Option<&str>,
+) -> anyhow::Result<BaseConsumer<OffloadContext>> {
+    let k = &config.kafka;
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers)
+        .set("group.id", group.unwrap_or(&k.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set(
+            "statistics.interval.ms",
+            k.statistics_interval_ms.to_string(),
+        )
+        // Topics created after start (new event types) are picked up.
+        .set("topic.metadata.refresh.interval.ms", "10000");
+    for (key, v) in &k.consumer {
+        c.set(key, v);
+    }
+    Ok(c.create_with_context(OffloadContext::default())?)
+}
+
+impl Offloader {
+    /// A loop over `parts`; `replay` switches to replay mode.
+    pub fn new(parts: Parts, replay: Option<ReplayEnds>) -> Offloader {
+        let rotation = Rotation::from(&parts.config.offload);
+        Offloader {
+            parts,
+            rotation,
+            segments: HashMap::new(),
+            positions: HashMap::new(),
+            replay,
+        }
+    }
+
+    /// Consumes until `stop` is set (then closes and commits every open
+    /// segment) or, in replay mode, until every partition reached its end.
+    pub fn run(
+        &mut self,
+        consumer: &BaseConsumer<OffloadContext>,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<()> {
+        let mut last_lag = Instant::now();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                let keys: Vec<Key> = self.segments.keys().cloned().collect();
+                for key in keys {
+                    self.close(consumer, &key)?;
+                }
+                return Ok(());
+            }
+            if let Some(ends) = &self.replay
+                && ends
+                    .keys()
+                    .all(|k| self.positions.get(k).is_some_and(|p| p > &ends[k]))
+            {
+                let keys: Vec<Key> = self.segments.keys().cloned().collect();
+                for key in keys {
+                    self.close(consumer, &key)?;
+                }
+                return Ok(());
+            }
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(msg)) => self.handle(consumer, &msg)?,
+                Some(Err(e)) => {
+                    self.parts.metrics.kafka_errors.inc();
+                    tracing::warn!(error = %e, "consume error");
+                }
+                None => {}
+            }
+            let revoked: Vec<Key> = consumer
+                .context()
+                .revoked
+                .lock()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default();
+            for key in revoked {
+                if let Some(s) = self.segments.remove(&key) {
+                    tracing::info!(topic = %key.0, partition = key.1, from = s.start,
+                        "partition revoked; its open segment is left to the next owner");
+                }
+                self.positions.remove(&key);
+                self.parts.metrics.forget_partition(&key.0, key.1);
+            }
+            if last_lag.elapsed() > Duration::from_millis(500) {
+                last_lag = Instant::now();
+                self.publish_lag(consumer);
+            }
+        }
+    }
+
+    fn publish_lag(&self, consumer: &BaseConsumer<OffloadContext>) {
+        let Ok(hw) = consumer.context().high_watermarks.lock() else {
+            return;
+        };
+        let Ok(assignment) = consumer.assignment() else {
+            return;
+        };
+        for e in assignment.elements() {
+            let key = (e.topic().to_owned(), e.partition());
+            let Some(high) = hw.get(&key) else { continue };
+            let read = self.positions.get(&key).copied();
+            let open = self.segments.get(&key).map(|s| s.start);
+            self.parts.metrics.set_lag(&key.0, key.1, *high, read, open);
+        }
+        self.parts.metrics.ready.set(i64::from(
+            consumer.context().assigned.load(Ordering::Relaxed),
+        ));
+    }
+
+    fn handle(
+        &mut self,
+        consumer: &BaseConsumer<OffloadContext>,
+        msg: &rdkafka::message::BorrowedMessage<'_>,
+    ) -> anyhow::Result<()> {
+        let key: Key = (msg.topic().to_owned(), msg.partition());
+        let offset = msg.offset();
+        if let Some(ends) = &self.replay {
+            match ends.get(&key) {
+                Some(end) if offset <= *end => {}
+                _ => {
+                    self.positions.insert(key, offset + 1);
+                    return Ok(());
+                }
+            }
+        }
+        let time = msg.timestamp().to_millis().unwrap_or(0);
+        let headers: Vec<(&str, &[u8])> = msg
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|x| (x.key, x.value.unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let value = msg.payload().unwrap_or_default();
+        let size = value.len()
+            + headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
+        // A rewind (re-assignment at the committed offset) restarts the
+        // segment from there.
+        if self.segments.get(&key).is_some_and(|s| offset <= s.end) {
+            self.segments.remove(&key);
+        }
+        if self
+            .segments
+            .get(&key)
+            .is_some_and(|s| s.must_close_before(&self.rotation, time, size))
+        {
+            self.close(consumer, &key)?;
+        }
+        let incoming = Incoming {
+            topic: &key.0,
+            partition: key.1,
+            offset,
+            kafka_time_ms: time,
+            headers: &headers,
+            value,
+        };
+        let decoded = rows::decode(
+            &incoming,
+            &self.parts.config.kafka.dead_letter_topic,
+            self.parts.registry.as_deref(),
+        );
+        match &decoded {
+            Decoded::Event(e) => self.parts.health.observe(e, epoch_ms()),
+            Decoded::Error(e) => {
+                self.parts.metrics.undecodable.inc();
+                tracing::warn!(topic = %key.0, partition = key.1, offset, reason = %e.reason,
+                    "record cannot be read; written to the error location");
+            }
+            _ => {}
+        }
+        self.parts.metrics.records.inc();
+        self.positions.insert(key.clone(), offset + 1);
+        self.segments
+            .entry(key)
+            .or_insert_with(|| Segment::new(offset, time))
+            .add(offset, time, size, decoded);
+        Ok(())
+    }
+
+    /// Writes the open segment of `key` and commits the offset after it.
+    fn close(&mut self, consumer: &BaseConsumer<OffloadContext>, key: &Key) -> anyhow::Result<()> {
+        let Some(seg) = self.segments.remove(key) else {
+            return Ok(());
+        };
+        let objects = seg.objects(
+            &self.parts.config.offload.prefix,
+            &key.0,
+            key.1,
+            self.parts.registry.as_deref(),
+        )?;
+        for o in objects {
+            let started = Instant::now();
+            let mut wait = Duration::from_millis(200);
+            loop {
+                match self
+                    .parts
+                    .runtime
+                    .block_on(self.parts.store.put(&o.path, o.bytes.clone()))
+                {
+                    Ok(w) => {
+                        let m = &self.parts.metrics;
+                        m.objects.inc();
+                        m.rows.inc_by(o.rows as u64);
+                        m.bytes.inc_by(o.bytes.len() as u64);
+                        if w != Written::Created {
+                            m.rewrites.inc();
+                            tracing::info!(path = %o.path, outcome = ?w, "object existed (replay)");
+                        }
+                        break;
+                    }
+                    Err(e) if started.elapsed() < STORE_RETRY => {
+                        self.parts.metrics.store_errors.inc();
+                        tracing::warn!(path = %o.path, error = %e, "store write failed; retrying");
+                        std::thread::sleep(wait);
+                        wait = (wait * 2).min(Duration::from_secs(10));
+                    }
+                    Err(e) => {
+                        anyhow::bail!("store write of {} failed for {STORE_RETRY:?}: {e}", o.path)
+                    }
+                }
+            }
+        }
+        self.parts.metrics.segments.inc();
+        if self.replay.is_some() {
+            return Ok(());
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&key.0, key.1, Offset::Offset(seg.end + 1))?;
+        if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+            // Written but not committed (e.g. the partition moved): the next
+            // owner rewrites the same objects.
+            self.parts.metrics.commit_failures.inc();
+            tracing::warn!(topic = %key.0, partition = key.1, error = %e, "commit failed");
+        }
+        Ok(())
+    }
+}

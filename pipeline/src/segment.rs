@@ -1,0 +1,327 @@
+//! Segments: how one partition's records are cut into files, exactly once.
+//!
+//! A segment is a contiguous offset range of one partition. It closes
+//! *before* the record that would break a rule — record count, value bytes,
+//! record-time span, or a record-time gap after the previous record — so
+//! where it closes depends only on the records, never on the wall clock or
+//! on when the pipeline happened to run. Its rows are split by bucket
+//! (`event=<name>/dt=<day>/hr=<hour>/` from the event time, plus the schema
+//! id, so a schema change starts a new file) and each bucket becomes one
+//! object named by topic, partition, the segment's first offset and the
+//! schema id. The offset after the segment is committed only once every
+//! object is written.
+//!
+//! So a restart (crash, kill -9, rebalance) resumes at the first offset of
+//! the unfinished segment, re-reads the same records, closes at the same
+//! record and writes objects with the same names and bytes: a replay
+//! replaces, it never adds.
+
+use crate::config::OffloadConfig;
+use crate::parquet_out::{self, Layout};
+use crate::rows::{DeadLetterRow, Decoded, ErrorRow, EventRow, date_hour};
+use std::collections::BTreeMap;
+use tributary_contract::topic::slug;
+use tributary_schema::Registry;
+
+/// Where a row goes inside its segment.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Bucket {
+    Event {
+        event: String,
+        date: String,
+        hour: String,
+        schema_id: Option<u32>,
+    },
+    DeadLetter {
+        date: String,
+        hour: String,
+    },
+    Error {
+        date: String,
+    },
+}
+
+#[derive(Debug)]
+enum Rows {
+    Events(Vec<EventRow>),
+    DeadLetters(Vec<DeadLetterRow>),
+    Errors(Vec<ErrorRow>),
+}
+
+/// The rules a segment closes by.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation {
+    max_records: usize,
+    max_bytes: usize,
+    max_span_ms: i64,
+    idle_gap_ms: i64,
+}
+
+impl From<&OffloadConfig> for Rotation {
+    fn from(c: &OffloadConfig) -> Rotation {
+        Rotation {
+            max_records: c.max_records,
+            max_bytes: c.max_bytes,
+            max_span_ms: i64::try_from(c.max_span_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            idle_gap_ms: i64::try_from(c.idle_gap_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// The open segment of one partition.
+#[derive(Debug)]
+pub struct Segment {
+    /// First offset.
+    pub start: i64,
+    /// Last offset added.
+    pub end: i64,
+    first_time: i64,
+    last_time: i64,
+    records: usize,
+    bytes: usize,
+    buckets: BTreeMap<Bucket, Rows>,
+}
+
+/// One object to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// Path inside the store.
+    pub path: String,
+    /// Parquet bytes.
+    pub bytes: Vec<u8>,
+    /// Rows in it.
+    pub rows: usize,
+}
+
+impl Segment {
+    /// A segment starting at `offset`.
+    pub fn new(offset: i64, time_ms: i64) -> Segment {
+        Segment {
+            start: offset,
+            end: offset - 1,
+            first_time: time_ms,
+            last_time: time_ms,
+            records: 0,
+            bytes: 0,
+            buckets: BTreeMap::new(),
+        }
+    }
+
+    /// Records added (heartbeats included).
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    /// Whether adding a record at `time_ms` of `bytes` must first close
+    /// this segment.
+    pub fn must_close_before(&self, r: &Rotation, time_ms: i64, bytes: usize) -> bool {
+        self.records > 0
+            && (self.records >= r.max_records
+                || self.bytes + bytes > r.max_bytes
+                || time_ms - self.first_time > r.max_span_ms
+                || time_ms - self.last_time > r.idle_gap_ms)
+    }
+
+    /// Adds a decoded record.
+    pub fn add(&mut self, offset: i64, time_ms: i64, bytes: usize, decoded: Decoded) {
+        self.end = offset;
+        self.records += 1;
+        self.bytes += bytes;
+        // Kafka timestamps may step back a little (producer clocks): the
+        // span and gap rules use the latest seen.
+        self.last_time = self.last_time.max(time_ms);
+        match decoded {
+            Decoded::Heartbeat => {}
+            Decoded::Event(e) => {
+                let (date, hour) = date_hour(e.event_time_ms);
+                let b = Bucket::Event {
+                    event: slug(&e.event_name),
+                    date,
+                    hour,
+                    schema_id: e.schema_id,
+                };
+                if let Rows::Events(v) = self.buckets.entry(b).or_insert(Rows::Events(Vec::new())) {
+                    v.push(e);
+                }
+            }
+            Decoded::DeadLetter(d) => {
+                let (date, hour) = date_hour(d.kafka_time_ms);
+                let b = Bucket::DeadLetter { date, hour };
+                if let Rows::DeadLetters(v) = self
+                    .buckets
+                    .entry(b)
+                    .or_insert(Rows::DeadLetters(Vec::new()))
+                {
+                    v.push(d);
+                }
+            }
+            Decoded::Error(x) => {
+                let (date, _) = date_hour(x.kafka_time_ms);
+                let b = Bucket::Error { date };
+                if let Rows::Errors(v) = self.buckets.entry(b).or_insert(Rows::Errors(Vec::new())) {
+                    v.push(x);
+                }
+            }
+        }
+    }
+
+    /// The objects of the closed segment of `topic`/`partition`.
+    pub fn objects(
+        &self,
+        prefix: &str,
+        topic: &str,
+        partition: i32,
+        registry: Option<&Registry>,
+    ) -> anyhow::Result<Vec<Object>> {
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", prefix.trim_end_matches('/'))
+        };
+        let meta = |schema: &str| {
+            vec![
+                ("tributary.topic", topic.to_owned()),
+                ("tributary.partition", partition.to_string()),
+                ("tributary.start_offset", self.start.to_string()),
+                ("tributary.end_offset", self.end.to_string()),
+                ("tributary.schema_id", schema.to_owned()),
+            ]
+        };
+        let base = format!("{topic}+{partition}+{:020}", self.start);
+        let mut out = Vec::new();
+        for (bucket, rows) in &self.buckets {
+            let (path, bytes, n) = match (bucket, rows) {
+                (
+                    Bucket::Event {
+                        event,
+                        date,
+                        hour,
+                        schema_id,
+                    },
+                    Rows::Events(v),
+                ) => {
+                    let schema = schema_id
+                        .and_then(|id| registry.and_then(|r| r.by_id(id)))
+                        .map(|r| r.schema);
+                    let layout = Layout::of(schema.as_deref());
+                    let sid = schema_id.map_or_else(|| "none".to_owned(), |i| i.to_string());
+                    let refs: Vec<&EventRow> = v.iter().collect();
+                    (
+                        format!("{prefix}event={event}/dt={date}/hr={hour}/{base}+{sid}.parquet"),
+                        parquet_out::events(&refs, &layout, topic, partition, &meta(&sid))?,
+                        v.len(),
+                    )
+                }
+                (Bucket::DeadLetter { date, hour }, Rows::DeadLetters(v)) => {
+                    let refs: Vec<&DeadLetterRow> = v.iter().collect();
+                    (
+                        format!("{prefix}dead_letter/dt={date}/hr={hour}/{base}.parquet"),
+                        parquet_out::dead_letters(&refs, &meta("none"))?,
+                        v.len(),
+                    )
+                }
+                (Bucket::Error { date }, Rows::Errors(v)) => {
+                    let refs: Vec<&ErrorRow> = v.iter().collect();
+                    (
+                        format!("{prefix}_errors/topic={topic}/dt={date}/{base}.parquet"),
+                        parquet_out::errors(&refs, &meta("none"))?,
+                        v.len(),
+                    )
+                }
+                _ => anyhow::bail!("segment bucket holds rows of another kind"),
+            };
+            out.push(Object {
+                path,
+                bytes,
+                rows: n,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Map;
+
+    fn event(offset: i64, t: i64) -> Decoded {
+        Decoded::Event(EventRow {
+            offset,
+            message_id: format!("m{offset}"),
+            event_type: "track".into(),
+            event_name: "Order Completed".into(),
+            app_id: "shop".into(),
+            schema_id: None,
+            event_time_ms: t,
+            client_time_ms: None,
+            sent_at_ms: None,
+            received_at_ms: t,
+            kafka_time_ms: t,
+            user_id: None,
+            anonymous_id: Some("a".into()),
+            session_id: None,
+            app_version: None,
+            context: None,
+            custom_attributes: None,
+            extra: None,
+            payload: Map::new(),
+        })
+    }
+
+    /// Cuts `times` into segments the way the consumer does, starting at
+    /// record `from`; returns (start, end) of each closed segment.
+    fn cut(r: &Rotation, times: &[i64], from: usize) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        let mut seg: Option<Segment> = None;
+        for (i, t) in times.iter().enumerate().skip(from) {
+            let off = i as i64;
+            if seg
+                .as_ref()
+                .is_some_and(|s| s.must_close_before(r, *t, 100))
+            {
+                let s = seg.take().unwrap();
+                out.push((s.start, s.end));
+            }
+            seg.get_or_insert_with(|| Segment::new(off, *t))
+                .add(off, *t, 100, event(off, *t));
+        }
+        out
+    }
+
+    #[test]
+    fn rotation_depends_only_on_the_records() {
+        let r = Rotation {
+            max_records: 4,
+            max_bytes: 1_000_000,
+            max_span_ms: 10_000,
+            idle_gap_ms: 3_000,
+        };
+        let times = [0, 10, 20, 30, 40, 50, 6_000, 6_010, 20_000, 20_001, 20_002];
+        let all = cut(&r, &times, 0);
+        assert_eq!(all, [(0, 3), (4, 5), (6, 7)]);
+        // A restart at a committed boundary closes the same segments.
+        assert_eq!(cut(&r, &times, 4), all[1..]);
+        assert_eq!(cut(&r, &times, 6), all[2..]);
+    }
+
+    #[test]
+    fn objects_are_named_by_partition_start_and_schema_and_are_deterministic() {
+        let mut s = Segment::new(42, 1_764_064_800_000);
+        s.add(42, 1_764_064_800_000, 10, event(42, 1_764_064_800_000));
+        s.add(43, 1_764_068_400_000, 10, event(43, 1_764_068_400_000)); // next hour
+        s.add(44, 1_764_068_400_001, 10, Decoded::Heartbeat);
+        let a = s.objects("lake", "t.order", 3, None).unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            a[0].path,
+            "lake/event=order_completed/dt=2025-11-25/hr=10/t.order+3+00000000000000000042+none.parquet"
+        );
+        assert!(a[1].path.contains("/hr=11/"));
+        assert_eq!(
+            a,
+            s.objects("lake", "t.order", 3, None).unwrap(),
+            "same rows, same bytes"
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The pipeline's exactly-once promise against the real Kafka: N events go
+//! through the gateway (schema-encoded, JSON Schema and protobuf), the
+//! pipeline offloads them to Parquet on the local store and is killed with
+//! SIGKILL at random points several times, restarted each time; finally
+//! pyarrow reads the lake and finds exactly N rows with N distinct
+//! messageIds and typed columns.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tributary_gateway::config::{RouteConfig, SchemaSourceKind};
+use tributary_tests::*;
+
+const N: usize = 12_000;
+
+struct Pipeline {
+    child: Child,
+    metrics: String,
+}
+
+fn start_pipeline(config: &Path) -> Pipeline {
+    let mut child = Command::new(workspace_binary("tributary-pipeline"))
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let metrics = line
+        .trim()
+        .strip_prefix("metrics on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Pipeline { child, metrics }
+}
+
+fn lag(metrics_url: &str) -> Option<(i64, usize)> {
+    let url = metrics_url.strip_prefix("http://")?;
+    let (host, path) = url.split_once('/')?;
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    use std::io::{Read, Write};
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    let mut total = 0;
+    let mut partitions = 0;
+    for l in body
+        .lines()
+        .filter(|l| l.starts_with("tributary_pipeline_lag_records{"))
+    {
+        total += l.rsplit(' ').next()?.parse::<i64>().ok()?;
+        partitions += 1;
+    }
+    Some((total, partitions))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_pipeline_writes_every_event_exactly_once() {
+    let prefix = unique_prefix("lake");
+    let schemas = app_schema_dir();
+    let mut cfg = test_config(&kafka(), &prefix);
+    cfg.routing.routes.push(RouteConfig {
+        event: "Checkout Started".into(),
+        app: None,
+        topic: None,
+        ack: None,
+        cluster: None,
+    });
+    cfg.schemas.source = SchemaSourceKind::Dir;
+    cfg.schemas.dir = schemas.path().to_path_buf();
+    let gw = start_gateway(cfg).await;
+    let http = HttpClient::new(gw.local_addr());
+
+    // N events, half JSON-Schema-typed, half protobuf-typed.
+    let mut sent = 0;
+    while sent < N {
+        let batch: Vec<Value> = (sent..sent + 200)
+            .map(|i| {
+                if i % 2 == 0 {
+                    json!({"type": "track", "event": "Order Completed", "messageId": format!("e-{i}"),
+                        "anonymousId": format!("d-{}", i % 97),
+                        "properties": {"orderId": format!("o-{i}"), "total": i as f64 + 0.25, "currency": "EUR"}})
+                } else {
+                    json!({"type": "track", "event": "Checkout Started", "messageId": format!("e-{i}"),
+                        "anonymousId": format!("d-{}", i % 97),
+                        "properties": {"cartId": format!("c-{i}"), "value": 3.5, "itemCount": i,
+                            "items": [{"sku": "s", "quantity": 1, "price": 1.0}]}})
+                }
+            })
+            .collect();
+        let r = http
+            .post(
+                "/v1/batch",
+                KEY_BROKER,
+                &serde_json::to_vec(&json!({"batch": batch})).unwrap(),
+                true,
+            )
+            .await;
+        assert_eq!(r.json["accepted"], 200, "{}", r.json);
+        sent += 200;
+    }
+
+    let lake = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("pipeline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[kafka]
+brokers = "{brokers}"
+group_id = "{prefix}pipeline"
+topics = ["{prefix}order_completed", "{prefix}checkout_started"]
+dead_letter_topic = "{prefix}dead_letter"
+statistics_interval_ms = 300
+[kafka.consumer]
+# A killed member's partitions move after 6 s instead of 45 s.
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "1000"
+[store]
+url = "file://{lake}"
+[offload]
+max_records = 250
+[schemas]
+dir = "{schemas}"
+[server]
+listen = "127.0.0.1:0"
+"#,
+            brokers = kafka(),
+            lake = lake.path().display(),
+            schemas = schemas.path().display(),
+        ),
+    )
+    .unwrap();
+
+    // Kill -9 at random points, restart each time.
+    let mut kills = 0;
+    for _ in 0..4 {
+        let mut p = start_pipeline(&config);
+        let wait = 700 + (uuid::Uuid::new_v4().as_u128() % 1500) as u64;
+        std::thread::sleep(Duration::from_millis(wait));
+        p.child.kill().unwrap(); // SIGKILL
+        p.child.wait().unwrap();
+        kills += 1;
+    }
+    let files_after_kills = count_files(lake.path());
+    assert!(
+        files_after_kills > 0,
+        "the pipeline wrote nothing before the kills"
+    );
+
+    // The last run goes until everything is read, then stops cleanly.
+    let mut p = start_pipeline(&config);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        assert!(Instant::now() < deadline, "pipeline did not catch up");
+        if let Some((0, parts)) = lag(&p.metrics)
+            && parts == 6
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let pid = p.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = p.child.wait().unwrap();
+    assert!(status.success(), "graceful stop: {status}");
+
+    // A reader no one here wrote.
+    let out = Command::new(
+        std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from),
+    )
+    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py"))
+    .arg(lake.path())
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "read_lake.py: {}\n(install with: pip3 install pyarrow)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("after {kills} kills ({files_after_kills} files by then): {s}");
+    assert_eq!(s["rows"], N, "{s}");
+    assert_eq!(s["distinct_message_ids"], N, "{s}");
+    assert_eq!(s["error_rows"], 0, "{s}");
+    let oc = &s["events"]["order_completed"];
+    assert_eq!(oc["rows"], N / 2);
+    assert_eq!(oc["types"]["p_total"], "double");
+    assert_eq!(oc["types"]["p_orderId"], "string");
+    assert_eq!(oc["types"]["event_time"], "timestamp[ms, tz=UTC]");
+    assert_eq!(oc["types"]["kafka_offset"], "int64");
+    let cs = &s["events"]["checkout_started"];
+    assert_eq!(cs["rows"], N / 2);
+    assert_eq!(cs["types"]["p_item_count"], "int64");
+    assert_eq!(cs["types"]["p_cart_id"], "string");
+    assert_eq!(cs["types"]["p_value"], "double");
+    assert_eq!(cs["types"]["p_items"], "string");
+    assert_eq!(cs["sample"]["app_id"], APP);
+    gw.shutdown().await.unwrap();
+}
+
+fn count_files(dir: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else if e.path().extension().is_some_and(|x| x == "parquet") {
+                n += 1;
+            }
+        }
+    }
+    n
+}
