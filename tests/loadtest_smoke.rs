@@ -102,3 +102,112 @@ async fn smoke_passes_with_full_delivery_and_failures_have_their_exit_codes() {
     assert_eq!(codes, (10, 11, 12), "latency, errors, delivery");
     gw.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abuse_segments_merge_and_find_max() {
+    let prefix = unique_prefix("abuse");
+    let mut cfg = test_config(&kafka(), &prefix);
+    cfg.rate_limits.ip_requests_per_second = 0;
+    let gw = start_gateway(cfg).await;
+    let target = format!("http://{}", gw.local_addr());
+    let (t, p) = (target.clone(), prefix.clone());
+    tokio::task::spawn_blocking(move || {
+        // Abuse: every hostile request refused with a 4xx; the good traffic
+        // passes its thresholds and arrives in full.
+        let (code, s) = run(&scenario_path("abuse.toml"), &t, KEY_BUFFERED, &p);
+        assert_eq!(code, 0, "{s:#}");
+        assert_eq!(s["delivery"]["rate"], 1.0, "{s:#}");
+        let hostile = s["hostile"].as_object().unwrap();
+        assert_eq!(hostile.len(), 4, "{s:#}");
+        for (kind, h) in hostile {
+            assert!(h["sent"].as_u64().unwrap() > 0, "{kind}");
+            assert_eq!(h["other"], 0, "{kind} not refused: {h}");
+        }
+
+        // Two segments of the smoke scenario, then merged.
+        let dir = tempfile::tempdir().unwrap();
+        let smoke = scenario_path("smoke.toml");
+        let seg = |i: usize| {
+            let out = dir.path().join(format!("seg{i}.json"));
+            let mut c = Command::new(workspace_binary("tributary-loadtest"));
+            c.arg("run")
+                .arg(&smoke)
+                .args([
+                    "--target",
+                    &t,
+                    "--write-key",
+                    KEY_BUFFERED,
+                    "--kafka",
+                    &kafka(),
+                ])
+                .args([
+                    "--topic-prefix",
+                    &p,
+                    "--segment",
+                    &format!("{i}/2"),
+                    "--json",
+                ])
+                .arg(&out);
+            (c.spawn().unwrap(), out)
+        };
+        let (mut a, out_a) = seg(1);
+        let (mut b, out_b) = seg(2);
+        assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+        let merged = dir.path().join("merged.json");
+        let status = Command::new(workspace_binary("tributary-loadtest"))
+            .arg("merge")
+            .arg(&smoke)
+            .args([&out_a, &out_b])
+            .arg("--json")
+            .arg(&merged)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+        let m: Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+        let part = |f: &Path| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()
+        };
+        let (sa, sb) = (part(&out_a), part(&out_b));
+        assert_eq!(
+            m["delivery"]["acknowledged"].as_u64().unwrap(),
+            sa["delivery"]["acknowledged"].as_u64().unwrap()
+                + sb["delivery"]["acknowledged"].as_u64().unwrap()
+        );
+        assert_eq!(m["delivery"]["rate"], 1.0);
+        assert_eq!(
+            m["requests_planned"].as_u64().unwrap(),
+            sa["requests_planned"].as_u64().unwrap() + sb["requests_planned"].as_u64().unwrap()
+        );
+        assert!(m["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+
+        // find-max: a result, with the probes that led to it.
+        let out = dir.path().join("max.json");
+        let status = Command::new(workspace_binary("tributary-loadtest"))
+            .arg("find-max")
+            .arg(&smoke)
+            .args([
+                "--target",
+                &t,
+                "--write-key",
+                KEY_BUFFERED,
+                "--start",
+                "2000",
+                "--probe-seconds",
+                "1",
+            ])
+            .arg("--json")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert!(
+            r["max_events_per_second"].as_f64().unwrap() >= 2000.0,
+            "{r:#}"
+        );
+        assert!(r["probes"].as_array().unwrap().len() >= 2, "{r:#}");
+    })
+    .await
+    .unwrap();
+    gw.shutdown().await.unwrap();
+}

@@ -10,7 +10,7 @@
 use crate::run::Observed;
 use crate::scenario::Scenario;
 use crate::verify::{Delivery, Percentiles};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Exit code when `p99_ms` fails.
@@ -21,10 +21,10 @@ pub const EXIT_ERRORS: i32 = 11;
 pub const EXIT_DELIVERY: i32 = 12;
 
 /// One threshold's verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
     /// `p99_ms`, `error_rate` or `delivery_rate`.
-    pub name: &'static str,
+    pub name: String,
     /// The limit from the scenario.
     pub limit: f64,
     /// The measured value.
@@ -36,10 +36,19 @@ pub struct Verdict {
 }
 
 /// The JSON summary of a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// Scenario name.
     pub scenario: String,
+    /// `i/n` when this run was one segment of a split scenario.
+    #[serde(default)]
+    pub segment: Option<String>,
+    /// Worst lag of a send behind its intended time, seconds.
+    #[serde(default)]
+    pub max_send_lag_s: f64,
+    /// The latency histogram (HDR V2, base64), so `merge` can combine
+    /// segments exactly.
+    pub latency_hdr: String,
     /// Requests planned by the schedule.
     pub requests_planned: usize,
     /// Requests that got an HTTP answer.
@@ -60,8 +69,14 @@ pub struct Summary {
     pub transport_errors: u64,
     /// Share of requests answered with a non-2xx status or not at all.
     pub error_rate: f64,
-    /// Request latency from the intended send time, ms.
+    /// Request latency from the intended send time, ms (good traffic).
     pub latency_ms: Percentiles,
+    /// Hostile requests by kind: sent, refused with a 4xx, other.
+    #[serde(default)]
+    pub hostile: BTreeMap<crate::scenario::Hostile, crate::run::HostileOutcome>,
+    /// Faults injected during the run (chaos scenarios).
+    #[serde(default)]
+    pub chaos: Vec<crate::run::ChaosOutcome>,
     /// End-to-end delivery, when verification ran.
     pub delivery: Option<Delivery>,
     /// Threshold verdicts.
@@ -79,17 +94,19 @@ pub fn summarize(s: &Scenario, o: &Observed, delivery: Option<Delivery>) -> Summ
         .map(|(_, v)| v)
         .sum::<u64>()
         + o.transport_errors;
-    let error_rate = if o.planned == 0 {
+    let hostile: u64 = o.hostile.values().map(|h| h.sent).sum();
+    let good = (o.planned as u64).saturating_sub(hostile);
+    let error_rate = if good == 0 {
         0.0
     } else {
-        bad as f64 / o.planned as f64
+        bad as f64 / good as f64
     };
     let latency_ms = Percentiles::from_us(&o.latency_us);
     let mut thresholds = Vec::new();
     let t = &s.thresholds;
     if let Some(limit) = t.p99_ms {
         thresholds.push(Verdict {
-            name: "p99_ms",
+            name: "p99_ms".into(),
             limit,
             actual: latency_ms.p99,
             passed: latency_ms.p99 < limit,
@@ -98,7 +115,7 @@ pub fn summarize(s: &Scenario, o: &Observed, delivery: Option<Delivery>) -> Summ
     }
     if let Some(limit) = t.error_rate {
         thresholds.push(Verdict {
-            name: "error_rate",
+            name: "error_rate".into(),
             limit,
             actual: error_rate,
             passed: error_rate < limit,
@@ -108,7 +125,7 @@ pub fn summarize(s: &Scenario, o: &Observed, delivery: Option<Delivery>) -> Summ
     if let Some(limit) = t.delivery_rate {
         let actual = delivery.as_ref().map_or(0.0, |d| d.rate);
         thresholds.push(Verdict {
-            name: "delivery_rate",
+            name: "delivery_rate".into(),
             limit,
             actual,
             passed: actual >= limit,
@@ -121,6 +138,9 @@ pub fn summarize(s: &Scenario, o: &Observed, delivery: Option<Delivery>) -> Summ
         .map_or(0, |v| v.exit_code);
     Summary {
         scenario: s.name.clone(),
+        segment: None,
+        max_send_lag_s: o.max_send_lag_s,
+        latency_hdr: crate::verify::hdr_to_base64(&o.latency_us),
         requests_planned: o.planned,
         requests_answered: o.answered,
         events_sent: o.events_sent,
@@ -131,10 +151,90 @@ pub fn summarize(s: &Scenario, o: &Observed, delivery: Option<Delivery>) -> Summ
         transport_errors: o.transport_errors,
         error_rate,
         latency_ms,
+        hostile: o.hostile.clone(),
+        chaos: o.chaos.clone(),
         delivery,
         thresholds,
         exit_code,
     }
+}
+
+/// Combines the summaries of the segments of one split run (`--segment
+/// i/n` on several generators) and applies the scenario's thresholds to the
+/// whole: counts add up, histograms merge exactly, delivery figures add up.
+pub fn merge(s: &Scenario, parts: &[Summary]) -> anyhow::Result<Summary> {
+    anyhow::ensure!(!parts.is_empty(), "nothing to merge");
+    let mut latency = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let mut kafka_latency = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
+    let mut o = Observed {
+        planned: 0,
+        answered: 0,
+        transport_errors: 0,
+        statuses: BTreeMap::new(),
+        latency_us: hdrhistogram::Histogram::new(3)?,
+        events_sent: 0,
+        acked: Vec::new(),
+        requested_rps: 0.0,
+        achieved_rps: 0.0,
+        max_send_lag_s: 0.0,
+        hostile: BTreeMap::new(),
+        chaos: Vec::new(),
+    };
+    let mut delivery: Option<Delivery> = None;
+    for p in parts {
+        latency.add(crate::verify::hdr_from_base64(&p.latency_hdr)?)?;
+        o.planned += p.requests_planned;
+        o.answered += p.requests_answered;
+        o.transport_errors += p.transport_errors;
+        o.events_sent += p.events_sent;
+        o.requested_rps += p.requested_rps;
+        o.achieved_rps += p.achieved_rps;
+        o.max_send_lag_s = o.max_send_lag_s.max(p.max_send_lag_s);
+        for (k, v) in &p.statuses {
+            *o.statuses.entry(*k).or_default() += v;
+        }
+        for (k, h) in &p.hostile {
+            let e = o.hostile.entry(*k).or_default();
+            e.sent += h.sent;
+            e.refused += h.refused;
+            e.other += h.other;
+        }
+        if let Some(d) = &p.delivery {
+            kafka_latency.add(crate::verify::hdr_from_base64(&d.kafka_latency_hdr)?)?;
+            let m = delivery.get_or_insert_with(|| Delivery {
+                acknowledged: 0,
+                delivered: 0,
+                lost: 0,
+                duplicated: 0,
+                misrouted: 0,
+                undecodable: 0,
+                rate: 1.0,
+                kafka_latency_ms: Percentiles::default(),
+                kafka_latency_hdr: String::new(),
+            });
+            m.acknowledged += d.acknowledged;
+            m.delivered += d.delivered;
+            m.lost += d.lost;
+            m.duplicated += d.duplicated;
+            m.misrouted += d.misrouted;
+            m.undecodable += d.undecodable;
+        }
+    }
+    if let Some(d) = delivery.as_mut() {
+        d.rate = if d.acknowledged == 0 {
+            1.0
+        } else {
+            d.delivered as f64 / d.acknowledged as f64
+        };
+        if !kafka_latency.is_empty() {
+            d.kafka_latency_ms = Percentiles::from_us(&kafka_latency);
+        }
+        d.kafka_latency_hdr = crate::verify::hdr_to_base64(&kafka_latency);
+    }
+    o.latency_us = latency;
+    let mut merged = summarize(s, &o, delivery);
+    merged.segment = Some(format!("merged from {} segments", parts.len()));
+    Ok(merged)
 }
 
 /// The human report.
@@ -170,6 +270,21 @@ pub fn print(s: &Summary) {
             d.rate,
             d.kafka_latency_ms.p50,
             d.kafka_latency_ms.p99
+        );
+    }
+    for c in &s.chaos {
+        eprintln!(
+            "chaos: {} at {:.1} s (done at {:.1} s, {})",
+            c.label,
+            c.at_s,
+            c.done_s,
+            if c.ok { "ok" } else { "COMMAND FAILED" }
+        );
+    }
+    for (kind, h) in &s.hostile {
+        eprintln!(
+            "hostile {kind:?}: {} sent, {} refused with 4xx, {} other",
+            h.sent, h.refused, h.other
         );
     }
     for v in &s.thresholds {

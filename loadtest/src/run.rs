@@ -4,7 +4,7 @@
 //! cannot hide its latency by slowing the generator down (no coordinated
 //! omission).
 
-use crate::scenario::Scenario;
+use crate::scenario::{Hostile, Scenario};
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -27,6 +27,19 @@ struct Prepared {
     body: Bytes,
     /// (messageId, event name) of each event.
     events: Vec<(String, Arc<str>)>,
+    /// Set for a hostile request: which kind.
+    hostile: Option<Hostile>,
+}
+
+/// What happened to the hostile requests of one kind.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub struct HostileOutcome {
+    /// Sent.
+    pub sent: u64,
+    /// Refused with a 4xx, as they should be.
+    pub refused: u64,
+    /// Anything else: accepted, 5xx, or no answer.
+    pub other: u64,
 }
 
 /// An event the gateway acknowledged.
@@ -62,6 +75,87 @@ pub struct Observed {
     pub achieved_rps: f64,
     /// Worst lag of an actual send behind its intended time, seconds.
     pub max_send_lag_s: f64,
+    /// Hostile requests by kind (not in the figures above).
+    pub hostile: BTreeMap<Hostile, HostileOutcome>,
+    /// Faults injected, in order.
+    pub chaos: Vec<ChaosOutcome>,
+}
+
+/// One injected fault and how its command went.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ChaosOutcome {
+    /// The scenario's label.
+    pub label: String,
+    /// Planned time, seconds from the start.
+    pub at_s: f64,
+    /// When the command finished, seconds from the start.
+    pub done_s: f64,
+    /// Whether it exited 0.
+    pub ok: bool,
+}
+
+/// Runs the scenario's fault injections at their times.
+fn spawn_chaos(s: &Scenario, start: Instant) -> tokio::task::JoinHandle<Vec<ChaosOutcome>> {
+    let actions = s.chaos.clone();
+    tokio::spawn(async move {
+        let mut out = Vec::new();
+        for a in actions {
+            tokio::time::sleep_until((start + Duration::from_secs_f64(a.at_s)).into()).await;
+            eprintln!(
+                "  [{:>5.1}s] chaos: {} ({})",
+                start.elapsed().as_secs_f64(),
+                a.label,
+                a.run
+            );
+            let cmd = a.run.clone();
+            let ok = tokio::task::spawn_blocking(move || {
+                std::process::Command::new("sh")
+                    .args(["-c", &cmd])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .await
+            .unwrap_or(false);
+            out.push(ChaosOutcome {
+                label: a.label,
+                at_s: a.at_s,
+                done_s: start.elapsed().as_secs_f64(),
+                ok,
+            });
+        }
+        out
+    })
+}
+
+fn gzip(raw: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    let _ = e.write_all(raw);
+    e.finish().unwrap_or_default()
+}
+
+/// The hostile bodies, built once and shared by every request of a kind.
+struct HostileBodies {
+    malformed: Bytes,
+    oversized: Bytes,
+    bomb: Bytes,
+}
+
+impl HostileBodies {
+    fn new() -> HostileBodies {
+        // Incompressible filler (an LCG), so the oversized body stays big.
+        let mut x: u32 = 12345;
+        let oversized: Vec<u8> = (0..6 << 20)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 24) as u8
+            })
+            .collect();
+        HostileBodies {
+            malformed: Bytes::from(gzip(br#"{"batch":[{"type":"track","event":"#)),
+            oversized: Bytes::from(oversized),
+            bomb: Bytes::from(gzip(&vec![0u8; 64 << 20])),
+        }
+    }
 }
 
 fn event_body(id: &str, name: &str, device: usize, pad: usize) -> serde_json::Value {
@@ -104,9 +198,34 @@ fn prepare(s: &Scenario, run_id: &str, n: usize) -> Vec<Prepared> {
         })
         .collect();
     let pad = s.event_bytes.saturating_sub(180);
+    let hostile = (s.hostile_share > 0.0).then(HostileBodies::new);
+    let bad_auth: Arc<str> = Arc::from("Basic bm90LWEta2V5Og==");
+    let mut next_kind = 0usize;
     (0..n)
         .map(|i| {
-            let device = i % s.devices;
+            // Spread hostile requests evenly: request i is hostile when the
+            // running share crosses a whole number.
+            let is_hostile = hostile.is_some()
+                && ((i + 1) as f64 * s.hostile_share).floor()
+                    > (i as f64 * s.hostile_share).floor();
+            if let (true, Some(h)) = (is_hostile, &hostile) {
+                let kind = s.hostile_kinds[next_kind % s.hostile_kinds.len()];
+                next_kind += 1;
+                let (auth, body) = match kind {
+                    Hostile::MalformedJson => (auths[0].clone(), h.malformed.clone()),
+                    Hostile::Oversized => (auths[0].clone(), h.oversized.clone()),
+                    Hostile::GzipBomb => (auths[0].clone(), h.bomb.clone()),
+                    Hostile::BadKey => (bad_auth.clone(), h.malformed.clone()),
+                };
+                return Prepared {
+                    target: i % s.targets.len(),
+                    auth,
+                    body,
+                    events: Vec::new(),
+                    hostile: Some(kind),
+                };
+            }
+            let device = s.device_offset + i % s.devices;
             let events: Vec<(String, Arc<str>)> = (0..s.batch_size)
                 .map(|j| (format!("{run_id}-{i}-{j}"), pick(i * s.batch_size + j)))
                 .collect();
@@ -115,18 +234,13 @@ fn prepare(s: &Scenario, run_id: &str, n: usize) -> Vec<Prepared> {
                 .map(|(id, name)| event_body(id, name, device, pad))
                 .collect();
             let raw = serde_json::to_vec(&json!({ "batch": batch })).unwrap_or_default();
-            let body = if s.gzip {
-                let mut e = GzEncoder::new(Vec::new(), Compression::fast());
-                let _ = e.write_all(&raw);
-                e.finish().unwrap_or_default()
-            } else {
-                raw
-            };
+            let body = if s.gzip { gzip(&raw) } else { raw };
             Prepared {
                 target: i % s.targets.len(),
-                auth: auths[device % auths.len()].clone(),
+                auth: auths[(device - s.device_offset) % auths.len()].clone(),
                 body: Bytes::from(body),
                 events,
+                hostile: None,
             }
         })
         .collect()
@@ -157,8 +271,11 @@ pub async fn run(s: &Scenario, run_id: &str) -> anyhow::Result<Observed> {
         requested_rps: schedule.len() as f64 / s.duration_s(),
         achieved_rps: 0.0,
         max_send_lag_s: 0.0,
+        hostile: BTreeMap::new(),
+        chaos: Vec::new(),
     }));
     let start = Instant::now();
+    let chaos = spawn_chaos(s, start);
     let start_ms = now_ms();
     let mut tasks = Vec::with_capacity(prepared.len());
     let mut last_sent = start;
@@ -194,7 +311,11 @@ pub async fn run(s: &Scenario, run_id: &str) -> anyhow::Result<Observed> {
             let mut req = http::Request::post(url)
                 .header("authorization", &*p.auth)
                 .header("content-type", "application/json");
-            if gzip {
+            let bad_gzip = matches!(
+                p.hostile,
+                Some(Hostile::MalformedJson | Hostile::GzipBomb | Hostile::BadKey)
+            );
+            if (gzip && p.hostile != Some(Hostile::Oversized)) || bad_gzip {
                 req = req.header("content-encoding", "gzip");
             }
             let result = async {
@@ -208,6 +329,15 @@ pub async fn run(s: &Scenario, run_id: &str) -> anyhow::Result<Observed> {
             let latency = intended.elapsed().as_micros() as u64;
             drop(permit);
             let Ok(mut o) = shared.lock() else { return };
+            if let Some(kind) = p.hostile {
+                let h = o.hostile.entry(kind).or_default();
+                h.sent += 1;
+                match result {
+                    Ok((status, _)) if (400..500).contains(&status) => h.refused += 1,
+                    _ => h.other += 1,
+                }
+                return;
+            }
             let _ = o.latency_us.record(latency.max(1));
             o.events_sent += p.events.len() as u64;
             o.max_send_lag_s = o.max_send_lag_s.max(lag);
@@ -247,10 +377,12 @@ pub async fn run(s: &Scenario, run_id: &str) -> anyhow::Result<Observed> {
     for t in tasks {
         let _ = t.await;
     }
+    let chaos = chaos.await.unwrap_or_default();
     let mut o = Arc::try_unwrap(shared)
         .map_err(|_| anyhow::anyhow!("requests still running"))?
         .into_inner()
         .map_err(|_| anyhow::anyhow!("poisoned"))?;
     o.achieved_rps = o.planned as f64 / send_span.max(0.001);
+    o.chaos = chaos;
     Ok(o)
 }

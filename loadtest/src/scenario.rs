@@ -36,6 +36,17 @@ pub struct Scenario {
     /// Event mix.
     #[serde(default = "default_events")]
     pub events: Vec<EventMix>,
+    /// Share of requests that are hostile (0 to 1). Default `0`. Hostile
+    /// requests must be refused with a 4xx; they do not count in the
+    /// latency, error rate or delivery of the good traffic, which is what
+    /// the thresholds judge.
+    #[serde(default)]
+    pub hostile_share: f64,
+    /// Kinds of hostile request, used in turn: `malformed_json`,
+    /// `oversized` (a 6 MiB body), `bad_key`, `gzip_bomb` (64 MiB of zeros
+    /// gzipped). Default: all four.
+    #[serde(default = "default_hostile")]
+    pub hostile_kinds: Vec<Hostile>,
     /// Load phases, in order.
     pub phases: Vec<Phase>,
     /// Pass/fail criteria.
@@ -44,6 +55,50 @@ pub struct Scenario {
     /// End-to-end verification against Kafka.
     #[serde(default)]
     pub verify: Option<Verify>,
+    /// Faults injected during the run: shell commands run at set times
+    /// (stop the broker, SIGTERM or SIGKILL the gateway, start it again).
+    /// Their outcome is in the report next to the delivery figures.
+    #[serde(default)]
+    pub chaos: Vec<ChaosAction>,
+    /// First device number of this generator (set by `--segment`).
+    #[serde(skip)]
+    pub device_offset: usize,
+}
+
+/// One fault injection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosAction {
+    /// When, seconds from the start of the run.
+    pub at_s: f64,
+    /// What to say in the report (`broker stopped`, ...).
+    pub label: String,
+    /// Shell command (`sh -c`); environment variables are expanded by the
+    /// shell, e.g. `$TRIBUTARY_CHAOS_GATEWAY kill`.
+    pub run: String,
+}
+
+/// A kind of hostile request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hostile {
+    /// A gzip body that is not JSON.
+    MalformedJson,
+    /// A body over the gateway's size limit.
+    Oversized,
+    /// A valid batch with an unknown write key.
+    BadKey,
+    /// A small gzip body that inflates to 64 MiB.
+    GzipBomb,
+}
+
+fn default_hostile() -> Vec<Hostile> {
+    vec![
+        Hostile::MalformedJson,
+        Hostile::Oversized,
+        Hostile::BadKey,
+        Hostile::GzipBomb,
+    ]
 }
 
 /// One event name and its share of the mix.
@@ -160,6 +215,14 @@ impl Scenario {
         );
         anyhow::ensure!(!self.phases.is_empty(), "no phases");
         anyhow::ensure!(
+            (0.0..1.0).contains(&self.hostile_share),
+            "hostile_share must be in [0, 1)"
+        );
+        anyhow::ensure!(
+            self.hostile_share == 0.0 || !self.hostile_kinds.is_empty(),
+            "hostile_share is set but hostile_kinds is empty"
+        );
+        anyhow::ensure!(
             self.batch_size > 0 && self.devices > 0,
             "batch_size and devices must be > 0"
         );
@@ -211,6 +274,25 @@ impl Scenario {
         out
     }
 
+    /// Makes this scenario segment `i` of `n` (1-based): a 1/n share of
+    /// every phase's rate and of the device population, with device
+    /// numbers of its own, so `n` generators together offer the whole load.
+    pub fn take_segment(&mut self, i: usize, n: usize) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            n >= 1 && (1..=n).contains(&i),
+            "segment must be i/n with 1 <= i <= n"
+        );
+        let share = 1.0 / n as f64;
+        for p in &mut self.phases {
+            p.events_per_second *= share;
+            p.ramp_to = p.ramp_to.map(|r| r * share);
+        }
+        let per = self.devices.div_ceil(n);
+        self.device_offset = (i - 1) * per;
+        self.devices = per.max(1);
+        Ok(())
+    }
+
     /// Total length, seconds.
     pub fn duration_s(&self) -> f64 {
         self.phases.iter().map(|p| p.duration_s).sum()
@@ -228,11 +310,32 @@ mod tests {
     #[test]
     fn shipped_scenarios_parse_and_validate() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-        for name in ["smoke", "steady", "spike", "soak"] {
+        for name in [
+            "smoke",
+            "steady",
+            "spike",
+            "soak",
+            "abuse",
+            "chaos-broker",
+            "chaos-gateway-term",
+            "chaos-gateway-kill",
+        ] {
             let s = Scenario::load(&dir.join(format!("{name}.toml"))).unwrap();
             s.validate().unwrap();
             assert_eq!(s.name, name);
         }
+    }
+
+    #[test]
+    fn segments_share_the_rate_and_the_devices() {
+        let mut s = scenario(
+            "devices = 10\n[[phases]]\nduration_s = 2\nevents_per_second = 100\nramp_to = 300",
+        );
+        s.take_segment(2, 4).unwrap();
+        assert_eq!(s.phases[0].events_per_second, 25.0);
+        assert_eq!(s.phases[0].ramp_to, Some(75.0));
+        assert_eq!((s.devices, s.device_offset), (3, 3));
+        assert!(s.clone().take_segment(5, 4).is_err());
     }
 
     #[test]

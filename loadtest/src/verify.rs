@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 use tributary_contract::envelope::header;
@@ -17,7 +17,7 @@ use tributary_contract::topic::slug;
 use tributary_contract::wire::decode_record;
 
 /// Delivery figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delivery {
     /// Events the gateway acknowledged.
     pub acknowledged: u64,
@@ -37,10 +37,32 @@ pub struct Delivery {
     pub rate: f64,
     /// Intended send → Kafka record timestamp, ms.
     pub kafka_latency_ms: Percentiles,
+    /// The same as an HDR V2 histogram (µs), base64, for `merge`.
+    #[serde(default)]
+    pub kafka_latency_hdr: String,
+}
+
+/// A histogram as base64 of its HDR V2 serialization.
+pub fn hdr_to_base64(h: &Histogram<u64>) -> String {
+    use base64::Engine as _;
+    let mut buf = Vec::new();
+    let _ = hdrhistogram::serialization::Serializer::serialize(
+        &mut hdrhistogram::serialization::V2Serializer::new(),
+        h,
+        &mut buf,
+    );
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+/// Reads [`hdr_to_base64`]'s output.
+pub fn hdr_from_base64(s: &str) -> anyhow::Result<Histogram<u64>> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(s)?;
+    Ok(hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice())?)
 }
 
 /// Latency percentiles, ms.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -161,5 +183,6 @@ pub fn verify(v: &Verify, acked: &[Acked]) -> anyhow::Result<Delivery> {
         } else {
             Percentiles::from_us(&latency)
         },
+        kafka_latency_hdr: hdr_to_base64(&latency),
     })
 }

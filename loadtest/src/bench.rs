@@ -1,0 +1,710 @@
+//! `tributary-loadtest bench`: the performance benchmark, in one run, on
+//! one machine, against the real Kafka on loopback.
+//!
+//! Throughput figures are events per second per CPU core of the process
+//! doing the work, from its CPU time in `/proc/<pid>/stat` (not wall time:
+//! the machines are shared and noisy, and here the generator, the broker
+//! and the server share two cores). Side by side:
+//!
+//! * the gateway, standard mix (100-event gzip batches, ~500-byte events,
+//!   schema validation on), `ack = "buffered"` and `ack = "broker"`;
+//! * the same records produced directly by an rdkafka producer (the
+//!   broker-side ceiling) and the ratio gateway / direct;
+//! * a minimal hyper server that reads and discards the same requests (the
+//!   HTTP-only ceiling) and the ratio gateway / sink;
+//! * the pipeline's Kafka → Parquet rate on the local store;
+//! * latency percentiles (from intended send time) at 25, 50, 75 and 90 %
+//!   of the gateway's measured maximum.
+//!
+//! Results: JSON, a Markdown table and an SVG plot of latency against
+//! offered rate, in `--out` (the repository keeps the latest in
+//! `bench/results/`).
+
+use crate::drive::{self, Pool};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use serde::Serialize;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tributary_contract::wire;
+
+/// Where things are.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// Kafka bootstrap servers.
+    pub kafka: String,
+    /// The gateway binary (release build).
+    pub gateway: PathBuf,
+    /// The pipeline binary (release build).
+    pub pipeline: PathBuf,
+    /// The schema directory (the repository's `schemas/`).
+    pub schemas: PathBuf,
+    /// Seconds per measurement.
+    pub seconds: f64,
+    /// Concurrent connections of the closed-loop driver.
+    pub connections: usize,
+    /// Output directory.
+    pub out: PathBuf,
+}
+
+/// One latency point.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyPoint {
+    /// Share of the measured maximum.
+    pub fraction: f64,
+    /// Offered events per second.
+    pub offered_eps: f64,
+    /// Achieved events per second (accepted).
+    pub achieved_eps: f64,
+    /// p50 latency, ms.
+    pub p50_ms: f64,
+    /// p90 latency, ms.
+    pub p90_ms: f64,
+    /// p99 latency, ms.
+    pub p99_ms: f64,
+    /// Requests not answered 200/202.
+    pub failed: u64,
+}
+
+/// The whole result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// When (UTC).
+    pub date: String,
+    /// CPU model, cores, memory, kernel.
+    pub machine: String,
+    /// Mean event size, bytes (uncompressed JSON).
+    pub event_bytes: usize,
+    /// Events per batch.
+    pub batch_events: usize,
+    /// Gateway, buffered: events/s per gateway core.
+    pub gateway_buffered_eps_per_core: f64,
+    /// Gateway, buffered: events/s wall (all cores, shared machine).
+    pub gateway_buffered_eps_wall: f64,
+    /// Gateway, broker: events/s per gateway core.
+    pub gateway_broker_eps_per_core: f64,
+    /// Gateway, broker: events/s wall.
+    pub gateway_broker_eps_wall: f64,
+    /// Direct rdkafka producer: records/s per producer-process core.
+    pub direct_producer_eps_per_core: f64,
+    /// Minimal hyper sink: events/s per sink core.
+    pub http_sink_eps_per_core: f64,
+    /// Pipeline Kafka → Parquet: events/s per pipeline core.
+    pub pipeline_eps_per_core: f64,
+    /// Events the pipeline offloaded in its measurement.
+    pub pipeline_events: u64,
+    /// Generator: events/s per generator core while driving the gateway.
+    pub generator_eps_per_core: f64,
+    /// gateway (buffered) / direct producer.
+    pub ratio_gateway_to_direct: f64,
+    /// gateway (buffered) / HTTP sink.
+    pub ratio_gateway_to_http_sink: f64,
+    /// Latency at fractions of the buffered maximum.
+    pub latency: Vec<LatencyPoint>,
+}
+
+fn clk_tck() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// CPU seconds (user + system) a process has used so far.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    ticks / clk_tck()
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cpu}, {cores} cores, {mem_gib:.0} GiB, Linux {}",
+        kernel.trim()
+    )
+}
+
+/// A child process that is killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd`, returning it and the URL in the first stdout line that
+/// has one.
+fn spawn_with_url(mut cmd: Command) -> anyhow::Result<(Proc, String)> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let out = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let proc = Proc(child);
+    let mut lines = BufReader::new(out).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("process exited before printing its address"))??;
+        if let Some(i) = line.find("http://") {
+            break line[i..]
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok((proc, url))
+}
+
+fn gateway_config(args: &Args, dir: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+[kafka]
+brokers = "{kafka}"
+topic_partitions = 3
+[routing]
+topic_prefix = "{prefix}"
+[[routing.routes]]
+event = "Order Completed"
+[[routing.routes]]
+event = "Checkout Started"
+[schemas]
+source = "dir"
+dir = "{schemas}"
+[delivery]
+ack = "buffered"
+[rate_limits]
+key_requests_per_second = 0
+key_events_per_second = 0
+ip_requests_per_second = 0
+[spool]
+dir = "{spool}"
+[log]
+filter = "warn"
+[[keys]]
+key = "bench-buffered"
+app_id = "shop"
+ack = "buffered"
+[[keys]]
+key = "bench-broker"
+app_id = "shop"
+ack = "broker"
+"#,
+            kafka = args.kafka,
+            schemas = args.schemas.display(),
+            spool = dir.join("spool").display(),
+        ),
+    )?;
+    Ok(path)
+}
+
+fn basic(key: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+    )
+}
+
+/// Gateway throughput in one mode: (events/s per gateway core, wall
+/// events/s, generator events/s per core).
+async fn measure_gateway(
+    pool: &Arc<Pool>,
+    url: &str,
+    key: &str,
+    args: &Args,
+    pid: u32,
+) -> (f64, f64, f64) {
+    let me = std::process::id();
+    let (g0, m0) = (cpu_seconds(pid), cpu_seconds(me));
+    let o = drive::closed_loop(
+        pool,
+        &format!("{url}/v1/batch"),
+        &basic(key),
+        args.connections,
+        args.seconds,
+    )
+    .await;
+    let (g1, m1) = (cpu_seconds(pid), cpu_seconds(me));
+    let events = (o.ok * pool.events_per_batch as u64) as f64;
+    if o.failed > 0 {
+        eprintln!("  warning: {} requests failed", o.failed);
+    }
+    (
+        events / (g1 - g0).max(0.01),
+        events / o.seconds,
+        events / (m1 - m0).max(0.01),
+    )
+}
+
+/// Produces the gateway's records (schema-framed payload, envelope
+/// headers) straight to Kafka for `secs`: records/s per core of this
+/// process (librdkafka's threads included).
+fn direct_producer(args: &Args, topic: &str, event_bytes: usize) -> anyhow::Result<f64> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &args.kafka)
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        .set("enable.idempotence", "true")
+        .create()?;
+    let mut value = Vec::new();
+    wire::frame_json(1_648_861_406, &mut value);
+    let payload = format!(
+        r#"{{"orderId":"order-1-1","total":42.5,"currency":"EUR","items":[{{"sku":"sku-000123","quantity":1}}],"pad":"{}"}}"#,
+        "x".repeat(event_bytes.saturating_sub(420))
+    );
+    value.extend_from_slice(payload.as_bytes());
+    let headers = [
+        ("tb-event-type", "track"),
+        ("tb-event-name", "Order Completed"),
+        ("tb-app-id", "shop"),
+        ("tb-schema", "1648861406"),
+        ("tb-encoding", "confluent-json"),
+        ("tb-timestamp", "2026-11-25T10:00:00.000Z"),
+        ("tb-received-at", "2026-11-25T10:00:00.000Z"),
+        ("tb-anonymous-id", "device-17"),
+        (
+            "tb-context",
+            r#"{"app":{"version":"4.2.0","build":"4200"},"os":{"name":"Android","version":"15"},"locale":"de-DE"}"#,
+        ),
+        ("tb-extra", r#"{"sessionId":1764000000017}"#),
+    ];
+    let me = std::process::id();
+    let c0 = cpu_seconds(me);
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while start.elapsed().as_secs_f64() < args.seconds {
+        let id = format!("direct-{sent}");
+        let mut h = OwnedHeaders::new_with_capacity(headers.len() + 1);
+        h = h.insert(Header {
+            key: "tb-message-id",
+            value: Some(id.as_bytes()),
+        });
+        for (k, v) in headers {
+            h = h.insert(Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
+        }
+        let rec = BaseRecord::to(topic)
+            .key("device-17")
+            .payload(&value)
+            .headers(h);
+        match producer.send(rec) {
+            Ok(()) => sent += 1,
+            Err(_) => {
+                // Queue full: wait without spinning, so CPU time measures
+                // the work per record, not a busy loop at saturation.
+                producer.poll(Duration::ZERO);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        if sent % 1000 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(Duration::from_secs(30))?;
+    let c1 = cpu_seconds(me);
+    Ok(sent as f64 / (c1 - c0).max(0.01))
+}
+
+fn metric(url: &str, name: &str) -> Option<f64> {
+    let addr = url.strip_prefix("http://")?.split('/').next()?;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    use std::io::{Read, Write};
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Runs the pipeline over `topics` until it has read every record in them:
+/// (events/s per pipeline core, events).
+fn pipeline(
+    args: &Args,
+    dir: &Path,
+    prefix: &str,
+    topics: &[String],
+) -> anyhow::Result<(f64, u64)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &args.kafka)
+        .create()?;
+    let mut total = 0i64;
+    for t in topics {
+        let md = consumer.fetch_metadata(Some(t), Duration::from_secs(10))?;
+        for p in md.topics().iter().flat_map(|t| t.partitions()) {
+            let (lo, hi) = consumer.fetch_watermarks(t, p.id(), Duration::from_secs(10))?;
+            total += hi - lo;
+        }
+    }
+    let config = dir.join("pipeline.toml");
+    let list: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[kafka]
+brokers = "{kafka}"
+group_id = "{prefix}pipeline"
+topics = [{topics}]
+dead_letter_topic = "{prefix}dead_letter"
+statistics_interval_ms = 1000
+[store]
+url = "file://{lake}"
+[schemas]
+dir = "{schemas}"
+[server]
+listen = "127.0.0.1:0"
+"#,
+            kafka = args.kafka,
+            topics = list.join(", "),
+            lake = dir.join("lake").display(),
+            schemas = args.schemas.display(),
+        ),
+    )?;
+    let mut cmd = Command::new(&args.pipeline);
+    cmd.arg("--config").arg(&config).env("RUST_LOG", "warn");
+    let (proc, url) = spawn_with_url(cmd)?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "pipeline did not finish within 600 s"
+        );
+        if metric(&url, "tributary_pipeline_records_total").unwrap_or(0.0) >= total as f64 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let cpu = cpu_seconds(proc.pid());
+    proc.terminate();
+    Ok((total as f64 / cpu.max(0.01), total as u64))
+}
+
+/// Runs the benchmark and writes its results.
+pub async fn run(args: Args) -> anyhow::Result<Report> {
+    let run_id = format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+    );
+    let prefix = format!("bench.{run_id}.");
+    let work = std::env::temp_dir().join(format!("tributary-bench-{run_id}"));
+    std::fs::create_dir_all(&work)?;
+    let pool = Arc::new(drive::standard_pool(64, &run_id));
+    eprintln!(
+        "bench: standard mix {} events/batch, ~{} bytes/event",
+        pool.events_per_batch, pool.event_bytes
+    );
+
+    // Gateway.
+    let mut cmd = Command::new(&args.gateway);
+    cmd.arg("--config")
+        .arg(gateway_config(&args, &work, &prefix)?);
+    let (gw, url) = spawn_with_url(cmd)?;
+    drive::closed_loop(
+        &pool,
+        &format!("{url}/v1/batch"),
+        &basic("bench-buffered"),
+        args.connections,
+        2.0,
+    )
+    .await;
+    eprintln!("bench: gateway, ack = buffered");
+    let (buf_core, buf_wall, gen_core) =
+        measure_gateway(&pool, &url, "bench-buffered", &args, gw.pid()).await;
+    eprintln!("  {buf_core:.0} events/s per gateway core ({buf_wall:.0} wall)");
+    eprintln!("bench: gateway, ack = broker");
+    let (brk_core, brk_wall, _) =
+        measure_gateway(&pool, &url, "bench-broker", &args, gw.pid()).await;
+    eprintln!("  {brk_core:.0} events/s per gateway core ({brk_wall:.0} wall)");
+    let max_rps = buf_wall / pool.events_per_batch as f64;
+    let mut latency = Vec::new();
+    for fraction in [0.25, 0.5, 0.75, 0.9] {
+        let rps = max_rps * fraction;
+        let o = drive::open_loop(
+            &pool,
+            &format!("{url}/v1/batch"),
+            &basic("bench-buffered"),
+            rps,
+            args.seconds,
+        )
+        .await?;
+        let point = LatencyPoint {
+            fraction,
+            offered_eps: rps * pool.events_per_batch as f64,
+            achieved_eps: (o.ok * pool.events_per_batch as u64) as f64 / o.seconds,
+            p50_ms: o.p50_ms,
+            p90_ms: o.p90_ms,
+            p99_ms: o.p99_ms,
+            failed: o.failed,
+        };
+        eprintln!(
+            "  {:.0}% of max ({:.0} events/s): p50 {:.1} ms, p99 {:.1} ms",
+            fraction * 100.0,
+            point.offered_eps,
+            point.p50_ms,
+            point.p99_ms
+        );
+        latency.push(point);
+    }
+    gw.terminate();
+
+    // HTTP-only ceiling.
+    eprintln!("bench: minimal hyper sink");
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["sink", "--listen", "127.0.0.1:0"]);
+    let (sink, sink_url) = spawn_with_url(cmd)?;
+    let s0 = cpu_seconds(sink.pid());
+    let o = drive::closed_loop(
+        &pool,
+        &format!("{sink_url}/v1/batch"),
+        "Basic x",
+        args.connections,
+        args.seconds,
+    )
+    .await;
+    let sink_core =
+        (o.ok * pool.events_per_batch as u64) as f64 / (cpu_seconds(sink.pid()) - s0).max(0.01);
+    eprintln!("  {sink_core:.0} events/s per sink core");
+    drop(sink);
+
+    // Broker-side ceiling.
+    eprintln!("bench: direct rdkafka producer");
+    let direct_topic = format!("{prefix}direct");
+    let a = args.clone();
+    let eb = pool.event_bytes;
+    let direct =
+        tokio::task::spawn_blocking(move || direct_producer(&a, &direct_topic, eb)).await??;
+    eprintln!("  {direct:.0} records/s per producer core");
+
+    // Pipeline over what the gateway wrote.
+    eprintln!("bench: pipeline Kafka -> Parquet");
+    let topics = vec![
+        format!("{prefix}order_completed"),
+        format!("{prefix}checkout_started"),
+    ];
+    let (a, w, p) = (args.clone(), work.clone(), prefix.clone());
+    let (pipe_core, pipe_events) =
+        tokio::task::spawn_blocking(move || pipeline(&a, &w, &p, &topics)).await??;
+    eprintln!("  {pipe_core:.0} events/s per pipeline core ({pipe_events} events)");
+    let _ = std::fs::remove_dir_all(&work);
+
+    let report = Report {
+        date: tributary_contract::time::format(tributary_contract::time::now()),
+        machine: machine(),
+        event_bytes: pool.event_bytes,
+        batch_events: pool.events_per_batch,
+        gateway_buffered_eps_per_core: buf_core,
+        gateway_buffered_eps_wall: buf_wall,
+        gateway_broker_eps_per_core: brk_core,
+        gateway_broker_eps_wall: brk_wall,
+        direct_producer_eps_per_core: direct,
+        http_sink_eps_per_core: sink_core,
+        pipeline_eps_per_core: pipe_core,
+        pipeline_events: pipe_events,
+        generator_eps_per_core: gen_core,
+        ratio_gateway_to_direct: buf_core / direct.max(1.0),
+        ratio_gateway_to_http_sink: buf_core / sink_core.max(1.0),
+        latency,
+    };
+    write(&report, &args.out)?;
+    Ok(report)
+}
+
+/// The Markdown table.
+pub fn markdown(r: &Report) -> String {
+    let mut s = format!(
+        "# Tributary benchmark\n\n{} on {}\n\nStandard mix: {}-event gzip batches, ~{}-byte events, schema validation on (3 JSON Schema : 1 protobuf). Throughput is per CPU core of the process doing the work (CPU time from /proc), so the figures hold on a shared machine.\n\n| What | events/s per core | ratio |\n|---|---:|---:|\n",
+        r.date, r.machine, r.batch_events, r.event_bytes
+    );
+    s += &format!(
+        "| gateway, ack = buffered | {:.0} | |\n",
+        r.gateway_buffered_eps_per_core
+    );
+    s += &format!(
+        "| gateway, ack = broker | {:.0} | |\n",
+        r.gateway_broker_eps_per_core
+    );
+    s += &format!(
+        "| direct rdkafka producer (broker-side ceiling) | {:.0} | gateway / direct = {:.2} |\n",
+        r.direct_producer_eps_per_core, r.ratio_gateway_to_direct
+    );
+    s += &format!(
+        "| minimal hyper server (HTTP-only ceiling) | {:.0} | gateway / sink = {:.2} |\n",
+        r.http_sink_eps_per_core, r.ratio_gateway_to_http_sink
+    );
+    s += &format!(
+        "| pipeline Kafka → Parquet, local store ({} events) | {:.0} | |\n",
+        r.pipeline_events, r.pipeline_eps_per_core
+    );
+    s += &format!(
+        "| load generator (driving the gateway) | {:.0} | |\n",
+        r.generator_eps_per_core
+    );
+    s += &format!(
+        "\nWall-clock gateway throughput on this shared machine (generator, Kafka and gateway on the same cores): {:.0} events/s buffered, {:.0} broker.\n\n| offered (share of max) | offered events/s | achieved events/s | p50 ms | p90 ms | p99 ms | failed requests |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        r.gateway_buffered_eps_wall, r.gateway_broker_eps_wall
+    );
+    for p in &r.latency {
+        s += &format!(
+            "| {:.0}% | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
+            p.fraction * 100.0,
+            p.offered_eps,
+            p.achieved_eps,
+            p.p50_ms,
+            p.p90_ms,
+            p.p99_ms,
+            p.failed
+        );
+    }
+    s += "\n![latency against offered rate](latest.svg)\n";
+    s
+}
+
+/// An SVG plot of latency percentiles against offered rate.
+pub fn svg(r: &Report) -> String {
+    let (w, h, m) = (640.0, 400.0, 60.0);
+    let max_x = r.latency.iter().map(|p| p.offered_eps).fold(1.0, f64::max);
+    let max_y = r.latency.iter().map(|p| p.p99_ms).fold(1.0, f64::max) * 1.1;
+    let x = |v: f64| m + v / max_x * (w - 2.0 * m);
+    let y = |v: f64| h - m - v / max_y * (h - 2.0 * m);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="20" text-anchor="middle" font-size="14">Gateway latency against offered rate ({})</text>
+<line x1="{m}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{m}" y1="{m}" x2="{m}" y2="{}" stroke="black"/>
+<text x="{}" y="{}" text-anchor="middle">offered events/s</text>
+<text x="15" y="{}" transform="rotate(-90 15 {})" text-anchor="middle">latency, ms</text>
+"#,
+        w / 2.0,
+        r.date,
+        h - m,
+        w - m,
+        h - m,
+        h - m,
+        w / 2.0,
+        h - 15.0,
+        h / 2.0,
+        h / 2.0
+    );
+    for i in 0..=4 {
+        let v = max_y * f64::from(i) / 4.0;
+        s += &format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{v:.1}</text>\n",
+            m - 5.0,
+            y(v) + 4.0
+        );
+        let xv = max_x * f64::from(i) / 4.0;
+        s += &format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{xv:.0}</text>\n",
+            x(xv),
+            h - m + 16.0
+        );
+    }
+    for (name, color, get) in [
+        (
+            "p50",
+            "#1b9e77",
+            (|p: &LatencyPoint| p.p50_ms) as fn(&LatencyPoint) -> f64,
+        ),
+        ("p90", "#7570b3", |p: &LatencyPoint| p.p90_ms),
+        ("p99", "#d95f02", |p: &LatencyPoint| p.p99_ms),
+    ] {
+        let pts: Vec<String> = r
+            .latency
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", x(p.offered_eps), y(get(p))))
+            .collect();
+        s += &format!(
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\n",
+            pts.join(" ")
+        );
+        for p in &r.latency {
+            s += &format!(
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"/>\n",
+                x(p.offered_eps),
+                y(get(p))
+            );
+        }
+        if let Some(last) = r.latency.last() {
+            s += &format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\">{name}</text>\n",
+                x(last.offered_eps) - 30.0,
+                y(get(last)) - 6.0
+            );
+        }
+    }
+    s += "</svg>\n";
+    s
+}
+
+fn write(r: &Report, out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("latest.json"), serde_json::to_string_pretty(r)?)?;
+    std::fs::write(out.join("latest.md"), markdown(r))?;
+    std::fs::write(out.join("latest.svg"), svg(r))?;
+    Ok(())
+}
