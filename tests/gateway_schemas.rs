@@ -329,3 +329,44 @@ async fn raw_get(http: &HttpClient, path: &str) -> String {
 fn python() -> PathBuf {
     std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from)
 }
+
+/// The Confluent registry client, pointed at the gateway's own registry
+/// API (a Confluent-compatible read API): it loads every subject, and when
+/// the registry goes away a reload fails while the loaded schemas stay in
+/// force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_client_reads_a_confluent_api_and_survives_its_outage() {
+    let prefix = unique_prefix("registry-client");
+    let dir = app_schema_dir();
+    let gw = start_gateway(config(&prefix, dir.path())).await;
+    let url = format!("http://{}", gw.local_addr());
+    let registry = tokio::task::spawn_blocking(move || {
+        let client = tributary_schema::confluent::ConfluentClient::new(
+            &url,
+            None,
+            Duration::from_secs(5),
+        );
+        Registry::open(Source::Confluent(client)).unwrap()
+    })
+    .await
+    .unwrap();
+    let local = Registry::open(Source::Dir(dir.path().into())).unwrap();
+    let oc = registry.for_event(APP, "Order Completed").unwrap();
+    assert_eq!(oc.schema.version, 2);
+    assert_eq!(
+        oc.schema.id,
+        local.for_event(APP, "Order Completed").unwrap().schema.id,
+        "ids come from the registry"
+    );
+    assert!(registry.for_event(APP, "Checkout Started").is_some());
+    assert!(registry.for_event(APP, "Application Crashed").is_some());
+    gw.shutdown().await.unwrap();
+    let registry = std::sync::Arc::new(registry);
+    let r = registry.clone();
+    let reload = tokio::task::spawn_blocking(move || r.reload()).await.unwrap();
+    assert!(reload.is_err(), "the registry is down");
+    assert!(
+        registry.for_event(APP, "Order Completed").is_some(),
+        "cached schemas stay in force"
+    );
+}
