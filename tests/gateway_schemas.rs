@@ -341,11 +341,8 @@ async fn the_registry_client_reads_a_confluent_api_and_survives_its_outage() {
     let gw = start_gateway(config(&prefix, dir.path())).await;
     let url = format!("http://{}", gw.local_addr());
     let registry = tokio::task::spawn_blocking(move || {
-        let client = tributary_schema::confluent::ConfluentClient::new(
-            &url,
-            None,
-            Duration::from_secs(5),
-        );
+        let client =
+            tributary_schema::confluent::ConfluentClient::new(&url, None, Duration::from_secs(5));
         Registry::open(Source::Confluent(client)).unwrap()
     })
     .await
@@ -363,7 +360,9 @@ async fn the_registry_client_reads_a_confluent_api_and_survives_its_outage() {
     gw.shutdown().await.unwrap();
     let registry = std::sync::Arc::new(registry);
     let r = registry.clone();
-    let reload = tokio::task::spawn_blocking(move || r.reload()).await.unwrap();
+    let reload = tokio::task::spawn_blocking(move || r.reload())
+        .await
+        .unwrap();
     assert!(reload.is_err(), "the registry is down");
     assert!(
         registry.for_event(APP, "Order Completed").is_some(),

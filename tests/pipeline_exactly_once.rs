@@ -229,3 +229,77 @@ fn count_files(dir: &Path) -> usize {
     }
     n
 }
+
+/// A quiet partition's file closes without a shutdown: the gateway's
+/// heartbeat records advance record time past `idle_gap_secs`, and the
+/// pipeline writes and commits the segment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_heartbeats_close_quiet_partitions() {
+    let prefix = unique_prefix("heartbeat");
+    let mut cfg = test_config(&kafka(), &prefix);
+    cfg.delivery.heartbeat_secs = 1;
+    let gw = start_gateway(cfg).await;
+    let http = HttpClient::new(gw.local_addr());
+    let batch: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({"type": "track", "event": "Order Completed", "messageId": format!("hb-{i}"),
+                "anonymousId": format!("d-{i}"), "properties": {"total": i}})
+        })
+        .collect();
+    let r = http
+        .post(
+            "/v1/batch",
+            KEY_BROKER,
+            &serde_json::to_vec(&json!({"batch": batch})).unwrap(),
+            false,
+        )
+        .await;
+    assert_eq!(r.json["accepted"], 10, "{}", r.json);
+
+    let lake = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("pipeline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[kafka]
+brokers = "{brokers}"
+group_id = "{prefix}pipeline"
+topics = ["{prefix}order_completed"]
+[store]
+url = "file://{lake}"
+[offload]
+idle_gap_secs = 2
+[server]
+listen = "127.0.0.1:0"
+"#,
+            brokers = kafka(),
+            lake = lake.path().display(),
+        ),
+    )
+    .unwrap();
+    let mut p = start_pipeline(&config);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let rows = loop {
+        let out = Command::new(
+            std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from),
+        )
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py"))
+        .arg(lake.path())
+        .output()
+        .unwrap();
+        let s: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if s["rows"] == 10 || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(
+        rows["rows"], 10,
+        "the quiet partitions' files were not closed: {rows}"
+    );
+    assert_eq!(rows["distinct_message_ids"], 10);
+    terminate_gracefully(&mut p.child);
+    gw.shutdown().await.unwrap();
+}

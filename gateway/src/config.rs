@@ -404,6 +404,12 @@ pub struct DeliveryConfig {
     /// Bound of the queue of records waiting for such a retry; a failure
     /// that finds it full is counted as lost. Default `100000`.
     pub retry_queue: usize,
+    /// Seconds between heartbeat records (header `tb-heartbeat: true`, empty
+    /// value) written to every partition of every event topic, so the
+    /// pipeline closes files of quiet partitions by record time. With
+    /// several gateway replicas one of them is enough. `0` is off.
+    /// Default `0`.
+    pub heartbeat_secs: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -412,6 +418,7 @@ impl Default for DeliveryConfig {
             ack: AckMode::Broker,
             buffered_retries: 3,
             retry_queue: 100_000,
+            heartbeat_secs: 0,
         }
     }
 }

@@ -214,6 +214,12 @@ impl Gateway {
                 Duration::from_secs(state.config.auth.keys_file_poll_secs.max(1)),
             );
         }
+        if state.config.delivery.heartbeat_secs > 0 {
+            delivery::heartbeat::spawn(
+                Arc::downgrade(&state),
+                Duration::from_secs(state.config.delivery.heartbeat_secs),
+            );
+        }
         // Idle per-IP limiter entries are forgotten every minute.
         let weak = Arc::downgrade(&state);
         tokio::spawn(async move {

@@ -77,6 +77,10 @@ pub struct Segment {
     pub end: i64,
     first_time: i64,
     last_time: i64,
+    /// Record time of the last record that was not a heartbeat: the idle
+    /// gap is measured from it, so heartbeats close a quiet partition's
+    /// segment instead of keeping it open.
+    last_row_time: i64,
     records: usize,
     bytes: usize,
     buckets: BTreeMap<Bucket, Rows>,
@@ -101,6 +105,7 @@ impl Segment {
             end: offset - 1,
             first_time: time_ms,
             last_time: time_ms,
+            last_row_time: time_ms,
             records: 0,
             bytes: 0,
             buckets: BTreeMap::new(),
@@ -119,7 +124,7 @@ impl Segment {
             && (self.records >= r.max_records
                 || self.bytes + bytes > r.max_bytes
                 || time_ms - self.first_time > r.max_span_ms
-                || time_ms - self.last_time > r.idle_gap_ms)
+                || time_ms - self.last_row_time > r.idle_gap_ms)
     }
 
     /// Adds a decoded record.
@@ -130,6 +135,9 @@ impl Segment {
         // Kafka timestamps may step back a little (producer clocks): the
         // span and gap rules use the latest seen.
         self.last_time = self.last_time.max(time_ms);
+        if decoded != Decoded::Heartbeat {
+            self.last_row_time = self.last_row_time.max(time_ms);
+        }
         match decoded {
             Decoded::Heartbeat => {}
             Decoded::Event(e) => {
@@ -303,6 +311,24 @@ mod tests {
         // A restart at a committed boundary closes the same segments.
         assert_eq!(cut(&r, &times, 4), all[1..]);
         assert_eq!(cut(&r, &times, 6), all[2..]);
+    }
+
+    #[test]
+    fn heartbeats_close_a_quiet_segment() {
+        let r = Rotation {
+            max_records: 1000,
+            max_bytes: 1_000_000,
+            max_span_ms: 60_000,
+            idle_gap_ms: 2_000,
+        };
+        let mut s = Segment::new(0, 0);
+        s.add(0, 0, 10, event(0, 0));
+        // Heartbeats every second do not keep the segment open...
+        s.add(1, 1_000, 0, Decoded::Heartbeat);
+        assert!(!s.must_close_before(&r, 2_000, 0));
+        s.add(2, 2_000, 0, Decoded::Heartbeat);
+        // ...the one past the gap after the last event closes it.
+        assert!(s.must_close_before(&r, 3_000, 0));
     }
 
     #[test]

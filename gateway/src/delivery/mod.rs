@@ -6,11 +6,13 @@
 //! * [`embedded`] — the in-memory cluster of `--dev`;
 //! * [`health`] — whether the cluster is reachable;
 //! * [`spool`] — the disk write-ahead log for outages, and [`replay`] of it;
-//! * [`stats`] — counters for every way a record leaves.
+//! * [`stats`] — counters for every way a record leaves;
+//! * [`heartbeat`] — heartbeat records for quiet partitions.
 
 pub mod cluster;
 pub mod embedded;
 pub mod health;
+pub mod heartbeat;
 pub mod producer;
 pub mod replay;
 pub mod route;

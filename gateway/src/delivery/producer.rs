@@ -44,6 +44,8 @@ pub enum Pending {
     },
     /// A dead letter; a failure is counted, never retried.
     DeadLetter,
+    /// A heartbeat record; best effort, never retried.
+    Heartbeat,
     /// A record replayed from the spool; its segment is deleted only when
     /// every record of it is settled without failure.
     Replay {
@@ -246,6 +248,10 @@ impl ProducerContext for DeliveryContext {
             (Pending::Replay { waiter, index }, Err((e, _))) => {
                 waiter.settle(index, Some(e.to_string()));
             }
+            (Pending::Heartbeat, Ok(_)) => {}
+            (Pending::Heartbeat, Err((e, msg))) => {
+                tracing::debug!(topic = msg.topic(), error = %e, "heartbeat not delivered");
+            }
             (Pending::DeadLetter, Ok(_)) => self.stats.dead_lettered.inc(),
             (Pending::DeadLetter, Err((e, msg))) => {
                 self.stats.lost_dead_letter.inc();
@@ -384,6 +390,28 @@ impl ClusterProducer {
                 Ok(())
             }
             Err((e, rec)) => Err((e, *rec.delivery_opaque, rec.headers.unwrap_or_default())),
+        }
+    }
+
+    /// Writes one heartbeat record (header `tb-heartbeat: true`, no key,
+    /// empty value) to each of `partitions` partitions of `topic`, so
+    /// consumers that rotate files by record time can close them on a
+    /// quiet partition. Best effort: a full queue skips the beat.
+    pub fn heartbeat(&self, topic: &str, partitions: i32, timestamp_ms: i64) {
+        for p in 0..partitions {
+            let headers = OwnedHeaders::new().insert(rdkafka::message::Header {
+                key: tributary_contract::header::HEARTBEAT,
+                value: Some("true".as_bytes()),
+            });
+            let rec = BaseRecord::<(), [u8], Box<Pending>>::with_opaque_to(
+                topic,
+                Box::new(Pending::Heartbeat),
+            )
+            .partition(p)
+            .payload(&[][..])
+            .headers(headers)
+            .timestamp(timestamp_ms);
+            let _ = self.producer.send(rec);
         }
     }
 
