@@ -182,19 +182,7 @@ listen = "127.0.0.1:0"
     assert!(status.success(), "graceful stop: {status}");
 
     // A reader no one here wrote.
-    let out = Command::new(
-        std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from),
-    )
-    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py"))
-    .arg(lake.path())
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "read_lake.py: {}\n(install with: pip3 install pyarrow)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = read_lake(lake.path());
     println!("after {kills} kills ({files_after_kills} files by then): {s}");
     assert_eq!(s["rows"], N, "{s}");
     assert_eq!(s["distinct_message_ids"], N, "{s}");
@@ -282,14 +270,7 @@ listen = "127.0.0.1:0"
     let mut p = start_pipeline(&config);
     let deadline = Instant::now() + Duration::from_secs(60);
     let rows = loop {
-        let out = Command::new(
-            std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from),
-        )
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py"))
-        .arg(lake.path())
-        .output()
-        .unwrap();
-        let s: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let s = read_lake(lake.path());
         if s["rows"] == 10 || Instant::now() > deadline {
             break s;
         }
@@ -302,4 +283,20 @@ listen = "127.0.0.1:0"
     assert_eq!(rows["distinct_message_ids"], 10);
     terminate_gracefully(&mut p.child);
     gw.shutdown().await.unwrap();
+}
+
+/// The lake summarised by `tests/python/read_lake.py` (pyarrow).
+fn read_lake(dir: &Path) -> Value {
+    let python = std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py"))
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "read_lake.py: {}\n(install with: pip3 install pyarrow)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
