@@ -75,9 +75,12 @@ impl Tls {
         let resolver = Arc::new(Resolver {
             current: RwLock::new(Arc::new(load_certified_key(cfg)?)),
         });
-        let builder =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+        // The provider is named explicitly everywhere: other crates in a
+        // build may enable a second rustls provider, and then rustls cannot
+        // pick a process default on its own.
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
         let builder = match &cfg.client_ca_file {
             Some(ca) => {
                 let mut roots = rustls::RootCertStore::empty();
@@ -85,7 +88,8 @@ impl Tls {
                     roots.add(c)?;
                 }
                 builder.with_client_cert_verifier(
-                    WebPkiClientVerifier::builder(Arc::new(roots)).build()?,
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .build()?,
                 )
             }
             None => builder.with_no_client_auth(),
