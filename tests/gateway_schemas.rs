@@ -13,9 +13,7 @@ use std::time::Duration;
 use tributary_contract::envelope::{dead_letter, header};
 use tributary_contract::wire::{Body, decode_record};
 use tributary_contract::{Encoding, ErrorCode};
-use tributary_gateway::config::{
-    AppSchemaConfig, Config, RouteConfig, SchemaSourceKind, UnregisteredPolicy, WriteKeyConfig,
-};
+use tributary_gateway::config::{AppSchemaConfig, Config, UnregisteredPolicy, WriteKeyConfig};
 use tributary_schema::{Registry, Source};
 use tributary_tests::*;
 
@@ -23,16 +21,7 @@ const OPEN_KEY: &str = "test-key-open-app";
 const OPEN_APP: &str = "openapp";
 
 fn config(prefix: &str, dir: &Path) -> Config {
-    let mut cfg = test_config(&kafka(), prefix);
-    cfg.routing.routes.push(RouteConfig {
-        event: "Checkout Started".into(),
-        app: None,
-        topic: None,
-        ack: None,
-        cluster: None,
-    });
-    cfg.schemas.source = SchemaSourceKind::Dir;
-    cfg.schemas.dir = dir.to_path_buf();
+    let mut cfg = schema_test_config(prefix, dir);
     cfg.schemas.unregistered = UnregisteredPolicy::Reject;
     cfg.schemas.apps.insert(
         OPEN_APP.into(),

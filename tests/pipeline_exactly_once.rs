@@ -12,7 +12,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tributary_gateway::config::{RouteConfig, SchemaSourceKind};
 use tributary_tests::*;
 
 const N: usize = 12_000;
@@ -67,16 +66,7 @@ fn lag(metrics_url: &str) -> Option<(i64, usize)> {
 async fn killed_pipeline_writes_every_event_exactly_once() {
     let prefix = unique_prefix("lake");
     let schemas = app_schema_dir();
-    let mut cfg = test_config(&kafka(), &prefix);
-    cfg.routing.routes.push(RouteConfig {
-        event: "Checkout Started".into(),
-        app: None,
-        topic: None,
-        ack: None,
-        cluster: None,
-    });
-    cfg.schemas.source = SchemaSourceKind::Dir;
-    cfg.schemas.dir = schemas.path().to_path_buf();
+    let cfg = schema_test_config(&prefix, schemas.path());
     let gw = start_gateway(cfg).await;
     let http = HttpClient::new(gw.local_addr());
 

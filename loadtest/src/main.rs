@@ -157,19 +157,10 @@ async fn main() -> std::process::ExitCode {
                 probe_seconds,
                 json,
             } => {
-                let mut s = match scenario::Scenario::load(&scenario) {
+                let s = match load_scenario(&scenario, target, write_key) {
                     Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("error: {e:#}");
-                        return std::process::ExitCode::from(2);
-                    }
+                    Err(code) => return code,
                 };
-                if !target.is_empty() {
-                    s.targets = target;
-                }
-                if !write_key.is_empty() {
-                    s.write_keys = write_key;
-                }
                 if let Err(e) = s.validate() {
                     eprintln!("error: {e:#}");
                     return std::process::ExitCode::from(2);
@@ -233,19 +224,10 @@ async fn main() -> std::process::ExitCode {
                 };
             }
         };
-    let mut s = match scenario::Scenario::load(&scenario) {
+    let mut s = match load_scenario(&scenario, target, write_key) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    if !target.is_empty() {
-        s.targets = target;
-    }
-    if !write_key.is_empty() {
-        s.write_keys = write_key;
-    }
     if let Some(v) = s.verify.as_mut() {
         if let Some(k) = kafka {
             v.kafka = k;
@@ -306,6 +288,26 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(1);
     }
     std::process::ExitCode::from(summary.exit_code as u8)
+}
+
+/// Reads a scenario and applies the `--target` / `--write-key` overrides;
+/// an unreadable scenario is exit code 2.
+fn load_scenario(
+    path: &std::path::Path,
+    target: Vec<String>,
+    write_key: Vec<String>,
+) -> Result<scenario::Scenario, std::process::ExitCode> {
+    let mut s = scenario::Scenario::load(path).map_err(|e| {
+        eprintln!("error: {e:#}");
+        std::process::ExitCode::from(2)
+    })?;
+    if !target.is_empty() {
+        s.targets = target;
+    }
+    if !write_key.is_empty() {
+        s.write_keys = write_key;
+    }
+    Ok(s)
 }
 
 fn write_or_print(path: Option<&std::path::Path>, text: &str) -> std::process::ExitCode {

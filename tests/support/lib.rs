@@ -424,6 +424,22 @@ pub fn app_schema_dir() -> tempfile::TempDir {
     dir
 }
 
+/// [`test_config`] with a route for `Checkout Started` and schema
+/// validation against the schema directory `dir` (see [`app_schema_dir`]).
+pub fn schema_test_config(prefix: &str, dir: &std::path::Path) -> Config {
+    let mut cfg = test_config(&kafka(), prefix);
+    cfg.routing.routes.push(RouteConfig {
+        event: "Checkout Started".into(),
+        app: None,
+        topic: None,
+        ack: None,
+        cluster: None,
+    });
+    cfg.schemas.source = tributary_gateway::config::SchemaSourceKind::Dir;
+    cfg.schemas.dir = dir.to_path_buf();
+    cfg
+}
+
 /// Sends SIGTERM to `child` and asserts it exits 0.
 pub fn terminate_gracefully(child: &mut std::process::Child) {
     let pid = child.id().to_string();
