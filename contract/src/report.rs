@@ -32,6 +32,24 @@ impl DropReason {
         DropReason::OptOut,
         DropReason::Corrupt,
     ];
+
+    /// The reason as it appears in JSON (`queue_full`, …), for code that
+    /// writes reports without serde (the web SDK's core).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::TooOld => "too_old",
+            DropReason::TooLarge => "too_large",
+            DropReason::RejectedByServer => "rejected_by_server",
+            DropReason::OptOut => "opt_out",
+            DropReason::Corrupt => "corrupt",
+        }
+    }
+
+    /// Parses the JSON spelling.
+    pub fn parse(s: &str) -> Option<DropReason> {
+        DropReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
 }
 
 /// The `clientReport` object of a batch.
@@ -45,5 +63,19 @@ impl ClientReport {
     /// Total dropped events.
     pub fn total(&self) -> u64 {
         self.dropped.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_serde_spelling() {
+        for r in DropReason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(DropReason::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(DropReason::parse("nope"), None);
     }
 }

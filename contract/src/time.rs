@@ -65,11 +65,22 @@ pub fn format_millis(ms: i64) -> String {
 }
 
 fn push_padded(out: &mut String, v: i64, width: usize) {
-    let digits = v.max(0).to_string();
-    for _ in digits.len()..width {
+    // By hand rather than `to_string`: this runs in the web SDK's wasm,
+    // where the formatting machinery is costly.
+    let mut digits = [b'0'; 20];
+    let mut n = v.max(0) as u64;
+    let mut len = 0;
+    while n > 0 || len == 0 {
+        digits[len] = b'0' + (n % 10) as u8;
+        n /= 10;
+        len += 1;
+    }
+    for _ in len..width {
         out.push('0');
     }
-    out.push_str(&digits);
+    for d in digits[..len].iter().rev() {
+        out.push(*d as char);
+    }
 }
 
 /// The current time in the wire format's precision.

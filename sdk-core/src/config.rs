@@ -65,6 +65,10 @@ pub struct SdkConfig {
     pub backoff_cap_ms: u64,
     /// Inactivity after which a new session starts, in ms. Default 30 min.
     pub session_timeout_ms: u64,
+    /// Whether starting the engine starts a new session (an app's cold
+    /// start). Default `true`. The web SDK sets `false`: a page load or
+    /// reload continues the session, which ends only by inactivity.
+    pub new_session_on_start: bool,
     /// Share of devices that send non-health events, 0.0–1.0, decided per
     /// device. Default `1.0`.
     pub sample_rate: f64,
@@ -94,6 +98,7 @@ impl Default for SdkConfig {
             backoff_base_ms: 1_000,
             backoff_cap_ms: 300_000,
             session_timeout_ms: 30 * 60 * 1000,
+            new_session_on_start: true,
             sample_rate: 1.0,
             consent: Consent::Granted,
             compression: if cfg!(feature = "gzip") {
@@ -119,14 +124,11 @@ impl SdkConfig {
 
     /// Checks the configuration; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        if self.write_key.trim().is_empty() {
+        if self.write_key.trim_ascii().is_empty() {
             return Err("write_key is required".into());
         }
         if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
-            return Err(format!(
-                "endpoint {:?} must be an http(s) URL",
-                self.endpoint
-            ));
+            return Err(String::from("endpoint \"") + &self.endpoint + "\" must be an http(s) URL");
         }
         for (name, v) in [
             ("max_queue_events", self.max_queue_events),
@@ -137,7 +139,7 @@ impl SdkConfig {
             ("flush_at_events", self.flush_at_events),
         ] {
             if v == 0 {
-                return Err(format!("{name} must be greater than 0"));
+                return Err(String::from(name) + " must be greater than 0");
             }
         }
         if self.max_event_bytes > self.max_batch_bytes

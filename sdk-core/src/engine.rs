@@ -9,17 +9,18 @@
 
 use crate::config::{Compression, Consent, SdkConfig};
 use crate::context::Context;
+use crate::event::EventDraft;
 use crate::ids::{Rng, stable_hash};
+use crate::json::{JsonObject, write_int, write_str};
 use crate::policy::{self, Verdict};
 use crate::queue::Queue;
 use crate::session::{Boundary, Sessions};
 use crate::storage::{InFlightBatch, PersistedState, Priority, Storage, StorageError, StoredEvent};
 use crate::upload::{UploadRequest, UploadResult, UploadTask};
-use base64::Engine as _;
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use crate::drops::DropCounts;
 use std::time::Duration;
-use tributary_contract::{DropReason, Event, EventType, health, time};
+use tributary_contract::event::field;
+use tributary_contract::{DropReason, EventType, health, time};
 
 /// Why an event was not queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +53,7 @@ pub struct EngineStats {
     /// Events the gateway took.
     pub delivered: u64,
     /// Events dropped, by reason (whether or not they were ever queued).
-    pub dropped: BTreeMap<DropReason, u64>,
+    pub dropped: DropCounts,
     /// Of those, events that had been queued (evicted, expired, rejected
     /// by the server, purged). `enqueued = delivered + dropped_queued + queued`
     /// holds over the life of a store.
@@ -70,7 +71,7 @@ pub struct EngineStats {
 impl EngineStats {
     /// All drops.
     pub fn dropped_total(&self) -> u64 {
-        self.dropped.values().sum()
+        self.dropped.total()
     }
 }
 
@@ -98,7 +99,7 @@ pub struct Engine<S: Storage> {
     queue: Queue,
     state: PersistedState,
     sessions: Sessions,
-    context: Map<String, Value>,
+    context: JsonObject,
     auth_header: String,
     rng: Rng,
     in_flight: Option<InFlight>,
@@ -114,8 +115,8 @@ pub struct Engine<S: Storage> {
 
 impl<S: Storage> Engine<S> {
     /// Starts the engine: loads the store, resumes a batch left in flight,
-    /// and — this being a cold start — ends the previous session and starts
-    /// a new one. `seed` feeds ids and jitter (any value; use entropy in
+    /// and — when `new_session_on_start` says a start is a cold start —
+    /// ends the previous session and starts a new one. `seed` feeds ids and jitter (any value; use entropy in
     /// production, a constant in tests).
     pub fn new(
         cfg: SdkConfig,
@@ -124,7 +125,7 @@ impl<S: Storage> Engine<S> {
         now_ms: i64,
     ) -> Result<Engine<S>, String> {
         cfg.validate()?;
-        let loaded = storage.load().map_err(|e| e.to_string())?;
+        let loaded = storage.load().map_err(|e| e.0)?;
         let mut rng = Rng::new(seed);
         let mut state = loaded.state;
         if state.anonymous_id.is_none() {
@@ -144,7 +145,8 @@ impl<S: Storage> Engine<S> {
             })
         });
         state.in_flight = in_flight.as_ref().map(|f| f.batch.clone());
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:", cfg.write_key));
+        // Concatenation, not format!: see crate::json on the wasm budget.
+        let auth = base64((cfg.write_key.clone() + ":").as_bytes());
         let sessions = Sessions {
             id: state.session_id,
             last_activity_ms: state.session_last_activity_ms,
@@ -154,8 +156,8 @@ impl<S: Storage> Engine<S> {
         let sampled_in = (stable_hash(&anon) as f64 / u64::MAX as f64) < cfg.sample_rate
             || cfg.sample_rate >= 1.0;
         let mut engine = Engine {
-            context: Context::default().to_json(&cfg.library_name, &cfg.library_version),
-            auth_header: format!("Basic {auth}"),
+            context: library_context(&cfg.library_name, &cfg.library_version),
+            auth_header: String::from("Basic ") + &auth,
             batch_cap: cfg.max_batch_events,
             cfg,
             storage,
@@ -177,7 +179,8 @@ impl<S: Storage> Engine<S> {
             engine.count_drop(DropReason::Corrupt, loaded.corrupt);
         }
         if consent != Consent::Denied {
-            engine.touch_session(now_ms, true);
+            let cold = engine.cfg.new_session_on_start;
+            engine.touch_session(now_ms, cold);
         }
         engine.save_state();
         Ok(engine)
@@ -189,7 +192,7 @@ impl<S: Storage> Engine<S> {
     pub fn track(
         &mut self,
         name: &str,
-        properties: Map<String, Value>,
+        properties: impl Into<JsonObject>,
         now_ms: i64,
     ) -> Result<(), EnqueueError> {
         if name.is_empty() {
@@ -202,7 +205,7 @@ impl<S: Storage> Engine<S> {
         };
         let mut e = self.base_event(EventType::Track, now_ms);
         e.event = Some(name.to_owned());
-        e.properties = Some(properties);
+        e.properties = Some(properties.into());
         self.record(e, priority, now_ms)
     }
 
@@ -210,7 +213,7 @@ impl<S: Storage> Engine<S> {
     pub fn identify(
         &mut self,
         user_id: &str,
-        traits: Map<String, Value>,
+        traits: impl Into<JsonObject>,
         now_ms: i64,
     ) -> Result<(), EnqueueError> {
         if user_id.is_empty() {
@@ -219,7 +222,7 @@ impl<S: Storage> Engine<S> {
         self.state.user_id = Some(user_id.to_owned());
         self.save_state();
         let mut e = self.base_event(EventType::Identify, now_ms);
-        e.traits = Some(traits);
+        e.traits = Some(traits.into());
         self.record(e, Priority::Normal, now_ms)
     }
 
@@ -227,12 +230,12 @@ impl<S: Storage> Engine<S> {
     pub fn screen(
         &mut self,
         name: &str,
-        properties: Map<String, Value>,
+        properties: impl Into<JsonObject>,
         now_ms: i64,
     ) -> Result<(), EnqueueError> {
         let mut e = self.base_event(EventType::Screen, now_ms);
         e.name = Some(name.to_owned());
-        e.properties = Some(properties);
+        e.properties = Some(properties.into());
         self.record(e, Priority::Normal, now_ms)
     }
 
@@ -240,12 +243,12 @@ impl<S: Storage> Engine<S> {
     pub fn page(
         &mut self,
         name: &str,
-        properties: Map<String, Value>,
+        properties: impl Into<JsonObject>,
         now_ms: i64,
     ) -> Result<(), EnqueueError> {
         let mut e = self.base_event(EventType::Page, now_ms);
         e.name = (!name.is_empty()).then(|| name.to_owned());
-        e.properties = Some(properties);
+        e.properties = Some(properties.into());
         self.record(e, Priority::Normal, now_ms)
     }
 
@@ -253,7 +256,7 @@ impl<S: Storage> Engine<S> {
     pub fn group(
         &mut self,
         group_id: &str,
-        traits: Map<String, Value>,
+        traits: impl Into<JsonObject>,
         now_ms: i64,
     ) -> Result<(), EnqueueError> {
         if group_id.is_empty() {
@@ -261,7 +264,7 @@ impl<S: Storage> Engine<S> {
         }
         let mut e = self.base_event(EventType::Group, now_ms);
         e.group_id = Some(group_id.to_owned());
-        e.traits = Some(traits);
+        e.traits = Some(traits.into());
         self.record(e, Priority::Normal, now_ms)
     }
 
@@ -317,7 +320,16 @@ impl<S: Storage> Engine<S> {
 
     /// Replaces the device context sent with every batch.
     pub fn set_context(&mut self, context: &Context) {
-        self.context = context.to_json(&self.cfg.library_name, &self.cfg.library_version);
+        self.context = context
+            .to_json(&self.cfg.library_name, &self.cfg.library_version)
+            .into();
+    }
+
+    /// Replaces the context with an object the platform built itself (the
+    /// web SDK's page, user agent, locale and screen), sent as it is; it
+    /// should carry `library` like [`Context::to_json`] does.
+    pub fn set_context_object(&mut self, context: JsonObject) {
+        self.context = context;
     }
 
     /// Network hint from the platform. Offline: no uploads are attempted.
@@ -342,9 +354,7 @@ impl<S: Storage> Engine<S> {
     /// headers, so the write key is in the body and the idempotency key is
     /// returned for the URL. Nothing is removed until [`Engine::beacon_sent`].
     pub fn beacon_batches(&mut self, max_body_bytes: usize, now_ms: i64) -> Vec<BeaconBatch> {
-        let overhead = 256
-            + serde_json::to_vec(&self.context).map_or(0, |c| c.len())
-            + self.cfg.write_key.len();
+        let overhead = 256 + self.context.as_bytes().len() + self.cfg.write_key.len();
         let budget = max_body_bytes.saturating_sub(overhead);
         let in_flight: Vec<u64> = self
             .in_flight
@@ -372,7 +382,7 @@ impl<S: Storage> Engine<S> {
         if !current.is_empty() {
             out.push(current);
         }
-        let report = BTreeMap::new();
+        let report = DropCounts::default();
         out.into_iter()
             .map(|seqs| {
                 let (body, _) = self.batch_body(&seqs, &report, now_ms, true);
@@ -392,6 +402,26 @@ impl<S: Storage> Engine<S> {
         let gone = self.queue.remove(seqs);
         let _ = self.storage.remove(&gone);
         self.stats.delivered += gone.len() as u64;
+    }
+
+    /// Frees at least `bytes` of queue by evicting the oldest waiting
+    /// events, `Normal` before `High`, counted as `queue_full` (a platform
+    /// whose store ran out of quota calls this, then stores again).
+    /// Returns how many events were evicted.
+    pub fn evict(&mut self, bytes: usize) -> usize {
+        let victims = self
+            .queue
+            .plan_eviction(bytes, usize::MAX, self.queue.bytes())
+            .unwrap_or_else(|| {
+                let mut all = self.queue.all();
+                if let Some(f) = &self.in_flight {
+                    all.retain(|s| !f.batch.seqs.contains(s));
+                }
+                all
+            });
+        self.drop_events(&victims, DropReason::QueueFull);
+        self.save_state();
+        victims.len()
     }
 
     /// Counters and queue size.
@@ -417,6 +447,13 @@ impl<S: Storage> Engine<S> {
     /// The identified user, if any.
     pub fn user_id(&self) -> Option<&str> {
         self.state.user_id.as_deref()
+    }
+
+    /// Whether the last upload attempt failed and the engine is waiting to
+    /// retry. A page being hidden then keeps its events for the next visit
+    /// instead of handing them to a beacon that would likely be lost.
+    pub fn is_backing_off(&self) -> bool {
+        self.failures > 0
     }
 
     /// Nothing queued and nothing in flight.
@@ -559,22 +596,14 @@ impl<S: Storage> Engine<S> {
     }
 
     /// Closes the batch in flight; its client report has been delivered.
-    fn finish_batch(&mut self, report: &BTreeMap<DropReason, u64>) {
+    fn finish_batch(&mut self, report: &DropCounts) {
         self.in_flight = None;
         self.state.in_flight = None;
-        for (reason, n) in report {
-            if let Some(left) = self.state.unreported.get_mut(reason) {
-                *left = left.saturating_sub(*n);
-            }
-        }
-        self.state.unreported.retain(|_, n| *n > 0);
+        self.state.unreported.subtract(report);
     }
 
-    fn base_event(&mut self, kind: EventType, now_ms: i64) -> Event {
-        let mut e = Event::track("", self.rng.uuid_v7(now_ms));
-        e.kind = kind;
-        e.event = None;
-        e.timestamp = Some(time::format_millis(now_ms));
+    fn base_event(&mut self, kind: EventType, now_ms: i64) -> EventDraft {
+        let mut e = EventDraft::new(kind, self.rng.uuid_v7(now_ms), time::format_millis(now_ms));
         e.anonymous_id = self.state.anonymous_id.clone();
         e.user_id = self.state.user_id.clone();
         e
@@ -582,7 +611,7 @@ impl<S: Storage> Engine<S> {
 
     fn record(
         &mut self,
-        mut event: Event,
+        mut event: EventDraft,
         priority: Priority,
         now_ms: i64,
     ) -> Result<(), EnqueueError> {
@@ -601,11 +630,11 @@ impl<S: Storage> Engine<S> {
 
     fn enqueue(
         &mut self,
-        event: &Event,
+        event: &EventDraft,
         priority: Priority,
         now_ms: i64,
     ) -> Result<(), EnqueueError> {
-        let body = serde_json::to_vec(event).map_err(|e| EnqueueError::Invalid(e.to_string()))?;
+        let body = event.to_json();
         if body.len() > self.cfg.max_event_bytes {
             self.count_drop(DropReason::TooLarge, 1);
             return Err(EnqueueError::Dropped(DropReason::TooLarge));
@@ -647,16 +676,18 @@ impl<S: Storage> Engine<S> {
         self.state.session_id = self.sessions.id;
         for b in boundaries {
             let (name, props, session) = match b {
-                Boundary::Ended { id, duration_ms } => (
-                    health::SESSION_ENDED,
-                    serde_json::json!({ "durationMs": duration_ms }),
-                    id,
-                ),
-                Boundary::Started { id } => (health::SESSION_STARTED, serde_json::json!({}), id),
+                Boundary::Ended { id, duration_ms } => {
+                    let mut p = b"{\"durationMs\":".to_vec();
+                    write_int(&mut p, duration_ms);
+                    p.push(b'}');
+                    let p = JsonObject::written(p);
+                    (health::SESSION_ENDED, p, id)
+                }
+                Boundary::Started { id } => (health::SESSION_STARTED, JsonObject::empty(), id),
             };
             let mut e = self.base_event(EventType::Track, now_ms);
             e.event = Some(name.to_owned());
-            e.properties = props.as_object().cloned();
+            e.properties = Some(props);
             e.session_id = Some(session);
             // Health events are bookkeeping: a failure here is already counted.
             let _ = self.enqueue(&e, Priority::High, now_ms);
@@ -674,8 +705,8 @@ impl<S: Storage> Engine<S> {
     }
 
     fn count_drop(&mut self, reason: DropReason, n: u64) {
-        *self.stats.dropped.entry(reason).or_default() += n;
-        *self.state.unreported.entry(reason).or_default() += n;
+        self.stats.dropped.add(reason, n);
+        self.state.unreported.add(reason, n);
     }
 
     fn save_state(&mut self) {
@@ -689,7 +720,7 @@ impl<S: Storage> Engine<S> {
     fn batch_body(
         &self,
         seqs: &[u64],
-        report: &BTreeMap<DropReason, u64>,
+        report: &DropCounts,
         now_ms: i64,
         write_key: bool,
     ) -> (Vec<u8>, usize) {
@@ -705,20 +736,26 @@ impl<S: Storage> Engine<S> {
                 count += 1;
             }
         }
-        body.extend_from_slice(b"],\"sentAt\":");
-        let _ = serde_json::to_writer(&mut body, &time::format_millis(now_ms));
-        body.extend_from_slice(b",\"context\":");
-        let _ = serde_json::to_writer(&mut body, &self.context);
+        body.extend_from_slice(b"]");
+        let key = |body: &mut Vec<u8>, name: &str| {
+            body.push(b',');
+            write_str(body, name);
+            body.push(b':');
+        };
+        key(&mut body, field::SENT_AT);
+        write_str(&mut body, &time::format_millis(now_ms));
+        key(&mut body, field::CONTEXT);
+        body.extend_from_slice(self.context.as_bytes());
         if !report.is_empty() {
-            body.extend_from_slice(b",\"clientReport\":");
-            let report = tributary_contract::ClientReport {
-                dropped: report.clone(),
-            };
-            let _ = serde_json::to_writer(&mut body, &report);
+            // The contract's `ClientReport`: {"dropped":{"<reason>":n,…}}.
+            key(&mut body, field::CLIENT_REPORT);
+            body.extend_from_slice(b"{\"dropped\":");
+            report.write_json(&mut body);
+            body.push(b'}');
         }
         if write_key {
-            body.extend_from_slice(b",\"writeKey\":");
-            let _ = serde_json::to_writer(&mut body, &self.cfg.write_key);
+            key(&mut body, field::WRITE_KEY);
+            write_str(&mut body, &self.cfg.write_key);
         }
         body.push(b'}');
         (body, count)
@@ -744,12 +781,53 @@ impl<S: Storage> Engine<S> {
         }
         UploadRequest {
             id,
-            url: format!("{}/v1/batch", self.cfg.endpoint.trim_end_matches('/')),
+            url: String::from(self.cfg.endpoint.trim_end_matches('/')) + "/v1/batch",
             headers,
             body,
             compress,
             event_count: count,
             idempotency_key: batch.key.clone(),
+        }
+    }
+}
+
+/// Standard base64 with padding (for the Basic authorization header).
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The context before the platform sets one: just the library.
+fn library_context(name: &str, version: &str) -> JsonObject {
+    let mut out = b"{\"library\":{\"name\":".to_vec();
+    write_str(&mut out, name);
+    out.extend_from_slice(b",\"version\":");
+    write_str(&mut out, version);
+    out.extend_from_slice(b"}}");
+    JsonObject::written(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_with_padding() {
+        for s in ["", "a", "ab", "abc", "abcd", "wk-123:", "\u{ff}\u{1}é"] {
+            let want = base64::engine::general_purpose::STANDARD.encode(s);
+            assert_eq!(super::base64(s.as_bytes()), want, "{s:?}");
         }
     }
 }

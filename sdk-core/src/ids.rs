@@ -39,12 +39,25 @@ impl Rng {
 
     /// A UUIDv7 for time `now_ms`: sortable by creation time, unique.
     pub fn uuid_v7(&mut self, now_ms: i64) -> String {
-        let mut random = [0u8; 10];
-        random[..8].copy_from_slice(&self.next_u64().to_le_bytes());
-        random[8..].copy_from_slice(&self.next_u64().to_le_bytes()[..2]);
-        uuid::Builder::from_unix_timestamp_millis(now_ms.max(0) as u64, &random)
-            .into_uuid()
-            .to_string()
+        // RFC 9562 layout: 48 bits of ms, version 7, 12 random bits,
+        // variant 0b10, 62 random bits. Written by hand to keep the
+        // formatting machinery out of the web SDK's wasm.
+        let mut b = [0u8; 16];
+        b[..6].copy_from_slice(&(now_ms.max(0) as u64).to_be_bytes()[2..]);
+        b[6..14].copy_from_slice(&self.next_u64().to_le_bytes());
+        b[14..].copy_from_slice(&self.next_u64().to_le_bytes()[..2]);
+        b[6] = 0x70 | (b[6] & 0x0f);
+        b[8] = 0x80 | (b[8] & 0x3f);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(36);
+        for (i, byte) in b.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                out.push('-');
+            }
+            out.push(HEX[(byte >> 4) as usize] as char);
+            out.push(HEX[(byte & 15) as usize] as char);
+        }
+        out
     }
 }
 
@@ -70,5 +83,10 @@ mod tests {
         assert_eq!(&a[14..15], "7");
         assert!(a < b);
         assert_ne!(r.uuid_v7(5), r.uuid_v7(5));
+        let parsed = uuid::Uuid::parse_str(&a).unwrap();
+        assert_eq!(parsed.get_version_num(), 7);
+        assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+        let (secs, nanos) = parsed.get_timestamp().unwrap().to_unix();
+        assert_eq!(secs * 1000 + u64::from(nanos) / 1_000_000, 1_700_000_000_000);
     }
 }

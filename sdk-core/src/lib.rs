@@ -29,6 +29,9 @@
 //!
 //! * [`config`] — limits and policy knobs, with defaults;
 //! * [`engine`] — the public API (`track`, `identify`, …) and the upload state machine;
+//! * [`drops`] — drop counts by reason;
+//! * [`event`] — an event as recorded, written to JSON;
+//! * [`json`] — the little JSON the engine reads and writes by hand;
 //! * [`queue`] — the bounded in-memory index of stored events and eviction;
 //! * [`storage`] — the persistence trait, its record types, and an in-memory store;
 //! * [`upload`] — upload tasks, requests and results;
@@ -40,8 +43,11 @@
 
 pub mod config;
 pub mod context;
+pub mod drops;
 pub mod engine;
+pub mod event;
 pub mod ids;
+pub mod json;
 pub mod policy;
 pub mod queue;
 pub mod session;
@@ -53,7 +59,9 @@ pub mod native;
 
 pub use config::{Consent, SdkConfig};
 pub use context::Context;
+pub use drops::DropCounts;
 pub use engine::{Engine, EngineStats, EnqueueError};
+pub use json::JsonObject;
 pub use storage::{MemoryStorage, Priority, Storage, StorageError, StoredEvent};
 pub use tributary_contract::DropReason;
 pub use upload::{UploadRequest, UploadResult, UploadTask};

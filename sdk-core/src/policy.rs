@@ -15,7 +15,6 @@
 
 use crate::ids::Rng;
 use crate::upload::UploadResult;
-use tributary_contract::BatchResponse;
 
 /// What to do with the batch in flight after a response.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,23 +42,13 @@ pub enum Verdict {
 pub fn classify(result: &UploadResult) -> Verdict {
     match result {
         UploadResult::Timeout | UploadResult::Network(_) => Verdict::RetryLater { after_ms: None },
+        UploadResult::Accepted { rejected } => delivered(rejected.clone()),
         UploadResult::Http {
             status,
             retry_after,
             body,
         } => match *status {
-            200..=299 => {
-                let parsed: Option<BatchResponse> = serde_json::from_slice(body).ok();
-                let (mut drop, mut retry) = (Vec::new(), Vec::new());
-                for r in parsed.map(|p| p.rejected).unwrap_or_default() {
-                    if r.retryable {
-                        retry.push(r.index);
-                    } else {
-                        drop.push(r.index);
-                    }
-                }
-                Verdict::Delivered { drop, retry }
-            }
+            200..=299 => delivered(read_rejections(body)),
             413 => Verdict::Split,
             429 | 503 => Verdict::RetryLater {
                 after_ms: retry_after.as_deref().and_then(parse_retry_after),
@@ -68,6 +57,31 @@ pub fn classify(result: &UploadResult) -> Verdict {
             _ => Verdict::DropBatch,
         },
     }
+}
+
+/// The contract's `BatchResponse` rejections, read by hand (crate::json).
+#[cfg(feature = "read-responses")]
+fn read_rejections(body: &[u8]) -> Vec<(usize, bool)> {
+    crate::json::rejections(body).unwrap_or_default()
+}
+
+/// Without `read-responses` the platform reports 2xx answers as
+/// `UploadResult::Accepted`; an `Http` 2xx counts as taken whole.
+#[cfg(not(feature = "read-responses"))]
+fn read_rejections(_: &[u8]) -> Vec<(usize, bool)> {
+    Vec::new()
+}
+
+fn delivered(rejected: Vec<(usize, bool)>) -> Verdict {
+    let (mut drop, mut retry) = (Vec::new(), Vec::new());
+    for (index, retryable) in rejected {
+        if retryable {
+            retry.push(index);
+        } else {
+            drop.push(index);
+        }
+    }
+    Verdict::Delivered { drop, retry }
 }
 
 /// `Retry-After` in seconds (the form the gateway sends). HTTP dates are

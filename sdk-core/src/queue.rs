@@ -7,13 +7,23 @@
 //! its idempotency key was first sent with.
 
 use crate::storage::{Priority, StoredEvent};
-use std::collections::{BTreeMap, BTreeSet};
 
-/// Queued events by sequence number.
+/// One queued event and whether it belongs to the batch in flight.
+#[derive(Debug)]
+struct Slot {
+    event: StoredEvent,
+    in_flight: bool,
+}
+
+/// Queued events, ordered by sequence number.
+///
+/// A sorted `Vec` rather than a `BTreeMap`: events arrive in sequence
+/// order, the queue holds at most thousands of them, and every generic
+/// map instantiation costs kilobytes in the web SDK's WebAssembly.
 #[derive(Debug, Default)]
 pub struct Queue {
-    events: BTreeMap<u64, StoredEvent>,
-    in_flight: BTreeSet<u64>,
+    slots: Vec<Slot>,
+    in_flight: usize,
     bytes: usize,
 }
 
@@ -27,14 +37,22 @@ impl Queue {
         q
     }
 
+    fn find(&self, seq: u64) -> Result<usize, usize> {
+        self.slots.binary_search_by_key(&seq, |s| s.event.seq)
+    }
+
+    fn waiting_slots(&self) -> impl Iterator<Item = &StoredEvent> {
+        self.slots.iter().filter(|s| !s.in_flight).map(|s| &s.event)
+    }
+
     /// Events queued (waiting and in flight).
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.slots.len()
     }
 
     /// Whether the queue is empty.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.slots.is_empty()
     }
 
     /// Bytes queued.
@@ -44,32 +62,48 @@ impl Queue {
 
     /// Events not in flight.
     pub fn waiting(&self) -> usize {
-        self.events.len() - self.in_flight.len()
+        self.slots.len() - self.in_flight
     }
 
-    /// Adds an event.
+    /// Adds an event (replacing one with the same sequence number).
     pub fn push(&mut self, e: StoredEvent) {
         self.bytes += e.cost();
-        if let Some(old) = self.events.insert(e.seq, e) {
-            self.bytes -= old.cost();
+        let slot = Slot {
+            event: e,
+            in_flight: false,
+        };
+        match self.find(slot.event.seq) {
+            Ok(i) => {
+                let old = std::mem::replace(&mut self.slots[i], slot);
+                self.bytes -= old.event.cost();
+                self.in_flight -= usize::from(old.in_flight);
+            }
+            Err(i) => self.slots.insert(i, slot),
         }
     }
 
     /// Whether `seq` is queued.
     pub fn contains(&self, seq: u64) -> bool {
-        self.events.contains_key(&seq)
+        self.find(seq).is_ok()
     }
 
     /// Removes events; returns those that were present.
     pub fn remove(&mut self, seqs: &[u64]) -> Vec<u64> {
+        // `seqs` is a batch or a few eviction victims: a linear search
+        // beats sorting (and sorting's code in the web SDK's wasm).
         let mut gone = Vec::with_capacity(seqs.len());
-        for s in seqs {
-            if let Some(e) = self.events.remove(s) {
-                self.bytes -= e.cost();
-                self.in_flight.remove(s);
-                gone.push(*s);
+        let (mut bytes, mut in_flight) = (0, 0);
+        self.slots.retain(|s| {
+            if !seqs.contains(&s.event.seq) {
+                return true;
             }
-        }
+            bytes += s.event.cost();
+            in_flight += usize::from(s.in_flight);
+            gone.push(s.event.seq);
+            false
+        });
+        self.bytes -= bytes;
+        self.in_flight -= in_flight;
         gone
     }
 
@@ -82,16 +116,16 @@ impl Queue {
         max_events: usize,
         max_bytes: usize,
     ) -> Option<Vec<u64>> {
-        let mut count = self.events.len() + 1;
+        let mut count = self.slots.len() + 1;
         let mut bytes = self.bytes + cost;
         let mut victims = Vec::new();
         for class in [Priority::Normal, Priority::High] {
-            for (seq, e) in &self.events {
+            for e in self.waiting_slots() {
                 if count <= max_events && bytes <= max_bytes {
                     return Some(victims);
                 }
-                if e.priority == class && !self.in_flight.contains(seq) {
-                    victims.push(*seq);
+                if e.priority == class {
+                    victims.push(e.seq);
                     count -= 1;
                     bytes -= e.cost();
                 }
@@ -102,27 +136,20 @@ impl Queue {
 
     /// The oldest waiting event.
     pub fn oldest_waiting(&self) -> Option<&StoredEvent> {
-        self.events
-            .values()
-            .find(|e| !self.in_flight.contains(&e.seq))
+        self.waiting_slots().next()
     }
 
     /// Waiting events created before `cutoff_ms`.
     pub fn older_than(&self, cutoff_ms: i64) -> Vec<u64> {
-        self.events
-            .values()
-            .filter(|e| e.created_ms < cutoff_ms && !self.in_flight.contains(&e.seq))
+        self.waiting_slots()
+            .filter(|e| e.created_ms < cutoff_ms)
             .map(|e| e.seq)
             .collect()
     }
 
     /// Bytes of waiting events.
     pub fn waiting_bytes(&self) -> usize {
-        self.events
-            .values()
-            .filter(|e| !self.in_flight.contains(&e.seq))
-            .map(StoredEvent::cost)
-            .sum()
+        self.waiting_slots().map(StoredEvent::cost).sum()
     }
 
     /// Marks the oldest waiting events as in flight, up to `max_events` and
@@ -130,44 +157,52 @@ impl Queue {
     pub fn take_batch(&mut self, max_events: usize, max_bytes: usize) -> Vec<u64> {
         let mut out = Vec::new();
         let mut bytes = 0;
-        for e in self.events.values() {
-            if out.len() >= max_events {
+        for s in self.slots.iter_mut().filter(|s| !s.in_flight) {
+            if out.len() >= max_events || (!out.is_empty() && bytes + s.event.cost() > max_bytes) {
                 break;
             }
-            if self.in_flight.contains(&e.seq) {
-                continue;
-            }
-            if !out.is_empty() && bytes + e.cost() > max_bytes {
-                break;
-            }
-            bytes += e.cost();
-            out.push(e.seq);
+            bytes += s.event.cost();
+            s.in_flight = true;
+            out.push(s.event.seq);
         }
-        self.in_flight.extend(out.iter().copied());
+        self.in_flight += out.len();
         out
+    }
+
+    fn set_in_flight(&mut self, seqs: &[u64], on: bool) {
+        for seq in seqs {
+            if let Ok(i) = self.find(*seq) {
+                let s = &mut self.slots[i];
+                if s.in_flight != on {
+                    s.in_flight = on;
+                    if on {
+                        self.in_flight += 1;
+                    } else {
+                        self.in_flight -= 1;
+                    }
+                }
+            }
+        }
     }
 
     /// Marks specific events as in flight (a batch resumed after restart).
     pub fn mark_in_flight(&mut self, seqs: &[u64]) {
-        self.in_flight
-            .extend(seqs.iter().copied().filter(|s| self.events.contains_key(s)));
+        self.set_in_flight(seqs, true);
     }
 
     /// Returns in-flight events to waiting.
     pub fn release(&mut self, seqs: &[u64]) {
-        for s in seqs {
-            self.in_flight.remove(s);
-        }
+        self.set_in_flight(seqs, false);
     }
 
     /// The stored form of an event.
     pub fn get(&self, seq: u64) -> Option<&StoredEvent> {
-        self.events.get(&seq)
+        self.find(seq).ok().map(|i| &self.slots[i].event)
     }
 
     /// Every queued sequence number.
     pub fn all(&self) -> Vec<u64> {
-        self.events.keys().copied().collect()
+        self.slots.iter().map(|s| s.event.seq).collect()
     }
 }
 
@@ -216,5 +251,19 @@ mod tests {
         q.release(&[1, 2]);
         assert_eq!(q.oldest_waiting().unwrap().seq, 1);
         assert_eq!(q.take_batch(10, 1), vec![1], "one event always fits");
+    }
+
+    #[test]
+    fn counts_stay_consistent_through_removal_and_replacement() {
+        let mut q = Queue::new(vec![ev(3, Priority::Normal, 5), ev(1, Priority::Normal, 7)]);
+        assert_eq!(q.all(), vec![1, 3], "kept in sequence order");
+        q.mark_in_flight(&[1, 1, 9]);
+        assert_eq!(q.waiting(), 1);
+        q.push(ev(1, Priority::High, 2));
+        assert_eq!((q.waiting(), q.bytes()), (2, 7), "a replaced event is waiting again");
+        q.mark_in_flight(&[3]);
+        assert_eq!(q.remove(&[3, 4]), vec![3]);
+        assert_eq!((q.len(), q.waiting(), q.bytes()), (1, 1, 2));
+        assert!(!q.contains(3) && q.contains(1));
     }
 }

@@ -12,9 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
+use crate::drops::DropCounts;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use tributary_contract::DropReason;
 
 /// Eviction class: when the queue is full, `Normal` events go first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -54,11 +54,14 @@ pub struct InFlightBatch {
     /// Sequence numbers of its events, in order.
     pub seqs: Vec<u64>,
     /// Drop counts reported in this batch's `clientReport`.
-    pub report: BTreeMap<DropReason, u64>,
+    pub report: DropCounts,
 }
 
-/// The engine's small durable state.
+/// The engine's small durable state. Missing fields read as their
+/// defaults, so a platform may seed a new store with only the identity
+/// (the web SDK shares the anonymous id and session between tabs this way).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PersistedState {
     /// Device-scoped id, created on first start.
     pub anonymous_id: Option<String>,
@@ -73,7 +76,7 @@ pub struct PersistedState {
     /// The batch in flight, if any.
     pub in_flight: Option<InFlightBatch>,
     /// Drops not yet reported to the gateway.
-    pub unreported: BTreeMap<DropReason, u64>,
+    pub unreported: DropCounts,
     /// Consent as last set by the app.
     pub consent: Option<crate::Consent>,
 }

@@ -47,6 +47,14 @@ pub enum UploadResult {
         /// Response body (may be empty).
         body: Vec<u8>,
     },
+    /// A 2xx answer whose body the platform read with its own JSON parser:
+    /// the `rejected` entries of the contract's `BatchResponse` as
+    /// `(index, retryable)`. The web SDK reports this (the browser's parser
+    /// is free; one in WebAssembly is not).
+    Accepted {
+        /// Rejected events by batch position, and whether each may be retried.
+        rejected: Vec<(usize, bool)>,
+    },
     /// No response within the platform's timeout. The gateway may or may
     /// not have taken the batch; the retry's idempotency key settles it.
     Timeout,

@@ -129,7 +129,7 @@ fn an_engine_restarted_on_a_damaged_store_keeps_working_and_reports_the_loss() {
     let storage = FileStorage::open(dir.path()).unwrap();
     let mut e = Engine::new(cfg, storage, 2, 5_000).unwrap();
     let stats = e.stats();
-    assert_eq!(stats.dropped.get(&DropReason::Corrupt), Some(&1));
+    assert_eq!(stats.dropped.get(DropReason::Corrupt), 1);
     // 1 session start + 29 intact events from before, plus the new
     // session's end and start.
     assert_eq!(stats.queued, 32);

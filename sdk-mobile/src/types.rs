@@ -195,13 +195,7 @@ impl From<EngineStats> for Stats {
             dropped: s
                 .dropped
                 .iter()
-                .map(|(r, n)| {
-                    let name = serde_json::to_value(r)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_else(|| format!("{r:?}"));
-                    (name, *n)
-                })
+                .map(|(r, n)| (r.as_str().to_owned(), n))
                 .collect(),
         }
     }

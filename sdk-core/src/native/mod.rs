@@ -251,7 +251,7 @@ impl NativeClient {
         };
         let refused = self.refused.load(Ordering::Relaxed);
         if refused > 0 {
-            *stats.dropped.entry(DropReason::QueueFull).or_default() += refused;
+            stats.dropped.add(DropReason::QueueFull, refused);
         }
         stats
     }

@@ -1,0 +1,454 @@
+//! Tributary's web SDK, Rust half: the sdk-core [`Engine`] behind a small
+//! wasm-bindgen interface.
+//!
+//! The engine decides everything — what to queue, what to send and when,
+//! what a response means, what to drop and why — exactly as on mobile. The
+//! JavaScript layer in `sdk-wasm/js/` only performs I/O and reports back:
+//!
+//! * storage: it fills a [`Loader`] from IndexedDB, then after each call
+//!   copies [`Core::take_changes`] back (see [`journal`]);
+//! * uploads: it asks [`Core::next_task`], sends the request with `fetch`
+//!   (gzipping through `CompressionStream`), and reports the outcome with
+//!   [`Core::on_response`] or [`Core::on_failure`];
+//! * page hide: it sends [`Core::beacons`] with `navigator.sendBeacon` and
+//!   confirms each with [`Core::beacon_sent`].
+//!
+//! The interface is shaped by the download budget (`scripts/size`: 30 KB
+//! gzipped for everything a page loads). No serde code is linked: JSON is
+//! read by the browser and written by hand (`tributary_sdk_core::json`).
+//! Calls take and return numbers and strings; text results (upload
+//! details, store changes, beacons, stats) are left in one outbox that
+//! JavaScript reads with [`Core::out`], so each call needs no glue of its
+//! own for returning strings. Numbers are `f64` on the boundary (JavaScript
+//! numbers); sequence numbers and times stay far below 2^53.
+
+pub mod journal;
+
+use journal::Journal;
+use tributary_sdk_core::config::Compression;
+use tributary_sdk_core::json::{write_int, write_str, write_utf8};
+use tributary_sdk_core::storage::InFlightBatch;
+use tributary_sdk_core::{
+    Consent, DropCounts, DropReason, Engine, EnqueueError, JsonObject, SdkConfig, UploadRequest,
+    UploadResult, UploadTask,
+};
+use wasm_bindgen::prelude::*;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+
+/// [`Core::record`]'s result when the event was queued.
+pub const QUEUED: u32 = 0;
+/// [`Core::record`]'s result when the call was refused; the message is in
+/// [`Core::out`]. Results in between are `DropReason::ALL` positions + 1.
+pub const INVALID: u32 = 255;
+
+fn consent_from(code: u8) -> Consent {
+    match code {
+        1 => Consent::Pending,
+        2 => Consent::Denied,
+        _ => Consent::Granted,
+    }
+}
+
+/// The numeric options [`Core::new`] takes, in order; `NaN` keeps
+/// sdk-core's default. The JavaScript layer lists the same names (in
+/// camelCase) for its options object.
+pub const OPTIONS: [&str; 14] = [
+    "max_queue_events",
+    "max_queue_bytes",
+    "max_event_bytes",
+    "max_batch_events",
+    "max_batch_bytes",
+    "flush_at_events",
+    "flush_interval_ms",
+    "max_event_age_ms",
+    "backoff_base_ms",
+    "backoff_cap_ms",
+    "session_timeout_ms",
+    "sample_rate",
+    "consent",
+    "compress",
+];
+
+/// The web's configuration: sdk-core's defaults, then compression by the
+/// page (`CompressionStream`), sessions that survive page loads, library
+/// `tributary-web`, then `options` (see [`OPTIONS`]).
+fn web_config(write_key: String, endpoint: String, version: String, options: &[f64]) -> SdkConfig {
+    let mut c = SdkConfig::new(write_key, endpoint);
+    c.compression = Compression::Platform;
+    c.new_session_on_start = false;
+    c.library_name = "tributary-web".into();
+    c.library_version = version;
+    for (i, v) in options.iter().enumerate() {
+        if v.is_nan() {
+            continue;
+        }
+        let n = v.max(0.0) as u64;
+        match i {
+            0 => c.max_queue_events = n as usize,
+            1 => c.max_queue_bytes = n as usize,
+            2 => c.max_event_bytes = n as usize,
+            3 => c.max_batch_events = n as usize,
+            4 => c.max_batch_bytes = n as usize,
+            5 => c.flush_at_events = n as usize,
+            6 => c.flush_interval_ms = n,
+            7 => c.max_event_age_ms = n,
+            8 => c.backoff_base_ms = n,
+            9 => c.backoff_cap_ms = n,
+            10 => c.session_timeout_ms = n,
+            11 => c.sample_rate = *v,
+            12 => c.consent = consent_from(n as u8),
+            13 if n == 0 => c.compression = Compression::None,
+            _ => {}
+        }
+    }
+    c
+}
+
+/// What the JavaScript layer read from its store, handed to [`Core::new`].
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct Loader {
+    journal: Journal,
+}
+
+#[wasm_bindgen]
+impl Loader {
+    /// An empty loader (a first visit).
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Loader {
+        Loader::default()
+    }
+
+    /// One stored event: its sequence number, creation time (ms), whether
+    /// it is a health event (evicted last), and its JSON body, which the
+    /// caller has checked is one JSON object.
+    pub fn event(&mut self, seq: f64, created_ms: f64, high: bool, body: String) {
+        self.journal
+            .load_event(seq as u64, created_ms as i64, high, body);
+    }
+
+    /// A stored event that could not be read (counted as `corrupt`, and
+    /// deleted with the next changes).
+    pub fn corrupt(&mut self, seq: f64) {
+        self.journal.discard(seq as u64);
+    }
+
+    /// The stored state, as the journal wrote it (see [`journal`]): ids
+    /// (`""` absent), session id and last activity (`NaN` absent), next
+    /// sequence number, consent (0–2, other: unset), the in-flight batch
+    /// (`""` none) and the drop counts (report of the batch in flight, then
+    /// unreported; six each, in `DropReason::ALL` order).
+    #[allow(clippy::too_many_arguments)]
+    pub fn state(
+        &mut self,
+        anonymous_id: String,
+        user_id: String,
+        session_id: f64,
+        session_last_activity_ms: f64,
+        next_seq: f64,
+        consent: u8,
+        in_flight_key: String,
+        in_flight_seqs: &[f64],
+        drops: &[f64],
+    ) {
+        let s = self.journal.state_mut();
+        s.anonymous_id = (!anonymous_id.is_empty()).then_some(anonymous_id);
+        s.user_id = (!user_id.is_empty()).then_some(user_id);
+        if !session_id.is_nan() && !session_last_activity_ms.is_nan() {
+            s.session_id = Some(session_id as i64);
+            s.session_last_activity_ms = Some(session_last_activity_ms as i64);
+        }
+        s.next_seq = next_seq as u64;
+        s.consent = (consent <= 2).then(|| consent_from(consent));
+        let mut report = DropCounts::default();
+        for (i, n) in drops.iter().enumerate() {
+            let (Some(reason), true) = (DropReason::ALL.get(i % 6), *n > 0.0) else {
+                continue;
+            };
+            if i < 6 {
+                report.set(*reason, *n as u64);
+            } else {
+                s.unreported.set(*reason, *n as u64);
+            }
+        }
+        s.in_flight = (!in_flight_key.is_empty()).then(|| InFlightBatch {
+            key: in_flight_key,
+            seqs: in_flight_seqs.iter().map(|s| *s as u64).collect(),
+            report,
+        });
+    }
+}
+
+/// The SDK engine for one queue partition (one tab's queue).
+#[wasm_bindgen]
+pub struct Core {
+    engine: Engine<Journal>,
+    /// Text result (UTF-8) of the last call that has one (see the crate docs).
+    out: Vec<u8>,
+    /// The upload handed out by the last `next_task`, until its body is taken.
+    upload: Option<UploadRequest>,
+}
+
+#[wasm_bindgen]
+impl Core {
+    /// Starts the engine over what `loader` read, with `options` as in
+    /// [`OPTIONS`]. Throws `"invalid_config: …"` naming the field that is
+    /// wrong.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        write_key: String,
+        endpoint: String,
+        version: String,
+        options: &[f64],
+        loader: Loader,
+        seed: f64,
+        now_ms: f64,
+    ) -> Result<Core, String> {
+        let cfg = web_config(write_key, endpoint, version, options);
+        let engine = Engine::new(cfg, loader.journal, seed as u64, now_ms as i64)
+            .map_err(|e| String::from("invalid_config: ") + &e)?;
+        Ok(Core {
+            engine,
+            out: Vec::new(),
+            upload: None,
+        })
+    }
+
+    /// The text result of the last call that produced one, as UTF-8
+    /// (JavaScript decodes it with `TextDecoder`).
+    pub fn out(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Records an event. `kind`: 0 track (`name` = event), 1 identify
+    /// (`name` = user id), 2 page, 3 screen, 4 group (`name` = group id),
+    /// 5 alias (`name` = new user id). `json` is the properties or traits:
+    /// `JSON.stringify` of a plain object, or `""` for none. Returns
+    /// [`QUEUED`], a drop reason's position in `DropReason::ALL` + 1, or
+    /// [`INVALID`] with the message in `out`.
+    pub fn record(&mut self, kind: u8, name: &str, json: String, now_ms: f64) -> u32 {
+        let now = now_ms as i64;
+        let props = if json.is_empty() {
+            JsonObject::empty()
+        } else {
+            JsonObject::from_serialized(json)
+        };
+        let e = &mut self.engine;
+        let result = match kind {
+            0 => e.track(name, props, now),
+            1 => e.identify(name, props, now),
+            2 => e.page(name, props, now),
+            3 => e.screen(name, props, now),
+            4 => e.group(name, props, now),
+            _ => e.alias(name, now),
+        };
+        match result {
+            Ok(()) => QUEUED,
+            Err(EnqueueError::Dropped(r)) => {
+                DropReason::ALL.iter().position(|x| *x == r).map_or(INVALID, |i| i as u32 + 1)
+            }
+            Err(EnqueueError::Invalid(m)) => {
+                self.out = m.into_bytes();
+                INVALID
+            }
+            Err(EnqueueError::Storage(s)) => {
+                self.out = s.0.into_bytes();
+                INVALID
+            }
+        }
+    }
+
+    /// Forgets the user: new anonymous id and session.
+    pub fn reset(&mut self, now_ms: f64) {
+        self.engine.reset(now_ms as i64);
+    }
+
+    /// Sets consent: 0 granted, 1 pending, 2 denied.
+    pub fn set_consent(&mut self, code: u8) {
+        self.engine.set_consent(consent_from(code));
+    }
+
+    /// Replaces the context sent with every batch (page, user agent,
+    /// locale, screen, library): `JSON.stringify` of a plain object.
+    pub fn set_context(&mut self, context: String) {
+        self.engine.set_context_object(JsonObject::from_serialized(context));
+    }
+
+    /// Network hint (`online`/`offline` events).
+    pub fn set_online(&mut self, online: bool) {
+        self.engine.set_online(online);
+    }
+
+    /// Sends everything queued as soon as the retry policy allows.
+    pub fn flush(&mut self) {
+        self.engine.flush();
+    }
+
+    /// What to do next: `-1` nothing until something changes, `-2` send
+    /// an upload (details in `out` as `{"id","url","headers","compress"}`,
+    /// body from [`Core::upload_body`]), otherwise wait that many ms.
+    pub fn next_task(&mut self, now_ms: f64) -> f64 {
+        match self.engine.next_task(now_ms as i64) {
+            UploadTask::Upload(req) => {
+                let mut o = b"{\"id\":".to_vec();
+                write_int(&mut o, req.id as i64);
+                o.extend_from_slice(b",\"url\":");
+                write_str(&mut o, &req.url);
+                o.extend_from_slice(b",\"events\":");
+                write_int(&mut o, req.event_count as i64);
+                o.extend_from_slice(b",\"compress\":");
+                o.extend_from_slice(if req.compress { b"true" } else { b"false" });
+                o.extend_from_slice(b",\"headers\":{");
+                for (i, (k, v)) in req.headers.iter().enumerate() {
+                    if i > 0 {
+                        o.push(b',');
+                    }
+                    write_str(&mut o, k);
+                    o.push(b':');
+                    write_str(&mut o, v);
+                }
+                o.extend_from_slice(b"}}");
+                self.out = o;
+                self.upload = Some(req);
+                -2.0
+            }
+            UploadTask::Wait(d) => d.as_millis() as f64,
+            UploadTask::Done => -1.0,
+        }
+    }
+
+    /// The body of the upload last handed out (once).
+    pub fn upload_body(&mut self) -> Vec<u8> {
+        self.upload.take().map(|u| u.body).unwrap_or_default()
+    }
+
+    /// Reports an HTTP response to request `id`: its status, the
+    /// `Retry-After` header (or `""`), and for a 2xx answer the rejected
+    /// events read from the body, as pairs `[index, retryable (0/1), …]`.
+    pub fn on_response(&mut self, id: f64, status: u16, retry_after: String, rejected: &[f64], now_ms: f64) {
+        let result = if (200..300).contains(&status) {
+            UploadResult::Accepted {
+                rejected: rejected
+                    .chunks_exact(2)
+                    .map(|p| (p[0] as usize, p[1] != 0.0))
+                    .collect(),
+            }
+        } else {
+            UploadResult::Http {
+                status,
+                retry_after: (!retry_after.is_empty()).then_some(retry_after),
+                body: Vec::new(),
+            }
+        };
+        self.engine.on_response(id as u64, result, now_ms as i64);
+    }
+
+    /// Reports that request `id` got no response: a `timeout`, or a
+    /// network failure.
+    pub fn on_failure(&mut self, id: f64, timeout: bool, now_ms: f64) {
+        let result = if timeout {
+            UploadResult::Timeout
+        } else {
+            UploadResult::Network(String::new())
+        };
+        self.engine.on_response(id as u64, result, now_ms as i64);
+    }
+
+    /// Packs the waiting events into beacon payloads of at most `max_bytes`
+    /// and returns how many; they are in `out` as
+    /// `[{"key":"…","seqs":[…],"body":"…"}]`, the body carrying the write
+    /// key. None while the engine is backing off after a failure, or
+    /// without consent: then the events stay stored for the next visit
+    /// rather than go to a beacon that would likely be lost.
+    pub fn beacons(&mut self, max_bytes: u32, now_ms: f64) -> u32 {
+        if self.engine.is_backing_off() || self.engine.consent() != Consent::Granted {
+            self.out = b"[]".to_vec();
+            return 0;
+        }
+        let list = self.engine.beacon_batches(max_bytes as usize, now_ms as i64);
+        let mut out = vec![b'['];
+        for (i, b) in list.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"key\":");
+            write_str(&mut out, &b.idempotency_key);
+            out.extend_from_slice(b",\"seqs\":[");
+            for (j, seq) in b.seqs.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                write_int(&mut out, *seq as i64);
+            }
+            out.extend_from_slice(b"],\"body\":");
+            write_utf8(&mut out, &b.body);
+            out.push(b'}');
+        }
+        out.push(b']');
+        self.out = out;
+        list.len() as u32
+    }
+
+    /// The browser's store is out of quota: evicts the oldest waiting
+    /// events to free at least `bytes` (counted as `queue_full` and
+    /// reported to the gateway). Returns how many were evicted.
+    pub fn evict(&mut self, bytes: u32) -> u32 {
+        self.engine.evict(bytes as usize) as u32
+    }
+
+    /// Confirms that the browser accepted a beacon carrying `seqs`.
+    pub fn beacon_sent(&mut self, seqs: &[f64]) {
+        let seqs: Vec<u64> = seqs.iter().map(|s| *s as u64).collect();
+        self.engine.beacon_sent(&seqs);
+    }
+
+    /// Whether store changes are pending; if so they are in `out` (see
+    /// [`journal`]).
+    pub fn take_changes(&mut self) -> bool {
+        let j = self.engine.storage_mut();
+        if !j.is_dirty() {
+            return false;
+        }
+        self.out = j.take_changes();
+        true
+    }
+
+    /// Leaves counters, queue size and identity in `out` as JSON:
+    /// `dropped` (by reason), `enqueued`, `delivered`, `droppedTotal`,
+    /// `sampledOut`, `requests`, `queued`, `queuedBytes`, `anonymousId`,
+    /// `userId`, `idle`.
+    pub fn stats(&mut self) {
+        let s = self.engine.stats();
+        let mut out = b"{\"dropped\":".to_vec();
+        s.dropped.write_json(&mut out);
+        for (name, v) in [
+            ("enqueued", s.enqueued),
+            ("delivered", s.delivered),
+            ("droppedTotal", s.dropped_total()),
+            ("sampledOut", s.sampled_out),
+            ("requests", s.requests),
+            ("queued", s.queued as u64),
+            ("queuedBytes", s.queued_bytes as u64),
+        ] {
+            out.push(b',');
+            write_str(&mut out, name);
+            out.push(b':');
+            write_int(&mut out, v as i64);
+        }
+        out.extend_from_slice(b",\"anonymousId\":");
+        write_str(&mut out, self.engine.anonymous_id());
+        out.extend_from_slice(b",\"userId\":");
+        match self.engine.user_id() {
+            Some(u) => write_str(&mut out, u),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"idle\":");
+        out.extend_from_slice(if self.engine.is_idle() { b"true" } else { b"false" });
+        out.push(b'}');
+        self.out = out;
+    }
+}
