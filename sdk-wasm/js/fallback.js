@@ -22,8 +22,9 @@ export function webStorage(ls, name) {
       return { events, state: get(key(p, 'state')) };
     },
     async apply(p, ch) {
-      for (const [seq, t, high, body] of ch.put) ls.setItem(key(p, seq), JSON.stringify([t, high, body]));
+      // Deletions first: they free the space the additions may need.
       for (const seq of ch.del) ls.removeItem(key(p, seq));
+      for (const [seq, t, high, body] of ch.put) ls.setItem(key(p, seq), JSON.stringify([t, high, body]));
       if (ch.state) ls.setItem(key(p, 'state'), JSON.stringify(ch.state));
     },
     async partitions() {
@@ -48,8 +49,8 @@ export function memory() {
     async load(p) { const x = part(p); return { events: [...x.events].map(([s, v]) => [s, ...v]), state: x.state }; },
     async apply(p, ch) {
       const x = part(p);
-      for (const [seq, t, high, body] of ch.put) x.events.set(seq, [t, high, body]);
       for (const seq of ch.del) x.events.delete(seq);
+      for (const [seq, t, high, body] of ch.put) x.events.set(seq, [t, high, body]);
       if (ch.state) x.state = ch.state;
     },
     async partitions() { return [...parts.keys()]; },

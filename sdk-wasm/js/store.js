@@ -19,8 +19,8 @@ export const isQuota = (e) => !!e && (e.name === QUOTA || e.code === 22 || e.cod
 const req = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
 const done = (tx) => new Promise((ok, fail) => { tx.oncomplete = ok; tx.onerror = tx.onabort = () => fail(tx.error || new Error('transaction aborted')); });
 
-/** IndexedDB store. */
-export async function openIdb(idb, name) {
+/** IndexedDB store (`KeyRange`: the environment's IDBKeyRange). */
+export async function openIdb(idb, name, KeyRange) {
   const open = idb.open(name, 1);
   open.onupgradeneeded = () => {
     const db = open.result;
@@ -29,7 +29,7 @@ export async function openIdb(idb, name) {
     db.createObjectStore('meta');
   };
   const db = await req(open);
-  const range = (p) => IDBKeyRange.bound([p, 0], [p, Infinity]);
+  const range = (p) => KeyRange.bound([p, 0], [p, Infinity]);
   return {
     kind: 'indexeddb',
     async load(p) {
@@ -44,8 +44,8 @@ export async function openIdb(idb, name) {
     async apply(p, ch) {
       const tx = db.transaction(['events', 'parts'], 'readwrite');
       const ev = tx.objectStore('events');
-      for (const [seq, t, high, body] of ch.put) ev.put([t, high, body], [p, seq]);
       for (const seq of ch.del) ev.delete([p, seq]);
+      for (const [seq, t, high, body] of ch.put) ev.put([t, high, body], [p, seq]);
       if (ch.state) tx.objectStore('parts').put(ch.state, p);
       await done(tx);
     },
@@ -71,7 +71,7 @@ export async function openIdb(idb, name) {
 /** Opens the best store the environment offers (`kind`: 'auto', 'indexeddb', 'localstorage' or 'memory'). */
 export async function openStore(kind, name, g = globalThis) {
   if ((kind === 'auto' || kind === 'indexeddb') && g.indexedDB) {
-    try { return await openIdb(g.indexedDB, name); } catch (e) { if (kind === 'indexeddb') throw e; }
+    try { return await openIdb(g.indexedDB, name, g.IDBKeyRange); } catch (e) { if (kind === 'indexeddb') throw e; }
   }
   // The fallbacks are loaded only when needed: most pages never do.
   const { webStorage, memory } = await import('./fallback.js');

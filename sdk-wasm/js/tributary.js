@@ -102,6 +102,9 @@ class Lane {
       const at = text.indexOf(': ');
       fail(at > 0 ? text.slice(0, at) : 'invalid_config', camel(at > 0 ? text.slice(at + 2) : text));
     }
+    // The context goes with each batch: for an adopted queue it is the
+    // adopting page's (same browser and device).
+    core.set_context(json(context(g, o.context), 'context'));
     return new Lane(core, o, store, part, g);
   }
 
@@ -118,32 +121,56 @@ class Lane {
 
   async write() {
     while (this.core.take_changes()) {
-      const ch = JSON.parse(out(this.core));
-      try {
-        await this.store.apply(this.part, ch);
-      } catch (e) {
-        if (!isQuota(e)) throw e;
-        // Out of quota: evict the oldest waiting events (counted as
-        // queue_full and reported to the gateway), then store again.
-        const bytes = ch.put.reduce((n, p) => n + p[3].length, 0);
-        this.core.evict(bytes);
-        if (this.core.take_changes()) {
-          const more = JSON.parse(out(this.core));
-          const gone = new Set(more.del);
-          await this.store.apply(this.part, { put: [], del: more.del, state: null });
-          await this.store.apply(this.part, {
-            put: [...ch.put, ...more.put].filter((p) => !gone.has(p[0])),
-            del: ch.del, state: more.state || ch.state,
-          });
+      let ch = JSON.parse(out(this.core));
+      for (let tries = 0; ; tries++) {
+        try {
+          await this.store.apply(this.part, ch);
+          break;
+        } catch (e) {
+          if (!isQuota(e) || tries === 8) throw e;
+          // Out of quota: evict the oldest waiting events (counted as
+          // queue_full and reported to the gateway), a quarter of what is
+          // being added at a time, and store again with the evictions.
+          const adding = ch.put.reduce((n, p) => n + p[3].length, 0);
+          this.core.evict(Math.max(1, adding >> 2));
+          if (this.core.take_changes()) {
+            const more = JSON.parse(out(this.core));
+            const gone = new Set(more.del);
+            ch = {
+              put: [...ch.put, ...more.put].filter((p) => !gone.has(p[0])),
+              del: [...ch.del, ...more.del],
+              state: more.state || ch.state,
+            };
+          }
         }
       }
       if (ch.state && this.onState) this.onState(ch.state);
     }
   }
 
-  /** Runs the upload loop if it is not running; resolves when it pauses. */
+  /**
+   * Runs the upload loop, or asks the running one for another pass (the
+   * core may have decided to wait before the latest event or flush);
+   * resolves when it pauses.
+   */
   pump() {
-    if (!this.loop && !this.closed) this.loop = this.run().finally(() => { this.loop = null; });
+    if (this.closed) return Promise.resolve();
+    if (this.loop) {
+      this.again = true;
+      return this.loop;
+    }
+    this.loop = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.run();
+        } while (this.again && !this.closed);
+      } finally {
+        // Cleared in the same step as the last check, so a pump() asked
+        // for after it starts a new loop rather than joining a finished one.
+        this.loop = null;
+      }
+    })();
     return this.loop;
   }
 
@@ -179,6 +206,12 @@ class Lane {
       }
     }
     this.save();
+  }
+
+  /** Nothing queued and nothing in flight. */
+  idle() {
+    this.core.stats();
+    return JSON.parse(out(this.core)).idle;
   }
 
   stop() {
@@ -237,7 +270,6 @@ export class Tributary {
   constructor(wasm, o, store, lane, g) {
     Object.assign(this, { wasm, o, store, lane, g, core: lane.core, adopted: new Map(), closed: false });
     this.context = o.context;
-    this.core.set_context(json(context(g, o.context), 'context'));
     let shared = '';
     lane.onState = (s) => {
       const next = JSON.stringify({ a: s.anonymous_id, u: s.user_id, s: s.session_id, l: s.session_last_activity_ms });
@@ -280,7 +312,7 @@ export class Tributary {
       this.adopted.set(p, lane);
       lane.core.flush();
       lane.onPause = () => {
-        if (!lane.core.idle()) return;
+        if (!lane.idle()) return;
         lane.stop();
         this.adopted.delete(p);
         lane.save().then(() => this.store.drop(p)).finally(release);

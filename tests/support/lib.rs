@@ -353,11 +353,22 @@ impl Drop for GatewayProcess {
 /// Writes a gateway config for a process under test: the test cluster,
 /// both test keys, one route, its own spool; `extra` is appended verbatim.
 pub fn write_process_config(dir: &std::path::Path, prefix: &str, extra: &str) -> PathBuf {
+    write_process_config_at(dir, prefix, "127.0.0.1:0", extra)
+}
+
+/// [`write_process_config`] listening on `listen` (a fixed port, for tests
+/// that stop the gateway and start it again where clients expect it).
+pub fn write_process_config_at(
+    dir: &std::path::Path,
+    prefix: &str,
+    listen: &str,
+    extra: &str,
+) -> PathBuf {
     let path = dir.join("gateway.toml");
     let text = format!(
         r#"
 [server]
-listen = "127.0.0.1:0"
+listen = "{listen}"
 [kafka]
 brokers = "{bootstrap}"
 message_timeout_ms = 5000

@@ -138,10 +138,16 @@ where
             (Some(_), _) => method_not_allowed(),
         };
         // Browsers send from any origin; the write key, not the origin, is
-        // the credential.
-        resp.headers_mut().insert(
+        // the credential. The web SDK reads Retry-After, which is not a
+        // CORS-safelisted response header.
+        let h = resp.headers_mut();
+        h.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after"),
         );
         return resp;
     }
@@ -197,9 +203,14 @@ fn preflight() -> Response<Full<Bytes>> {
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("POST, OPTIONS"),
     );
+    // Every request header the SDKs send: the web SDK's batches carry
+    // Idempotency-Key; signed server-side senders may come from a browser
+    // context too.
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, content-encoding"),
+        HeaderValue::from_static(
+            "authorization, content-type, content-encoding, idempotency-key, x-tributary-timestamp, x-tributary-signature",
+        ),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,

@@ -1,0 +1,149 @@
+// End-to-end scenarios of tributary-web in a real browser: Debian's headless
+// Chromium, driven by playwright-core, against the real gateway and Kafka.
+//
+// Run by tests/web_sdk.rs, which owns the gateway and checks Kafka. This
+// script drives the page and tells the Rust side when the gateway must go
+// down or come up, with lines on stdout (`@gateway down`, `@gateway up`,
+// answered `ok` on stdin) and ends with `@done {json}`.
+//
+//   node e2e.js <scenario> <gateway-url> <write-key> <run-id>
+// Scenarios: offline-reload, close-pending, closed-tab.
+
+import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const [scenario, endpoint, writeKey, run] = process.argv.slice(2);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const log = (...a) => console.error('[e2e]', ...a);
+
+async function gateway(state) {
+  console.log(`@gateway ${state}`);
+  const { value } = await lines.next();
+  if (value !== 'ok') throw new Error(`gateway ${state}: got ${value}`);
+}
+
+// The package folder over HTTP, as a site would serve it.
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+const server = createServer(async (req, res) => {
+  const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+  try {
+    const body = await readFile(join(root, path));
+    res.writeHead(200, { 'content-type': types[extname(path)] || 'application/octet-stream' });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+const pageUrl = `http://127.0.0.1:${server.address().port}/test/browser/page.html`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const context = await browser.newContext();
+const options = { writeKey, endpoint, backoffBaseMs: 200, backoffCapMs: 1500, timeoutMs: 3000 };
+
+async function open() {
+  const page = await context.newPage();
+  page.on('console', (m) => log('page:', m.text()));
+  page.on('pageerror', (e) => log('page error:', e.message));
+  await page.goto(pageUrl);
+  await page.waitForFunction(() => window.ready === true);
+  return page;
+}
+
+const init = (page, extra = {}) => page.evaluate(async (o) => {
+  window.sdk = await window.Tributary.init(o);
+  return window.sdk.stats();
+}, { ...options, ...extra });
+
+const track = (page, from, to) => page.evaluate(async ({ from, to, run }) => {
+  for (let n = from; n < to; n++) window.sdk.track('Order Completed', { run, n, note: 'x'.repeat(200) });
+  await window.sdk.saved();
+  return window.sdk.stats();
+}, { from, to, run });
+
+const stats = (page) => page.evaluate(() => window.sdk.stats());
+
+async function until(what, fn, ms = 60000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const result = { scenario, sent: 0 };
+try {
+  if (scenario === 'offline-reload') {
+    // The gateway is down from the start: uploads fail and back off.
+    const page = await open();
+    await init(page);
+    await track(page, 0, 60);
+    await sleep(1500);
+    const before = await stats(page);
+    log('before reload', JSON.stringify(before));
+    if (before.delivered !== 0 || before.queued < 60) throw new Error('events left the page while the gateway was down');
+    // Reload: the queue (and any batch in flight, with its key) must come
+    // back from IndexedDB.
+    await page.reload();
+    await page.waitForFunction(() => window.ready === true);
+    const after = await init(page);
+    log('after reload', JSON.stringify(after));
+    if (after.queued < 60) throw new Error(`only ${after.queued} events came back after the reload`);
+    if (after.storage !== 'indexeddb') throw new Error(`storage is ${after.storage}`);
+    await track(page, 60, 120);
+    await sleep(1000);
+    await gateway('up');
+    const done = await until('the queue to drain', async () => { const s = await stats(page); return s.queued === 0 && s; });
+    log('drained', JSON.stringify(done));
+    result.sent = 120;
+    result.stats = done;
+  } else if (scenario === 'close-pending') {
+    // Gateway up; the page holds its events (no batch is due) and closes.
+    const page = await open();
+    await init(page, { flushAt: 1000, flushIntervalMs: 3600000 });
+    const s = await track(page, 0, 40);
+    if (s.requests !== 0) throw new Error('an upload went out before the page closed');
+    await page.close({ runBeforeUnload: true });
+    await sleep(3000);
+    result.sent = 40;
+  } else if (scenario === 'closed-tab') {
+    // Two tabs; one queues events while the gateway is down (its uploads
+    // fail, so closing it sends no beacon) and closes. The other adopts its
+    // queue and delivers it when the gateway is back.
+    const a = await open();
+    await init(a);
+    const b = await open();
+    await init(b);
+    await track(b, 0, 30);
+    await until('tab b to see the gateway down', async () => (await stats(b)).requests > 0);
+    await b.close({ runBeforeUnload: true });
+    await gateway('up');
+    // Tabs look for orphaned queues at start and every 30 s; do not wait.
+    await a.evaluate(() => window.sdk.adoptOrphans());
+    await until('the closed tab\'s queue to arrive', () => a.evaluate(async () => window.sdk.adopted.size === 0
+      && !(await window.sdk.store.partitions()).some((p) => p !== window.sdk.lane.part)));
+    result.sent = 30;
+  } else {
+    throw new Error(`unknown scenario ${scenario}`);
+  }
+  console.log(`@done ${JSON.stringify(result)}`);
+} catch (e) {
+  console.log(`@failed ${e && e.stack || e}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  server.close();
+  process.exit();
+}

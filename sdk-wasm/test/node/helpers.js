@@ -1,0 +1,71 @@
+// Shared by the Node tests: a stand-in endpoint that records requests and
+// answers as each test scripts it (fault injection; the real gateway and
+// Kafka are exercised by the Chromium tests in tests/web_sdk.rs), and small
+// fakes of browser storage.
+
+import { createServer } from 'node:http';
+import { gunzipSync } from 'node:zlib';
+
+/**
+ * Starts an HTTP endpoint. `answer(req, body, n)` returns `{status, headers,
+ * body}` for the n-th request (default: 200 with every event accepted).
+ */
+export async function endpoint(answer = () => null) {
+  const requests = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let raw = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
+      const body = JSON.parse(raw.toString('utf8'));
+      const n = requests.push({ url: req.url, headers: req.headers, body });
+      const a = answer(req, body, n) || { status: 200, body: { accepted: body.batch.length, rejected: [] } };
+      res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers || {}) });
+      res.end(JSON.stringify(a.body || {}));
+    });
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    requests,
+    events: () => requests.flatMap((r) => r.body.batch),
+    close: () => new Promise((ok) => { server.close(ok); server.closeAllConnections(); }),
+  };
+}
+
+/** A Web Storage (localStorage) in memory, failing with QuotaExceededError past `quota` bytes. */
+export function fakeLocalStorage(quota = Infinity) {
+  const m = new Map();
+  const size = () => [...m].reduce((n, [k, v]) => n + k.length + v.length, 0);
+  return {
+    get length() { return m.size; },
+    key: (i) => [...m.keys()][i] ?? null,
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem(k, v) {
+      const before = m.get(k);
+      m.set(k, String(v));
+      if (size() > quota) {
+        if (before === undefined) m.delete(k); else m.set(k, before);
+        const e = new Error('quota exceeded');
+        e.name = 'QuotaExceededError';
+        throw e;
+      }
+    },
+    removeItem: (k) => { m.delete(k); },
+    map: m,
+  };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `fn()` is truthy (polling), or fails after `ms`. */
+export async function until(what, fn, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
