@@ -114,6 +114,20 @@ mod tests {
     }
 
     #[test]
+    fn rejections_read_by_the_platform_count_like_a_body() {
+        let read = UploadResult::Accepted {
+            rejected: vec![(0, false), (2, true)],
+        };
+        assert_eq!(
+            classify(&read),
+            Verdict::Delivered {
+                drop: vec![0],
+                retry: vec![2]
+            }
+        );
+    }
+
+    #[test]
     fn each_status_has_its_verdict() {
         let body = r#"{"accepted":1,"rejected":[{"index":0,"code":"missing_field","message":"","retryable":false},
                                                  {"index":2,"code":"queue_full","message":"","retryable":true}]}"#;

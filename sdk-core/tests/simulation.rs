@@ -628,3 +628,48 @@ fn beacon_batches_fit_the_quota_carry_the_write_key_and_skip_the_batch_in_flight
     }
     assert_eq!(e.stats().queued, 6, "only the batch in flight is left");
 }
+
+#[test]
+fn a_restart_continues_the_session_when_starts_are_not_cold() {
+    // The web SDK's setting: a page load continues the session.
+    let cfg = SdkConfig {
+        new_session_on_start: false,
+        ..config()
+    };
+    let storage = MemoryStorage::new();
+    let mut a = Engine::new(cfg.clone(), storage.clone(), 1, 0).unwrap();
+    track_n(&mut a, 1, 1_000);
+    drop(a);
+    let mut b = Engine::new(cfg, storage, 2, 5_000).unwrap();
+    track_n(&mut b, 1, 6_000);
+    b.flush();
+    let r = upload(&mut b, 6_000);
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    let batch = v["batch"].as_array().unwrap();
+    let names: Vec<&str> = batch.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Session Started", "e", "e"]);
+    assert_eq!(batch[1]["sessionId"], batch[2]["sessionId"]);
+}
+
+#[test]
+fn evict_frees_room_from_the_oldest_waiting_events_and_counts_them() {
+    let mut e = Engine::new(config(), MemoryStorage::new(), 1, 0).unwrap();
+    track_n(&mut e, 6, 1_000);
+    let in_flight = upload(&mut e, 1_000);
+    track_n(&mut e, 4, 2_000);
+    let before = e.stats();
+    let one = in_flight.body.len() / in_flight.event_count;
+    let evicted = e.evict(one);
+    assert!(evicted >= 1);
+    let after = e.stats();
+    assert_eq!(after.queued, before.queued - evicted);
+    assert_eq!(after.dropped.get(DropReason::QueueFull), evicted as u64);
+    // The batch in flight is untouched: its answer still settles it.
+    e.on_response(
+        in_flight.id,
+        UploadResult::Accepted { rejected: vec![] },
+        2_500,
+    );
+    assert_eq!(e.stats().delivered, in_flight.event_count as u64);
+    assert_eq!(e.stats().queued, after.queued - in_flight.event_count);
+}

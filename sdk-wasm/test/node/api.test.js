@@ -54,7 +54,7 @@ test('events go in the Segment shape, gzipped, with the write key and an idempot
   assert.equal(req.headers['content-encoding'], 'gzip');
   assert.match(req.headers['idempotency-key'], /^[0-9a-f-]{36}$/);
   assert.equal(req.body.context.library.name, 'tributary-web');
-  const byType = Object.fromEntries(req.body.batch.filter((e) => e.event !== '_tributary.session_started').map((e) => [e.type, e]));
+  const byType = Object.fromEntries(req.body.batch.filter((e) => e.event !== 'Session Started').map((e) => [e.type, e]));
   assert.deepEqual(byType.track.properties, { total: 12.5, items: [{ sku: 'a' }] });
   assert.equal(byType.track.event, 'Order Completed');
   assert.equal(byType.identify.userId, 'u1');
