@@ -498,7 +498,7 @@ impl<S: Storage> Engine<S> {
             let batch = InFlightBatch {
                 key: self.rng.uuid_v7(now_ms),
                 seqs,
-                report: self.state.unreported.clone(),
+                report: self.state.unreported,
             };
             self.state.in_flight = Some(batch.clone());
             self.in_flight = Some(InFlight {
@@ -534,7 +534,7 @@ impl<S: Storage> Engine<S> {
         }
         flight.request = None;
         let seqs = flight.batch.seqs.clone();
-        let report = flight.batch.report.clone();
+        let report = flight.batch.report;
         match policy::classify(&result) {
             Verdict::Delivered { drop, retry } => {
                 let pick = |idx: &[usize]| -> Vec<u64> {
@@ -819,19 +819,6 @@ fn library_context(name: &str, version: &str) -> JsonObject {
     JsonObject::written(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use base64::Engine as _;
-
-    #[test]
-    fn base64_matches_the_standard_alphabet_with_padding() {
-        for s in ["", "a", "ab", "abc", "abcd", "wk-123:", "\u{ff}\u{1}é"] {
-            let want = base64::engine::general_purpose::STANDARD.encode(s);
-            assert_eq!(super::base64(s.as_bytes()), want, "{s:?}");
-        }
-    }
-}
-
 fn ms(n: i64) -> Duration {
     Duration::from_millis(n.max(0) as u64)
 }
@@ -850,4 +837,17 @@ fn gzip(data: &[u8]) -> Option<Vec<u8>> {
 #[cfg(not(feature = "gzip"))]
 fn gzip(_: &[u8]) -> Option<Vec<u8>> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_with_padding() {
+        for s in ["", "a", "ab", "abc", "abcd", "wk-123:", "\u{ff}\u{1}é"] {
+            let want = base64::engine::general_purpose::STANDARD.encode(s);
+            assert_eq!(super::base64(s.as_bytes()), want, "{s:?}");
+        }
+    }
 }

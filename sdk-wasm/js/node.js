@@ -4,15 +4,19 @@
 // by default the queue lives in memory.
 import { readFileSync } from 'node:fs';
 import { initSync, Core, Loader } from '../pkg/tributary_core.js';
-import { useWasm } from './tributary.js';
+import { Tributary as Base } from './tributary.js';
 
 let ready = false;
-useWasm(async () => {
-  if (!ready) {
-    initSync({ module: readFileSync(new URL('../pkg/tributary_core_bg.wasm', import.meta.url)) });
-    ready = true;
-  }
-  return { Core, Loader };
-});
 
-export { Tributary, TributaryError, VERSION } from './tributary.js';
+/** The web SDK (see tributary.js); reads its wasm from the package folder. */
+export class Tributary extends Base {
+  static async loadWasm() {
+    if (!ready) {
+      initSync({ module: readFileSync(new URL('../pkg/tributary_core_bg.wasm', import.meta.url)) });
+      ready = true;
+    }
+    return { Core, Loader };
+  }
+}
+
+export { TributaryError, VERSION } from './tributary.js';

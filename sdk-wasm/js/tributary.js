@@ -238,13 +238,18 @@ const camel = (text) => text.replace(/\b([a-z]+)_([a-z_]+)\b/g, (m) => {
   return parts[0] + parts.slice(1).map((p) => p[0].toUpperCase() + p.slice(1)).join('');
 }).replace('flushAtEvents', 'flushAt');
 
-let loadWasm;
-
-/** Called by a package entry with a function that resolves to the initialised wasm module. */
-export function useWasm(load) { loadWasm = load; }
-
-/** The web SDK. Create one with `await Tributary.init({ writeKey, endpoint })`. */
+/**
+ * The web SDK. Create one with `await Tributary.init({ writeKey, endpoint })`.
+ * Each package entry exports a subclass whose `loadWasm()` loads the core
+ * its way; being defined in the entry module, it survives bundlers that
+ * skip modules marked side-effect free.
+ */
 export class Tributary {
+  /** Resolves to the initialised wasm module (`{Core, Loader}`); each entry overrides it. */
+  static loadWasm() {
+    return Promise.reject(new TributaryError('invalid_config', 'import Tributary from the tributary-web package entry'));
+  }
+
   /**
    * Loads the core, opens the page's queue (IndexedDB, else localStorage,
    * else memory), and starts delivering. Rejects with a TributaryError
@@ -258,13 +263,13 @@ export class Tributary {
     if (typeof options.writeKey !== 'string' || !options.writeKey) fail('invalid_config', 'writeKey is required');
     if (options.consent !== undefined && !CONSENT.includes(options.consent)) fail('invalid_config', 'consent must be granted, pending or denied');
     const o = { storage: 'auto', timeoutMs: 10000, beaconBytes: 60000, onError: () => {}, ...options };
-    const wasm = await loadWasm();
+    const wasm = await this.loadWasm();
     const name = `tributary:${o.writeKey}`;
     const store = await openStore(o.storage, name, g);
     const part = await tabLocks(name, g).claim();
     const shared = await store.meta();
     const lane = await Lane.open(wasm, o, store, part, shared, g);
-    return new Tributary(wasm, o, store, lane, g);
+    return new this(wasm, o, store, lane, g);
   }
 
   constructor(wasm, o, store, lane, g) {
