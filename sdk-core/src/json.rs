@@ -68,7 +68,7 @@ impl JsonObject {
 
 impl From<Map<String, Value>> for JsonObject {
     fn from(m: Map<String, Value>) -> JsonObject {
-        JsonObject(Value::Object(m).to_string().into_bytes())
+        JsonObject::from(&m)
     }
 }
 

@@ -25,6 +25,7 @@ pub struct Queue {
     slots: Vec<Slot>,
     in_flight: usize,
     bytes: usize,
+    in_flight_bytes: usize,
 }
 
 impl Queue {
@@ -76,7 +77,10 @@ impl Queue {
             Ok(i) => {
                 let old = std::mem::replace(&mut self.slots[i], slot);
                 self.bytes -= old.event.cost();
-                self.in_flight -= usize::from(old.in_flight);
+                if old.in_flight {
+                    self.in_flight -= 1;
+                    self.in_flight_bytes -= old.event.cost();
+                }
             }
             Err(i) => self.slots.insert(i, slot),
         }
@@ -92,18 +96,22 @@ impl Queue {
         // `seqs` is a batch or a few eviction victims: a linear search
         // beats sorting (and sorting's code in the web SDK's wasm).
         let mut gone = Vec::with_capacity(seqs.len());
-        let (mut bytes, mut in_flight) = (0, 0);
+        let (mut bytes, mut in_flight, mut in_flight_bytes) = (0, 0, 0);
         self.slots.retain(|s| {
             if !seqs.contains(&s.event.seq) {
                 return true;
             }
             bytes += s.event.cost();
-            in_flight += usize::from(s.in_flight);
+            if s.in_flight {
+                in_flight += 1;
+                in_flight_bytes += s.event.cost();
+            }
             gone.push(s.event.seq);
             false
         });
         self.bytes -= bytes;
         self.in_flight -= in_flight;
+        self.in_flight_bytes -= in_flight_bytes;
         gone
     }
 
@@ -149,7 +157,7 @@ impl Queue {
 
     /// Bytes of waiting events.
     pub fn waiting_bytes(&self) -> usize {
-        self.waiting_slots().map(StoredEvent::cost).sum()
+        self.bytes - self.in_flight_bytes
     }
 
     /// Marks the oldest waiting events as in flight, up to `max_events` and
@@ -166,6 +174,7 @@ impl Queue {
             out.push(s.event.seq);
         }
         self.in_flight += out.len();
+        self.in_flight_bytes += bytes;
         out
     }
 
@@ -177,8 +186,10 @@ impl Queue {
                     s.in_flight = on;
                     if on {
                         self.in_flight += 1;
+                        self.in_flight_bytes += s.event.cost();
                     } else {
                         self.in_flight -= 1;
+                        self.in_flight_bytes -= s.event.cost();
                     }
                 }
             }
@@ -264,6 +275,11 @@ mod tests {
         q.mark_in_flight(&[3]);
         assert_eq!(q.remove(&[3, 4]), vec![3]);
         assert_eq!((q.len(), q.waiting(), q.bytes()), (1, 1, 2));
+        assert_eq!(q.waiting_bytes(), 2);
+        q.mark_in_flight(&[1]);
+        assert_eq!(q.waiting_bytes(), 0);
+        q.release(&[1]);
+        assert_eq!(q.waiting_bytes(), 2);
         assert!(!q.contains(3) && q.contains(1));
     }
 }
