@@ -48,7 +48,8 @@ fn run_scenario(scenario: &str, gateway_up_at_start: bool) -> Run {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
     let root = sdk_wasm();
     assert!(
-        root.join("dist/tributary.js").exists() && root.join("node_modules/playwright-core").exists(),
+        root.join("dist/tributary.js").exists()
+            && root.join("node_modules/playwright-core").exists(),
         "build the web SDK first: sdk-wasm/scripts/build (scripts/test does)"
     );
     let prefix = unique_prefix("web");
@@ -100,7 +101,10 @@ fn run_scenario(scenario: &str, gateway_up_at_start: bool) -> Run {
         }
     }
     let status = node.wait().unwrap();
-    assert!(status.success(), "{scenario}: the browser script exited with {status}");
+    assert!(
+        status.success(),
+        "{scenario}: the browser script exited with {status}"
+    );
     drop(gateway);
     Run {
         prefix,
@@ -122,7 +126,10 @@ fn assert_exactly_once(scenario: &str, r: &Run) {
     );
     let mut arrived: BTreeMap<i64, usize> = BTreeMap::new();
     let mut ids = BTreeMap::new();
-    for r in got.iter().filter(|r| r.value["properties"]["run"] == run.as_str()) {
+    for r in got
+        .iter()
+        .filter(|r| r.value["properties"]["run"] == run.as_str())
+    {
         *arrived
             .entry(r.value["properties"]["n"].as_i64().unwrap())
             .or_default() += 1;
@@ -145,7 +152,10 @@ fn assert_exactly_once(scenario: &str, r: &Run) {
         missing.len()
     );
     assert!(missing.is_empty(), "{scenario}: missing {missing:?}");
-    assert!(duplicated.is_empty(), "{scenario}: duplicated {duplicated:?}");
+    assert!(
+        duplicated.is_empty(),
+        "{scenario}: duplicated {duplicated:?}"
+    );
     assert_eq!(ids.len() as i64, sent, "one messageId per event");
 }
 

@@ -45,11 +45,6 @@ impl DropReason {
             DropReason::Corrupt => "corrupt",
         }
     }
-
-    /// Parses the JSON spelling.
-    pub fn parse(s: &str) -> Option<DropReason> {
-        DropReason::ALL.into_iter().find(|r| r.as_str() == s)
-    }
 }
 
 /// The `clientReport` object of a batch.
@@ -74,8 +69,6 @@ mod tests {
     fn names_match_the_serde_spelling() {
         for r in DropReason::ALL {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
-            assert_eq!(DropReason::parse(r.as_str()), Some(r));
         }
-        assert_eq!(DropReason::parse("nope"), None);
     }
 }

@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(json, serde_json::json!({"too_old": 2, "corrupt": 1}));
         let mut written = Vec::new();
         c.write_json(&mut written);
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&written).unwrap(), json);
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&written).unwrap(),
+            json
+        );
         let report: tributary_contract::ClientReport =
             serde_json::from_value(serde_json::json!({ "dropped": json })).unwrap();
         assert_eq!(report.total(), 3);
@@ -129,6 +132,9 @@ mod tests {
         c.subtract(&r);
         assert_eq!(c.get(DropReason::QueueFull), 2);
         assert_eq!(c.get(DropReason::OptOut), 0);
-        assert_eq!(c.iter().collect::<Vec<_>>(), vec![(DropReason::QueueFull, 2)]);
+        assert_eq!(
+            c.iter().collect::<Vec<_>>(),
+            vec![(DropReason::QueueFull, 2)]
+        );
     }
 }

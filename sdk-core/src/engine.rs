@@ -9,6 +9,7 @@
 
 use crate::config::{Compression, Consent, SdkConfig};
 use crate::context::Context;
+use crate::drops::DropCounts;
 use crate::event::EventDraft;
 use crate::ids::{Rng, stable_hash};
 use crate::json::{JsonObject, write_int, write_str};
@@ -17,7 +18,6 @@ use crate::queue::Queue;
 use crate::session::{Boundary, Sessions};
 use crate::storage::{InFlightBatch, PersistedState, Priority, Storage, StorageError, StoredEvent};
 use crate::upload::{UploadRequest, UploadResult, UploadTask};
-use crate::drops::DropCounts;
 use std::time::Duration;
 use tributary_contract::event::field;
 use tributary_contract::{DropReason, EventType, health, time};
@@ -353,7 +353,15 @@ impl<S: Storage> Engine<S> {
     /// `navigator.sendBeacon` when a page is hidden. Beacons cannot set
     /// headers, so the write key is in the body and the idempotency key is
     /// returned for the URL. Nothing is removed until [`Engine::beacon_sent`].
+    ///
+    /// Empty without consent to upload, and while the engine is backing off
+    /// after a failed upload: a beacon's outcome is never known, so events
+    /// stay stored for the next start rather than go to a gateway that is
+    /// likely unreachable.
     pub fn beacon_batches(&mut self, max_body_bytes: usize, now_ms: i64) -> Vec<BeaconBatch> {
+        if self.failures > 0 || self.consent() != Consent::Granted {
+            return Vec::new();
+        }
         let overhead = 256 + self.context.as_bytes().len() + self.cfg.write_key.len();
         let budget = max_body_bytes.saturating_sub(overhead);
         let in_flight: Vec<u64> = self
@@ -447,13 +455,6 @@ impl<S: Storage> Engine<S> {
     /// The identified user, if any.
     pub fn user_id(&self) -> Option<&str> {
         self.state.user_id.as_deref()
-    }
-
-    /// Whether the last upload attempt failed and the engine is waiting to
-    /// retry. A page being hidden then keeps its events for the next visit
-    /// instead of handing them to a beacon that would likely be lost.
-    pub fn is_backing_off(&self) -> bool {
-        self.failures > 0
     }
 
     /// Nothing queued and nothing in flight.
@@ -796,7 +797,11 @@ fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -88,7 +88,10 @@ impl EventDraft {
                 write_str(&mut out, v);
             }
         }
-        for (name, value) in [(field::PROPERTIES, &self.properties), (field::TRAITS, &self.traits)] {
+        for (name, value) in [
+            (field::PROPERTIES, &self.properties),
+            (field::TRAITS, &self.traits),
+        ] {
             if let Some(v) = value {
                 key(&mut out, name);
                 out.extend_from_slice(v.as_bytes());

@@ -87,6 +87,9 @@ mod tests {
         assert_eq!(parsed.get_version_num(), 7);
         assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
         let (secs, nanos) = parsed.get_timestamp().unwrap().to_unix();
-        assert_eq!(secs * 1000 + u64::from(nanos) / 1_000_000, 1_700_000_000_000);
+        assert_eq!(
+            secs * 1000 + u64::from(nanos) / 1_000_000,
+            1_700_000_000_000
+        );
     }
 }

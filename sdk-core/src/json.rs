@@ -59,11 +59,6 @@ impl JsonObject {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
-
-    /// Whether the object has no members.
-    pub fn is_empty_object(&self) -> bool {
-        self.0.iter().filter(|b| !b.is_ascii_whitespace()).count() == 2
-    }
 }
 
 impl From<Map<String, Value>> for JsonObject {
@@ -374,8 +369,18 @@ mod tests {
             assert!(JsonObject::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "[]", "1", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":01}",
-            "{\"a\":1}x", "{\"a\":\"\u{1}\"}", "{\"a\":tru}", "{\"a\":\"\\x\"}",
+            "",
+            "[]",
+            "1",
+            "{",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{\"a\":01}",
+            "{\"a\":1}x",
+            "{\"a\":\"\u{1}\"}",
+            "{\"a\":tru}",
+            "{\"a\":\"\\x\"}",
         ] {
             assert!(JsonObject::parse(bad).is_err(), "{bad:?}");
         }

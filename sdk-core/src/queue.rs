@@ -271,7 +271,11 @@ mod tests {
         q.mark_in_flight(&[1, 1, 9]);
         assert_eq!(q.waiting(), 1);
         q.push(ev(1, Priority::High, 2));
-        assert_eq!((q.waiting(), q.bytes()), (2, 7), "a replaced event is waiting again");
+        assert_eq!(
+            (q.waiting(), q.bytes()),
+            (2, 7),
+            "a replaced event is waiting again"
+        );
         q.mark_in_flight(&[3]);
         assert_eq!(q.remove(&[3, 4]), vec![3]);
         assert_eq!((q.len(), q.waiting(), q.bytes()), (1, 1, 2));

@@ -10,9 +10,9 @@
 //! [`MemoryStorage`] keeps everything in memory (tests, and platforms
 //! without storage); the `native` feature has a crash-safe file store.
 
+use crate::drops::DropCounts;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use crate::drops::DropCounts;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 

@@ -673,3 +673,25 @@ fn evict_frees_room_from_the_oldest_waiting_events_and_counts_them() {
     assert_eq!(e.stats().delivered, in_flight.event_count as u64);
     assert_eq!(e.stats().queued, after.queued - in_flight.event_count);
 }
+
+#[test]
+fn no_beacons_while_backing_off_or_without_consent() {
+    let mut e = Engine::new(config(), MemoryStorage::new(), 1, 0).unwrap();
+    track_n(&mut e, 6, 0);
+    let r = upload(&mut e, 1);
+    e.on_response(r.id, UploadResult::Network("refused".into()), 2);
+    track_n(&mut e, 3, 3);
+    assert!(
+        e.beacon_batches(60_000, 4).is_empty(),
+        "the gateway looks unreachable"
+    );
+    e.on_response(r.id, UploadResult::Timeout, 5); // a stale id changes nothing
+    assert!(e.beacon_batches(60_000, 5).is_empty());
+
+    let mut p = Engine::new(config(), MemoryStorage::new(), 1, 0).unwrap();
+    p.set_consent(Consent::Pending);
+    track_n(&mut p, 3, 0);
+    assert!(p.beacon_batches(60_000, 1).is_empty());
+    p.set_consent(Consent::Granted);
+    assert!(!p.beacon_batches(60_000, 1).is_empty());
+}

@@ -68,7 +68,7 @@ function context(g, extra) {
 
 /** One partition's queue: a core over a store partition, with its persistence and upload loop. */
 class Lane {
-  static async open(wasm, o, store, part, shared, g) {
+  static async open(wasm, o, store, locks, part, shared, g) {
     const data = await store.load(part);
     const loader = new wasm.Loader();
     for (const [seq, t, high, body] of data.events) {
@@ -84,7 +84,7 @@ class Lane {
     const sh = data.state ? {} : shared || {};
     loader.state(st.anonymous_id || sh.a || '', st.user_id || sh.u || '',
       st.session_id ?? sh.s ?? NaN, st.session_last_activity_ms ?? sh.l ?? NaN,
-      st.next_seq || 0, CONSENT.indexOf(st.consent) >>> 0 & 255,
+      st.next_seq || 0, st.consent ? CONSENT.indexOf(st.consent) : 255,
       f ? f.key : '', new Float64Array(f ? f.seqs : []),
       new Float64Array([...(f && f.report || [0, 0, 0, 0, 0, 0]), ...(st.unreported || [0, 0, 0, 0, 0, 0])]));
     const opts = new Float64Array(CORE_OPTIONS.map((k) => {
@@ -105,18 +105,26 @@ class Lane {
     // The context goes with each batch: for an adopted queue it is the
     // adopting page's (same browser and device).
     core.set_context(json(context(g, o.context), 'context'));
-    return new Lane(core, o, store, part, g);
+    return new Lane(core, o, store, locks, part, g);
   }
 
-  constructor(core, o, store, part, g) {
-    Object.assign(this, { core, o, store, part, g, saving: Promise.resolve(), loop: null, timer: 0, closed: false });
-    this.locks = tabLocks(`tributary:${o.writeKey}`, g);
+  constructor(core, o, store, locks, part, g) {
+    Object.assign(this, { core, o, store, locks, part, g, saving: Promise.resolve(), queued: null, loop: null, timer: 0, closed: false });
   }
 
-  /** Copies the core's journal into the store; resolves when everything so far is stored. */
+  /**
+   * Copies the core's journal into the store; resolves when everything so
+   * far is stored. Calls made before a queued write starts share it (a loop
+   * of track() calls is one transaction).
+   */
   save() {
-    this.saving = this.saving.then(() => this.write()).catch((e) => this.o.onError(new TributaryError('storage', String(e && e.message || e))));
-    return this.saving;
+    if (!this.queued) {
+      this.queued = this.saving = this.saving.then(() => {
+        this.queued = null;
+        return this.write();
+      }).catch((e) => this.o.onError(new TributaryError('storage', String(e && e.message || e))));
+    }
+    return this.queued;
   }
 
   async write() {
@@ -266,14 +274,15 @@ export class Tributary {
     const wasm = await this.loadWasm();
     const name = `tributary:${o.writeKey}`;
     const store = await openStore(o.storage, name, g);
-    const part = await tabLocks(name, g).claim();
+    const locks = tabLocks(name, g);
+    const part = await locks.claim();
     const shared = await store.meta();
-    const lane = await Lane.open(wasm, o, store, part, shared, g);
-    return new this(wasm, o, store, lane, g);
+    const lane = await Lane.open(wasm, o, store, locks, part, shared, g);
+    return new this(wasm, o, store, locks, lane, g);
   }
 
-  constructor(wasm, o, store, lane, g) {
-    Object.assign(this, { wasm, o, store, lane, g, core: lane.core, adopted: new Map(), closed: false });
+  constructor(wasm, o, store, locks, lane, g) {
+    Object.assign(this, { wasm, o, store, locks, lane, g, core: lane.core, adopted: new Map(), closed: false });
     this.context = o.context;
     let shared = '';
     lane.onState = (s) => {
@@ -302,14 +311,13 @@ export class Tributary {
 
   /** Delivers the queues of tabs that closed (their partitions are unlocked). */
   async adoptOrphans() {
-    const locks = tabLocks(`tributary:${this.o.writeKey}`, this.g);
     for (const p of await this.store.partitions().catch(() => [])) {
       if (this.closed || p === this.lane.part || this.adopted.has(p)) continue;
-      const release = await locks.adopt(p);
+      const release = await this.locks.adopt(p);
       if (!release) continue;
       let lane;
       try {
-        lane = await Lane.open(this.wasm, this.o, this.store, p, null, this.g);
+        lane = await Lane.open(this.wasm, this.o, this.store, this.locks, p, null, this.g);
       } catch {
         release();
         continue;

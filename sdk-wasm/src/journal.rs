@@ -9,7 +9,9 @@
 
 use tributary_sdk_core::json::{write_int, write_str, write_utf8};
 use tributary_sdk_core::storage::{Loaded, PersistedState};
-use tributary_sdk_core::{Consent, DropCounts, DropReason, Priority, Storage, StorageError, StoredEvent};
+use tributary_sdk_core::{
+    Consent, DropCounts, DropReason, Priority, Storage, StorageError, StoredEvent,
+};
 
 /// Changes not yet written to the browser's store, plus what was read from
 /// it at start-up.
@@ -30,7 +32,11 @@ impl Journal {
         self.loaded.events.push(StoredEvent {
             seq,
             created_ms,
-            priority: if high { Priority::High } else { Priority::Normal },
+            priority: if high {
+                Priority::High
+            } else {
+                Priority::Normal
+            },
             body: body.into_bytes(),
         });
     }
@@ -58,7 +64,8 @@ impl Journal {
     /// `{"put":[[seq,createdMs,high,"body"],…],"del":[seq,…],"state":{…}|null}`.
     /// The state object uses the field names of sdk-core's `PersistedState`.
     pub fn take_changes(&mut self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.puts.iter().map(|e| e.body.len() + 32).sum::<usize>());
+        let mut out =
+            Vec::with_capacity(64 + self.puts.iter().map(|e| e.body.len() + 32).sum::<usize>());
         out.extend_from_slice(b"{\"put\":[");
         for (i, e) in self.puts.drain(..).enumerate() {
             if i > 0 {
@@ -68,7 +75,11 @@ impl Journal {
             write_int(&mut out, e.seq as i64);
             out.push(b',');
             write_int(&mut out, e.created_ms);
-            out.extend_from_slice(if e.priority == Priority::High { b",true," } else { b",false," });
+            out.extend_from_slice(if e.priority == Priority::High {
+                b",true,"
+            } else {
+                b",false,"
+            });
             write_utf8(&mut out, &e.body);
             out.push(b']');
         }
@@ -227,7 +238,12 @@ mod tests {
             let ours: Value = serde_json::from_slice(&out).unwrap();
             let mut want = serde_json::to_value(&state).unwrap();
             let arr = |c: &DropCounts| {
-                serde_json::json!(DropReason::ALL.iter().map(|r| c.get(*r)).collect::<Vec<_>>())
+                serde_json::json!(
+                    DropReason::ALL
+                        .iter()
+                        .map(|r| c.get(*r))
+                        .collect::<Vec<_>>()
+                )
             };
             want["unreported"] = arr(&state.unreported);
             if let Some(b) = &state.in_flight {

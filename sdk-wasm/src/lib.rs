@@ -53,29 +53,9 @@ fn consent_from(code: u8) -> Consent {
     }
 }
 
-/// The numeric options [`Core::new`] takes, in order; `NaN` keeps
-/// sdk-core's default. The JavaScript layer lists the same names (in
-/// camelCase) for its options object.
-pub const OPTIONS: [&str; 14] = [
-    "max_queue_events",
-    "max_queue_bytes",
-    "max_event_bytes",
-    "max_batch_events",
-    "max_batch_bytes",
-    "flush_at_events",
-    "flush_interval_ms",
-    "max_event_age_ms",
-    "backoff_base_ms",
-    "backoff_cap_ms",
-    "session_timeout_ms",
-    "sample_rate",
-    "consent",
-    "compress",
-];
-
 /// The web's configuration: sdk-core's defaults, then compression by the
 /// page (`CompressionStream`), sessions that survive page loads, library
-/// `tributary-web`, then `options` (see [`OPTIONS`]).
+/// `tributary-web`, then `options` (see [`Core::new`]).
 fn web_config(write_key: String, endpoint: String, version: String, options: &[f64]) -> SdkConfig {
     let mut c = SdkConfig::new(write_key, endpoint);
     c.compression = Compression::Platform;
@@ -195,9 +175,15 @@ pub struct Core {
 
 #[wasm_bindgen]
 impl Core {
-    /// Starts the engine over what `loader` read, with `options` as in
-    /// [`OPTIONS`]. Throws `"invalid_config: …"` naming the field that is
-    /// wrong.
+    /// Starts the engine over what `loader` read. `options` are sdk-core's
+    /// numeric `SdkConfig` fields in this order, `NaN` keeping the default
+    /// (`CORE_OPTIONS` in `js/tributary.js` lists the same, in camelCase):
+    /// `max_queue_events`, `max_queue_bytes`, `max_event_bytes`,
+    /// `max_batch_events`, `max_batch_bytes`, `flush_at_events`,
+    /// `flush_interval_ms`, `max_event_age_ms`, `backoff_base_ms`,
+    /// `backoff_cap_ms`, `session_timeout_ms`, `sample_rate`, then consent
+    /// (0 granted, 1 pending, 2 denied) and compress (0 off). Throws
+    /// `"invalid_config: …"` naming the field that is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(
         write_key: String,
@@ -248,9 +234,10 @@ impl Core {
         };
         match result {
             Ok(()) => QUEUED,
-            Err(EnqueueError::Dropped(r)) => {
-                DropReason::ALL.iter().position(|x| *x == r).map_or(INVALID, |i| i as u32 + 1)
-            }
+            Err(EnqueueError::Dropped(r)) => DropReason::ALL
+                .iter()
+                .position(|x| *x == r)
+                .map_or(INVALID, |i| i as u32 + 1),
             Err(EnqueueError::Invalid(m)) => {
                 self.out = m.into_bytes();
                 INVALID
@@ -275,7 +262,8 @@ impl Core {
     /// Replaces the context sent with every batch (page, user agent,
     /// locale, screen, library): `JSON.stringify` of a plain object.
     pub fn set_context(&mut self, context: String) {
-        self.engine.set_context_object(JsonObject::from_serialized(context));
+        self.engine
+            .set_context_object(JsonObject::from_serialized(context));
     }
 
     /// Network hint (`online`/`offline` events).
@@ -329,7 +317,14 @@ impl Core {
     /// Reports an HTTP response to request `id`: its status, the
     /// `Retry-After` header (or `""`), and for a 2xx answer the rejected
     /// events read from the body, as pairs `[index, retryable (0/1), …]`.
-    pub fn on_response(&mut self, id: f64, status: u16, retry_after: String, rejected: &[f64], now_ms: f64) {
+    pub fn on_response(
+        &mut self,
+        id: f64,
+        status: u16,
+        retry_after: String,
+        rejected: &[f64],
+        now_ms: f64,
+    ) {
         let result = if (200..300).contains(&status) {
             UploadResult::Accepted {
                 rejected: rejected
@@ -361,15 +356,12 @@ impl Core {
     /// Packs the waiting events into beacon payloads of at most `max_bytes`
     /// and returns how many; they are in `out` as
     /// `[{"key":"…","seqs":[…],"body":"…"}]`, the body carrying the write
-    /// key. None while the engine is backing off after a failure, or
-    /// without consent: then the events stay stored for the next visit
-    /// rather than go to a beacon that would likely be lost.
+    /// key. None while uploads are failing or without consent (the engine
+    /// decides: `Engine::beacon_batches`).
     pub fn beacons(&mut self, max_bytes: u32, now_ms: f64) -> u32 {
-        if self.engine.is_backing_off() || self.engine.consent() != Consent::Granted {
-            self.out = b"[]".to_vec();
-            return 0;
-        }
-        let list = self.engine.beacon_batches(max_bytes as usize, now_ms as i64);
+        let list = self
+            .engine
+            .beacon_batches(max_bytes as usize, now_ms as i64);
         let mut out = vec![b'['];
         for (i, b) in list.iter().enumerate() {
             if i > 0 {
@@ -447,7 +439,11 @@ impl Core {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"idle\":");
-        out.extend_from_slice(if self.engine.is_idle() { b"true" } else { b"false" });
+        out.extend_from_slice(if self.engine.is_idle() {
+            b"true"
+        } else {
+            b"false"
+        });
         out.push(b'}');
         self.out = out;
     }

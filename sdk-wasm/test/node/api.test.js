@@ -5,15 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tributary, TributaryError } from '../../js/node.js';
-import { endpoint, until, sleep } from './helpers.js';
-
-/** A browser-like global: an EventTarget with Node's fetch and streams, and the given extras. */
-function env(extra = {}) {
-  return Object.assign(new EventTarget(), {
-    fetch: globalThis.fetch, Blob, Response, CompressionStream,
-    navigator: {}, ...extra,
-  });
-}
+import { endpoint, env, until, sleep } from './helpers.js';
 
 const init = (ep, opts = {}, g = env()) => Tributary.init({ writeKey: 'wk', endpoint: ep.url, storage: 'memory', ...opts }, g);
 

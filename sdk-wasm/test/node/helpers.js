@@ -57,6 +57,13 @@ export function fakeLocalStorage(quota = Infinity) {
   };
 }
 
+/** A browser-like global: an EventTarget with Node's fetch and streams, and the given extras. */
+export function env(extra = {}) {
+  return Object.assign(new EventTarget(), {
+    fetch: globalThis.fetch, Blob, Response, CompressionStream, navigator: {}, ...extra,
+  });
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `fn()` is truthy (polling), or fails after `ms`. */

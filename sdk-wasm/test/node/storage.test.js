@@ -7,13 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { Tributary } from '../../js/node.js';
-import { endpoint, fakeLocalStorage, until } from './helpers.js';
-
-function env(extra = {}) {
-  return Object.assign(new EventTarget(), {
-    fetch: globalThis.fetch, Blob, Response, CompressionStream, navigator: {}, ...extra,
-  });
-}
+import { endpoint, env, fakeLocalStorage, until } from './helpers.js';
 
 test('IndexedDB: the queue and the batch in flight survive a restart, with the same idempotency key', async () => {
   const idb = { indexedDB: new IDBFactory(), IDBKeyRange };
