@@ -196,7 +196,9 @@ async fn hostile_inputs_get_their_status_and_the_gateway_keeps_serving() {
         200
     );
     let peak_mib = gw.peak_rss_kib() / 1024;
-    println!("gateway peak RSS during the hostile suite: {peak_mib} MiB");
+    report(format_args!(
+        "gateway peak RSS during the hostile suite: {peak_mib} MiB"
+    ));
     assert!(peak_mib < 400, "peak RSS {peak_mib} MiB");
 }
 

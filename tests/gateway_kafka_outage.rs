@@ -115,12 +115,12 @@ fn check_arrivals(prefix: &str, acked: &BTreeSet<String>, phase: &str) {
         .filter(|id| !counts.contains_key(*id))
         .collect();
     let dups = counts.values().filter(|n| **n > 1).count();
-    println!(
-        "{phase}: acknowledged {}, arrived {} distinct, {} duplicated",
+    report(format_args!(
+        "kafka outage {phase}: acknowledged {}, arrived {} distinct, {} duplicated",
         acked.len(),
         counts.len(),
         dups
-    );
+    ));
     assert!(
         missing.is_empty(),
         "{phase}: {} acknowledged events lost, e.g. {:?}",

@@ -98,6 +98,10 @@ ack = "buffered"
             let code = c.status().unwrap().code().unwrap();
             let s: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
             let d = &s["delivery"];
+            assert_eq!(
+                s["delivery_mode"], mode,
+                "{scenario}/{mode}: answered in another mode"
+            );
             assert!(d.is_object(), "{scenario}/{mode}: no delivery figures: {s}");
             assert_eq!(s["chaos"].as_array().unwrap().len(), 2, "{scenario}/{mode}");
             assert!(
@@ -128,5 +132,12 @@ ack = "buffered"
         }
     }
     gateway("term");
-    println!("{}", table.join("\n"));
+    // Straight to stderr, past the test harness's capture, so the test
+    // run's log shows the table.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nchaos delivery by fault and mode:\n{}",
+        table.join("\n")
+    );
 }

@@ -173,7 +173,9 @@ listen = "127.0.0.1:0"
 
     // A reader no one here wrote.
     let s = read_lake(lake.path());
-    println!("after {kills} kills ({files_after_kills} files by then): {s}");
+    report(format_args!(
+        "pipeline: after {kills} kills ({files_after_kills} files by then): {s}"
+    ));
     assert_eq!(s["rows"], N, "{s}");
     assert_eq!(s["distinct_message_ids"], N, "{s}");
     assert_eq!(s["error_rows"], 0, "{s}");

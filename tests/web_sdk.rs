@@ -145,12 +145,12 @@ fn assert_exactly_once(scenario: &str, r: &Run) {
     }
     let missing: Vec<i64> = (0..sent).filter(|n| !arrived.contains_key(n)).collect();
     let duplicated: Vec<_> = arrived.iter().filter(|(_, c)| **c > 1).collect();
-    println!(
-        "{scenario}: sent {sent}, arrived {} distinct, {} duplicated, {} missing",
+    report(format_args!(
+        "web sdk {scenario}: sent {sent}, arrived {} distinct, {} duplicated, {} missing",
         arrived.len(),
         duplicated.len(),
         missing.len()
-    );
+    ));
     assert!(missing.is_empty(), "{scenario}: missing {missing:?}");
     assert!(
         duplicated.is_empty(),

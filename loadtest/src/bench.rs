@@ -16,6 +16,14 @@
 //! * latency percentiles (from intended send time) at 25, 50, 75 and 90 %
 //!   of the gateway's measured maximum.
 //!
+//! Every measurement is checked for delivery: the events the gateway
+//! acknowledged (the `accepted` counts of its answers) against the records
+//! that reached the run's topics (their high watermarks, before and after,
+//! once the producer has drained). A measurement that lost acknowledged
+//! events is flagged, its throughput is not reported as a result, and the
+//! command exits 12. Throughput without that check proves nothing: a
+//! producer that only reports errors can look fast while dropping records.
+//!
 //! Results: JSON, a Markdown table and an SVG plot of latency against
 //! offered rate, in `--out` (the repository keeps the latest in
 //! `bench/results/`).
@@ -52,6 +60,50 @@ pub struct Args {
     pub out: PathBuf,
 }
 
+/// Acknowledged events against records found in Kafka, for one
+/// measurement.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Delivery {
+    /// Events the server acknowledged (200/202 `accepted`).
+    pub acknowledged: u64,
+    /// Records that reached the topics during the measurement.
+    pub in_kafka: u64,
+    /// Acknowledged events missing from Kafka.
+    pub lost: u64,
+    /// Records beyond those acknowledged: from requests that timed out or
+    /// failed after producing, or duplicates.
+    pub extra: u64,
+}
+
+impl Delivery {
+    fn new(acknowledged: u64, in_kafka: u64) -> Self {
+        Delivery {
+            acknowledged,
+            in_kafka,
+            lost: acknowledged.saturating_sub(in_kafka),
+            extra: in_kafka.saturating_sub(acknowledged),
+        }
+    }
+
+    /// Whether every acknowledged event arrived.
+    pub fn complete(&self) -> bool {
+        self.lost == 0
+    }
+
+    fn cell(&self) -> String {
+        if self.complete() && self.extra > 0 {
+            format!("{0} of {0}, {1} extra", self.acknowledged, self.extra)
+        } else if self.complete() {
+            format!("{0} of {0}", self.acknowledged)
+        } else {
+            format!(
+                "**{} of {}: {} LOST, throughput does not count**",
+                self.in_kafka, self.acknowledged, self.lost
+            )
+        }
+    }
+}
+
 /// One latency point.
 #[derive(Debug, Clone, Serialize)]
 pub struct LatencyPoint {
@@ -69,6 +121,8 @@ pub struct LatencyPoint {
     pub p99_ms: f64,
     /// Requests not answered 200/202.
     pub failed: u64,
+    /// Acknowledged events against records in Kafka.
+    pub delivery: Delivery,
 }
 
 /// The whole result.
@@ -86,12 +140,18 @@ pub struct Report {
     pub gateway_buffered_eps_per_core: f64,
     /// Gateway, buffered: events/s wall (all cores, shared machine).
     pub gateway_buffered_eps_wall: f64,
+    /// Gateway, buffered: delivery of the measurement.
+    pub gateway_buffered_delivery: Delivery,
     /// Gateway, broker: events/s per gateway core.
     pub gateway_broker_eps_per_core: f64,
     /// Gateway, broker: events/s wall.
     pub gateway_broker_eps_wall: f64,
+    /// Gateway, broker: delivery of the measurement.
+    pub gateway_broker_delivery: Delivery,
     /// Direct rdkafka producer: records/s per producer-process core.
     pub direct_producer_eps_per_core: f64,
+    /// Direct producer: records sent (and flushed) against records found.
+    pub direct_producer_delivery: Delivery,
     /// Minimal hyper sink: events/s per sink core.
     pub http_sink_eps_per_core: f64,
     /// Pipeline Kafka → Parquet: events/s per pipeline core.
@@ -106,6 +166,16 @@ pub struct Report {
     pub ratio_gateway_to_http_sink: f64,
     /// Latency at fractions of the buffered maximum.
     pub latency: Vec<LatencyPoint>,
+}
+
+impl Report {
+    /// Whether every measurement delivered every acknowledged event.
+    pub fn delivered_all(&self) -> bool {
+        self.gateway_buffered_delivery.complete()
+            && self.gateway_broker_delivery.complete()
+            && self.direct_producer_delivery.complete()
+            && self.latency.iter().all(|p| p.delivery.complete())
+    }
 }
 
 fn clk_tck() -> f64 {
@@ -264,16 +334,18 @@ fn basic(key: &str) -> String {
     )
 }
 
-/// Gateway throughput in one mode: (events/s per gateway core, wall
-/// events/s, generator events/s per core).
+/// Gateway throughput in one mode, checked for delivery: (events/s per
+/// gateway core, wall events/s, generator events/s per core, delivery).
 async fn measure_gateway(
     pool: &Arc<Pool>,
     url: &str,
     key: &str,
     args: &Args,
     pid: u32,
-) -> (f64, f64, f64) {
+    topics: &[String],
+) -> anyhow::Result<(f64, f64, f64, Delivery)> {
     let me = std::process::id();
+    let before = records_in_async(&args.kafka, topics).await?;
     let (g0, m0) = (cpu_seconds(pid), cpu_seconds(me));
     let o = drive::closed_loop(
         pool,
@@ -284,21 +356,55 @@ async fn measure_gateway(
     )
     .await;
     let (g1, m1) = (cpu_seconds(pid), cpu_seconds(me));
-    let events = (o.ok * pool.events_per_batch as u64) as f64;
+    let after = settle(&args.kafka, topics, before + o.acknowledged).await?;
+    let events = o.acknowledged as f64;
     if o.failed > 0 {
         eprintln!("  warning: {} requests failed", o.failed);
     }
-    (
+    Ok((
         events / (g1 - g0).max(0.01),
         events / o.seconds,
         events / (m1 - m0).max(0.01),
-    )
+        Delivery::new(o.acknowledged, after - before),
+    ))
+}
+
+/// Creates `topic` with `partitions` partitions (replication 1: the
+/// benchmark's broker is a single node).
+async fn create_topic(kafka: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .create()?;
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await?;
+    for r in results {
+        if let Err((t, e)) = r {
+            anyhow::bail!("creating topic {t}: {e}");
+        }
+    }
+    Ok(())
+}
+
+async fn records_in_async(kafka: &str, topics: &[String]) -> anyhow::Result<u64> {
+    let (kafka, topics) = (kafka.to_owned(), topics.to_vec());
+    tokio::task::spawn_blocking(move || records_in(&kafka, &topics)).await?
 }
 
 /// Produces the gateway's records (schema-framed payload, envelope
 /// headers) straight to Kafka for `secs`: records/s per core of this
-/// process (librdkafka's threads included).
-fn direct_producer(args: &Args, topic: &str, event_bytes: usize) -> anyhow::Result<f64> {
+/// process (librdkafka's threads included), and the delivery of what it
+/// sent.
+fn direct_producer(
+    args: &Args,
+    topic: &str,
+    event_bytes: usize,
+) -> anyhow::Result<(f64, Delivery)> {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &args.kafka)
         .set("linger.ms", "5")
@@ -363,7 +469,54 @@ fn direct_producer(args: &Args, topic: &str, event_bytes: usize) -> anyhow::Resu
     }
     producer.flush(Duration::from_secs(30))?;
     let c1 = cpu_seconds(me);
-    Ok(sent as f64 / (c1 - c0).max(0.01))
+    let found = records_in(&args.kafka, &[topic.to_owned()])?;
+    Ok((
+        sent as f64 / (c1 - c0).max(0.01),
+        Delivery::new(sent, found),
+    ))
+}
+
+/// Records in `topics` now: the sum of their partitions' high watermarks
+/// (the run's topics are new, so nothing has been deleted from them).
+fn records_in(kafka: &str, topics: &[String]) -> anyhow::Result<u64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .create()?;
+    let mut total = 0i64;
+    for t in topics {
+        let md = consumer.fetch_metadata(Some(t), Duration::from_secs(10))?;
+        for p in md.topics().iter().flat_map(|t| t.partitions()) {
+            let (lo, hi) = consumer.fetch_watermarks(t, p.id(), Duration::from_secs(10))?;
+            total += hi - lo;
+        }
+    }
+    Ok(total.max(0) as u64)
+}
+
+/// Waits until `topics` hold at least `expected` records, or their count
+/// has not moved for 10 s (what is missing then is lost), and returns the
+/// count. `ack = "buffered"` answers before the producer has delivered, so
+/// the count catches up after the measurement ends.
+async fn settle(kafka: &str, topics: &[String], expected: u64) -> anyhow::Result<u64> {
+    let (kafka, topics) = (kafka.to_owned(), topics.to_vec());
+    tokio::task::spawn_blocking(move || {
+        let mut last = records_in(&kafka, &topics)?;
+        let mut still = Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while last < expected
+            && still.elapsed() < Duration::from_secs(10)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = records_in(&kafka, &topics)?;
+            if now != last {
+                last = now;
+                still = Instant::now();
+            }
+        }
+        Ok(last)
+    })
+    .await?
 }
 
 fn metric(url: &str, name: &str) -> Option<f64> {
@@ -387,17 +540,7 @@ fn pipeline(
     prefix: &str,
     topics: &[String],
 ) -> anyhow::Result<(f64, u64)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &args.kafka)
-        .create()?;
-    let mut total = 0i64;
-    for t in topics {
-        let md = consumer.fetch_metadata(Some(t), Duration::from_secs(10))?;
-        for p in md.topics().iter().flat_map(|t| t.partitions()) {
-            let (lo, hi) = consumer.fetch_watermarks(t, p.id(), Duration::from_secs(10))?;
-            total += hi - lo;
-        }
-    }
+    let total = records_in(&args.kafka, topics)?;
     let config = dir.join("pipeline.toml");
     let list: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
     std::fs::write(
@@ -464,11 +607,16 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     cmd.arg("--config")
         .arg(gateway_config(&args, &work, &prefix)?);
     let (gw, url) = spawn_with_url(cmd)?;
+    let topics = vec![
+        format!("{prefix}order_completed"),
+        format!("{prefix}checkout_started"),
+    ];
     // Warm up both modes: a broker that just started is still loading its
     // coordinators, and the first seconds of producing are not the steady
     // state (with a 2 s warm-up, buffered mode once measured half its rate).
     for key in ["bench-buffered", "bench-broker"] {
-        drive::closed_loop(
+        let before = records_in_async(&args.kafka, &topics).await?;
+        let o = drive::closed_loop(
             &pool,
             &format!("{url}/v1/batch"),
             &basic(key),
@@ -476,19 +624,27 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             5.0,
         )
         .await;
+        settle(&args.kafka, &topics, before + o.acknowledged).await?;
     }
     eprintln!("bench: gateway, ack = buffered");
-    let (buf_core, buf_wall, gen_core) =
-        measure_gateway(&pool, &url, "bench-buffered", &args, gw.pid()).await;
-    eprintln!("  {buf_core:.0} events/s per gateway core ({buf_wall:.0} wall)");
+    let (buf_core, buf_wall, gen_core, buf_delivery) =
+        measure_gateway(&pool, &url, "bench-buffered", &args, gw.pid(), &topics).await?;
+    eprintln!(
+        "  {buf_core:.0} events/s per gateway core ({buf_wall:.0} wall); delivered {}",
+        buf_delivery.cell()
+    );
     eprintln!("bench: gateway, ack = broker");
-    let (brk_core, brk_wall, _) =
-        measure_gateway(&pool, &url, "bench-broker", &args, gw.pid()).await;
-    eprintln!("  {brk_core:.0} events/s per gateway core ({brk_wall:.0} wall)");
+    let (brk_core, brk_wall, _, brk_delivery) =
+        measure_gateway(&pool, &url, "bench-broker", &args, gw.pid(), &topics).await?;
+    eprintln!(
+        "  {brk_core:.0} events/s per gateway core ({brk_wall:.0} wall); delivered {}",
+        brk_delivery.cell()
+    );
     let max_rps = buf_wall / pool.events_per_batch as f64;
     let mut latency = Vec::new();
     for fraction in [0.25, 0.5, 0.75, 0.9] {
         let rps = max_rps * fraction;
+        let before = records_in_async(&args.kafka, &topics).await?;
         let o = drive::open_loop(
             &pool,
             &format!("{url}/v1/batch"),
@@ -497,21 +653,24 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             args.seconds,
         )
         .await?;
+        let after = settle(&args.kafka, &topics, before + o.acknowledged).await?;
         let point = LatencyPoint {
             fraction,
             offered_eps: rps * pool.events_per_batch as f64,
-            achieved_eps: (o.ok * pool.events_per_batch as u64) as f64 / o.seconds,
+            achieved_eps: o.acknowledged as f64 / o.seconds,
             p50_ms: o.p50_ms,
             p90_ms: o.p90_ms,
             p99_ms: o.p99_ms,
             failed: o.failed,
+            delivery: Delivery::new(o.acknowledged, after - before),
         };
         eprintln!(
-            "  {:.0}% of max ({:.0} events/s): p50 {:.1} ms, p99 {:.1} ms",
+            "  {:.0}% of max ({:.0} events/s): p50 {:.1} ms, p99 {:.1} ms; delivered {}",
             fraction * 100.0,
             point.offered_eps,
             point.p50_ms,
-            point.p99_ms
+            point.p99_ms,
+            point.delivery.cell()
         );
         latency.push(point);
     }
@@ -539,18 +698,21 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     // Broker-side ceiling.
     eprintln!("bench: direct rdkafka producer");
     let direct_topic = format!("{prefix}direct");
+    // The brokers do not create topics on first use (neither does a
+    // production cluster), so the direct producer's topic is made like the
+    // gateway's: three partitions.
+    create_topic(&args.kafka, &direct_topic, 3).await?;
     let a = args.clone();
     let eb = pool.event_bytes;
-    let direct =
+    let (direct, direct_delivery) =
         tokio::task::spawn_blocking(move || direct_producer(&a, &direct_topic, eb)).await??;
-    eprintln!("  {direct:.0} records/s per producer core");
+    eprintln!(
+        "  {direct:.0} records/s per producer core; delivered {}",
+        direct_delivery.cell()
+    );
 
     // Pipeline over what the gateway wrote.
     eprintln!("bench: pipeline Kafka -> Parquet");
-    let topics = vec![
-        format!("{prefix}order_completed"),
-        format!("{prefix}checkout_started"),
-    ];
     let (a, w, p) = (args.clone(), work.clone(), prefix.clone());
     let (pipe_core, pipe_events) =
         tokio::task::spawn_blocking(move || pipeline(&a, &w, &p, &topics)).await??;
@@ -564,9 +726,12 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         batch_events: pool.events_per_batch,
         gateway_buffered_eps_per_core: buf_core,
         gateway_buffered_eps_wall: buf_wall,
+        gateway_buffered_delivery: buf_delivery,
         gateway_broker_eps_per_core: brk_core,
         gateway_broker_eps_wall: brk_wall,
+        gateway_broker_delivery: brk_delivery,
         direct_producer_eps_per_core: direct,
+        direct_producer_delivery: direct_delivery,
         http_sink_eps_per_core: sink_core,
         pipeline_eps_per_core: pipe_core,
         pipeline_events: pipe_events,
@@ -582,47 +747,66 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 /// The Markdown table.
 pub fn markdown(r: &Report) -> String {
     let mut s = format!(
-        "# Tributary benchmark\n\n{} on {}\n\nStandard mix: {}-event gzip batches, ~{}-byte events, schema validation on (3 JSON Schema : 1 protobuf). Throughput is per CPU core of the process doing the work (CPU time from /proc), so the figures hold on a shared machine.\n\n| What | events/s per core | ratio |\n|---|---:|---:|\n",
+        "# Tributary benchmark\n\n{} on {}\n\nStandard mix: {}-event gzip batches, ~{}-byte events, schema validation on (3 JSON Schema : 1 protobuf). Throughput is per CPU core of the process doing the work (CPU time from /proc), so the figures hold on a shared machine. Delivery: events acknowledged in the measurement against records that reached Kafka.\n\n| What | events/s per core | ratio | delivered |\n|---|---:|---:|---:|\n",
         r.date, r.machine, r.batch_events, r.event_bytes
     );
+    // A measurement that lost acknowledged events has no throughput.
+    let rate = |eps: f64, d: &Delivery| {
+        if d.complete() {
+            format!("{eps:.0}")
+        } else {
+            "—".to_owned()
+        }
+    };
     s += &format!(
-        "| gateway, ack = buffered | {:.0} | |\n",
-        r.gateway_buffered_eps_per_core
+        "| gateway, ack = buffered | {} | | {} |\n",
+        rate(
+            r.gateway_buffered_eps_per_core,
+            &r.gateway_buffered_delivery
+        ),
+        r.gateway_buffered_delivery.cell()
     );
     s += &format!(
-        "| gateway, ack = broker | {:.0} | |\n",
-        r.gateway_broker_eps_per_core
+        "| gateway, ack = broker | {} | | {} |\n",
+        rate(r.gateway_broker_eps_per_core, &r.gateway_broker_delivery),
+        r.gateway_broker_delivery.cell()
     );
     s += &format!(
-        "| direct rdkafka producer (broker-side ceiling) | {:.0} | gateway / direct = {:.2} |\n",
-        r.direct_producer_eps_per_core, r.ratio_gateway_to_direct
+        "| direct rdkafka producer (broker-side ceiling) | {} | gateway / direct = {:.2} | {} |\n",
+        rate(r.direct_producer_eps_per_core, &r.direct_producer_delivery),
+        r.ratio_gateway_to_direct,
+        r.direct_producer_delivery.cell()
     );
     s += &format!(
-        "| minimal hyper server (HTTP-only ceiling) | {:.0} | gateway / sink = {:.2} |\n",
+        "| minimal hyper server (HTTP-only ceiling) | {:.0} | gateway / sink = {:.2} | (discards) |\n",
         r.http_sink_eps_per_core, r.ratio_gateway_to_http_sink
     );
     s += &format!(
-        "| pipeline Kafka → Parquet, local store ({} events) | {:.0} | |\n",
-        r.pipeline_events, r.pipeline_eps_per_core
+        "| pipeline Kafka → Parquet, local store | {:.0} | | {} records read |\n",
+        r.pipeline_eps_per_core, r.pipeline_events
     );
     s += &format!(
-        "| load generator (driving the gateway) | {:.0} | |\n",
+        "| load generator (driving the gateway) | {:.0} | | |\n",
         r.generator_eps_per_core
     );
+    if !r.delivered_all() {
+        s += "\n**This run lost acknowledged events: its throughput figures do not count.**\n";
+    }
     s += &format!(
-        "\nWall-clock gateway throughput on this shared machine (generator, Kafka and gateway on the same cores): {:.0} events/s buffered, {:.0} broker.\n\n| offered (share of max) | offered events/s | achieved events/s | p50 ms | p90 ms | p99 ms | failed requests |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "\nWall-clock gateway throughput on this shared machine (generator, Kafka and gateway on the same cores): {:.0} events/s buffered, {:.0} broker.\n\n| offered (share of max) | offered events/s | achieved events/s | p50 ms | p90 ms | p99 ms | failed requests | delivered |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
         r.gateway_buffered_eps_wall, r.gateway_broker_eps_wall
     );
     for p in &r.latency {
         s += &format!(
-            "| {:.0}% | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
+            "| {:.0}% | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
             p.fraction * 100.0,
             p.offered_eps,
             p.achieved_eps,
             p.p50_ms,
             p.p90_ms,
             p.p99_ms,
-            p.failed
+            p.failed,
+            p.delivery.cell()
         );
     }
     s += "\n![latency against offered rate](latest.svg)\n";

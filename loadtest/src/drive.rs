@@ -81,7 +81,10 @@ fn client(connections: usize) -> HttpClient {
         .build_http()
 }
 
-async fn send(client: &HttpClient, url: &str, auth: &str, body: Bytes) -> Option<u16> {
+/// Sends one batch: the status and, for a 2xx answer, how many events the
+/// server said it accepted (the body's `accepted`), which is what delivery
+/// is checked against.
+async fn send(client: &HttpClient, url: &str, auth: &str, body: Bytes) -> Option<(u16, u64)> {
     let req = http::Request::post(url)
         .header("authorization", auth)
         .header("content-type", "application/json")
@@ -90,8 +93,14 @@ async fn send(client: &HttpClient, url: &str, auth: &str, body: Bytes) -> Option
         .ok()?;
     let resp = client.request(req).await.ok()?;
     let status = resp.status().as_u16();
-    resp.into_body().collect().await.ok()?;
-    Some(status)
+    let body = resp.into_body().collect().await.ok()?.to_bytes();
+    let accepted = if (200..300).contains(&status) {
+        serde_json::from_slice::<tributary_contract::response::BatchResponse>(&body)
+            .map_or(0, |r| r.accepted as u64)
+    } else {
+        0
+    };
+    Some((status, accepted))
 }
 
 /// What a drive achieved.
@@ -101,6 +110,8 @@ pub struct Outcome {
     pub ok: u64,
     /// Requests answered otherwise or not at all.
     pub failed: u64,
+    /// Events the server acknowledged (sum of `accepted` in 200/202 answers).
+    pub acknowledged: u64,
     /// Wall time of the drive.
     pub seconds: f64,
     /// Latency percentiles from intended send time, ms (open loop).
@@ -122,15 +133,17 @@ pub async fn closed_loop(
     let client = client(connections);
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
+    let acknowledged = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
     let tasks: Vec<_> = (0..connections)
         .map(|_| {
-            let (client, ok, failed, next, pool) = (
+            let (client, ok, failed, acknowledged, next, pool) = (
                 client.clone(),
                 ok.clone(),
                 failed.clone(),
+                acknowledged.clone(),
                 next.clone(),
                 pool.clone(),
             );
@@ -139,9 +152,14 @@ pub async fn closed_loop(
                 while Instant::now() < deadline {
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize % pool.bodies.len();
                     match send(&client, &url, &auth, pool.bodies[i].clone()).await {
-                        Some(200 | 202) => ok.fetch_add(1, Ordering::Relaxed),
-                        _ => failed.fetch_add(1, Ordering::Relaxed),
-                    };
+                        Some((200 | 202, n)) => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                            acknowledged.fetch_add(n, Ordering::Relaxed);
+                        }
+                        _ => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
             })
         })
@@ -152,6 +170,7 @@ pub async fn closed_loop(
     Outcome {
         ok: ok.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
+        acknowledged: acknowledged.load(Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
         ..Outcome::default()
     }
@@ -174,13 +193,20 @@ pub async fn open_loop(
     )?));
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
+    let acknowledged = Arc::new(AtomicU64::new(0));
     let n = (rps * secs).round().max(1.0) as usize;
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for k in 0..n {
         let intended = start + Duration::from_secs_f64(k as f64 / rps);
         tokio::time::sleep_until(intended.into()).await;
-        let (client, hist, ok, failed) = (client.clone(), hist.clone(), ok.clone(), failed.clone());
+        let (client, hist, ok, failed, acknowledged) = (
+            client.clone(),
+            hist.clone(),
+            ok.clone(),
+            failed.clone(),
+            acknowledged.clone(),
+        );
         let body = pool.bodies[k % pool.bodies.len()].clone();
         let (url, auth) = (url.to_owned(), auth.to_owned());
         tasks.push(tokio::spawn(async move {
@@ -190,9 +216,14 @@ pub async fn open_loop(
                 let _ = h.record(us.max(1));
             }
             match status {
-                Some(200 | 202) => ok.fetch_add(1, Ordering::Relaxed),
-                _ => failed.fetch_add(1, Ordering::Relaxed),
-            };
+                Some((200 | 202, n)) => {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                    acknowledged.fetch_add(n, Ordering::Relaxed);
+                }
+                _ => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }));
     }
     for t in tasks {
@@ -203,6 +234,7 @@ pub async fn open_loop(
     Ok(Outcome {
         ok: ok.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
+        acknowledged: acknowledged.load(Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
         p50_ms: q(0.5),
         p90_ms: q(0.9),

@@ -215,7 +215,12 @@ async fn main() -> std::process::ExitCode {
                     Ok(r) => {
                         println!("{}", bench::markdown(&r));
                         eprintln!("results in {}", args.out.display());
-                        std::process::ExitCode::SUCCESS
+                        if r.delivered_all() {
+                            std::process::ExitCode::SUCCESS
+                        } else {
+                            eprintln!("bench: acknowledged events were lost (exit 12)");
+                            std::process::ExitCode::from(12)
+                        }
                     }
                     Err(e) => {
                         eprintln!("error: {e:#}");

@@ -65,6 +65,12 @@ pub struct Summary {
     pub generator_fell_behind: bool,
     /// Responses by status code.
     pub statuses: BTreeMap<u16, u64>,
+    /// The delivery mode the gateway answered in, read from its success
+    /// statuses (docs/contract.md): `broker` (200: events were in Kafka),
+    /// `buffered` (202: events were in the gateway's producer queue),
+    /// `mixed`, or `unknown` when nothing succeeded.
+    #[serde(default)]
+    pub delivery_mode: String,
     /// Requests with no HTTP answer (connection refused, reset, …).
     pub transport_errors: u64,
     /// Share of requests answered with a non-2xx status or not at all.
@@ -102,6 +108,13 @@ pub fn summarize(s: &Scenario, o: &Observed, delivery: Option<Delivery>) -> Summ
         bad as f64 / good as f64
     };
     let latency_ms = Percentiles::from_us(&o.latency_us);
+    let count = |code: u16| o.statuses.get(&code).copied().unwrap_or(0);
+    let delivery_mode = match (count(200), count(202)) {
+        (0, 0) => "unknown",
+        (_, 0) => "broker",
+        (0, _) => "buffered",
+        _ => "mixed",
+    };
     let mut thresholds = Vec::new();
     let t = &s.thresholds;
     if let Some(limit) = t.p99_ms {
@@ -148,6 +161,7 @@ pub fn summarize(s: &Scenario, o: &Observed, delivery: Option<Delivery>) -> Summ
         achieved_rps: o.achieved_rps,
         generator_fell_behind: o.achieved_rps < 0.95 * o.requested_rps || o.max_send_lag_s > 1.0,
         statuses: o.statuses.clone(),
+        delivery_mode: delivery_mode.to_owned(),
         transport_errors: o.transport_errors,
         error_rate,
         latency_ms,
@@ -250,8 +264,8 @@ pub fn print(s: &Summary) {
         s.requests_planned, s.requests_answered, s.events_sent, s.requested_rps, s.achieved_rps
     );
     eprintln!(
-        "statuses {:?}; transport errors {}; error rate {:.4}",
-        s.statuses, s.transport_errors, s.error_rate
+        "statuses {:?}; transport errors {}; error rate {:.4}; delivery mode {}",
+        s.statuses, s.transport_errors, s.error_rate, s.delivery_mode
     );
     let l = &s.latency_ms;
     eprintln!(

@@ -465,3 +465,11 @@ pub fn terminate_gracefully(child: &mut std::process::Child) {
         "graceful shutdown exits 0, got {status:?}"
     );
 }
+
+/// Prints a test's headline figures (events delivered, rows read, …) to
+/// the process's stderr directly, past the test harness's output capture,
+/// so the test run's log (and CI's) carries them without `--nocapture`.
+pub fn report(line: impl std::fmt::Display) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
