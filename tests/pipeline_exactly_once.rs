@@ -174,7 +174,8 @@ listen = "127.0.0.1:0"
     // A reader no one here wrote.
     let s = read_lake(lake.path());
     report(format_args!(
-        "pipeline: after {kills} kills ({files_after_kills} files by then): {s}"
+        "pipeline: after {kills} kills ({files_after_kills} files by then) pyarrow read {} rows, {} distinct message ids, {} files, {} error rows, {} dead-letter rows",
+        s["rows"], s["distinct_message_ids"], s["files"], s["error_rows"], s["dead_letter_rows"]
     ));
     assert_eq!(s["rows"], N, "{s}");
     assert_eq!(s["distinct_message_ids"], N, "{s}");

@@ -145,12 +145,7 @@ impl<'a> EventView<'a> {
     ) -> Result<Option<String>, serde_json::Error> {
         Ok(match (self.context, batch_context) {
             (Some(own), Some(shared)) => Some(merge_objects(shared, own)?.get().to_owned()),
-            (own, shared) => match own.or(shared) {
-                None => None,
-                Some(c) => Some(serde_json::to_string(&serde_json::from_str::<
-                    serde_json::Map<String, serde_json::Value>,
-                >(c.get())?)?),
-            },
+            (own, shared) => own.or(shared).map(|c| compact(c.get())),
         })
     }
 
@@ -239,6 +234,41 @@ fn opt<M: SerializeMap, T: serde::Serialize>(
 
 /// Shallow merge of two JSON objects, `top` winning. Only used when an event
 /// carries its own context beside the batch's, which SDKs avoid.
+/// `json` without the whitespace between its tokens. `json` must be valid
+/// JSON (a `RawValue` is), so whitespace outside strings is insignificant
+/// and the only state to track is being inside a string. Copying bytes
+/// this way is what keeps the per-event cost of the `tb-context` header
+/// low: parsing the context into a map and printing it again cost about a
+/// tenth of the gateway's CPU.
+fn compact(json: &str) -> String {
+    let bytes = json.as_bytes();
+    if !bytes
+        .iter()
+        .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        return json.to_owned();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            out.push(b);
+            in_string = b == b'"';
+        }
+    }
+    // Only ASCII whitespace was removed, so the bytes are still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 fn merge_objects(base: &RawValue, top: &RawValue) -> Result<Box<RawValue>, serde_json::Error> {
     let mut merged: serde_json::Map<String, serde_json::Value> = serde_json::from_str(base.get())?;
     let top: serde_json::Map<String, serde_json::Value> = serde_json::from_str(top.get())?;
@@ -603,6 +633,29 @@ mod tests {
         let v = parse(raw).unwrap();
         assert_eq!(v.message_id, "m1");
         assert_eq!(v.user_id.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn the_context_header_is_compact_and_unchanged_in_meaning() {
+        let cases = [
+            r#"{"os":{"name":"Android"}}"#,
+            "{ \"a\" : [1, 2,\n\t3],\r\n \"b\": \"x y\" }",
+            r#"{"q": "say \"hi there\" ", "s": "back\\", "t": " { } "}"#,
+            r#"{"u": "café  ok", "n": null , "e": {} }"#,
+        ];
+        for raw in cases {
+            let event = format!(
+                r#"{{"type":"track","event":"e","messageId":"m","anonymousId":"a","context":{raw}}}"#
+            );
+            let view = EventView::parse(&event, None).unwrap();
+            let header = view.merged_context(None).unwrap().unwrap();
+            let expect: serde_json::Value = serde_json::from_str(raw).unwrap();
+            let got: serde_json::Value = serde_json::from_str(&header).unwrap();
+            assert_eq!(got, expect, "{raw} -> {header}");
+            // Nothing between tokens: as short as a JSON printer's output.
+            let printed = serde_json::to_string(&expect).unwrap();
+            assert_eq!(header.len(), printed.len(), "{header} vs {printed}");
+        }
     }
 
     #[test]

@@ -164,6 +164,13 @@ impl Compiled {
                         rule: "json".into(),
                         message: format!("payload is not JSON: {e}"),
                     })?;
+                // `is_valid` short-circuits without building errors; only
+                // an invalid event pays for the detailed walk.
+                if validator.is_valid(&value) {
+                    wire::frame_json(id, out);
+                    out.extend_from_slice(payload.as_bytes());
+                    return Ok(());
+                }
                 if let Some(e) = validator.iter_errors(&value).next() {
                     return Err(Rejection {
                         pointer: e.instance_path().to_string(),
@@ -176,6 +183,23 @@ impl Compiled {
                 Ok(())
             }
             Compiled::Protobuf { message, .. } => {
+                // Convert untracked first; only a payload that fails is
+                // converted again with path tracking, for the rejection's
+                // pointer (tracking every field cost more than the
+                // conversion itself).
+                let fast = {
+                    let mut de = serde_json::Deserializer::from_str(payload);
+                    serde::de::DeserializeSeed::deserialize(message.clone(), &mut de)
+                        .and_then(|m| de.end().map(|()| m))
+                };
+                if let Ok(msg) = fast {
+                    wire::frame_protobuf(id, &[0], out);
+                    return msg.encode(out).map_err(|e| Rejection {
+                        pointer: String::new(),
+                        rule: "protobuf".into(),
+                        message: format!("cannot encode {}: {e}", message.full_name()),
+                    });
+                }
                 let mut de = serde_json::Deserializer::from_str(payload);
                 let mut track = serde_path_to_error::Track::new();
                 let msg = {
