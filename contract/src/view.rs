@@ -232,8 +232,6 @@ fn opt<M: SerializeMap, T: serde::Serialize>(
     }
 }
 
-/// Shallow merge of two JSON objects, `top` winning. Only used when an event
-/// carries its own context beside the batch's, which SDKs avoid.
 /// `json` without the whitespace between its tokens. `json` must be valid
 /// JSON (a `RawValue` is), so whitespace outside strings is insignificant
 /// and the only state to track is being inside a string. Copying bytes
@@ -242,10 +240,8 @@ fn opt<M: SerializeMap, T: serde::Serialize>(
 /// tenth of the gateway's CPU.
 fn compact(json: &str) -> String {
     let bytes = json.as_bytes();
-    if !bytes
-        .iter()
-        .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-    {
+    let space = |b: &u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
+    if !bytes.iter().any(space) {
         return json.to_owned();
     }
     let mut out = Vec::with_capacity(bytes.len());
@@ -260,7 +256,7 @@ fn compact(json: &str) -> String {
             } else if b == b'"' {
                 in_string = false;
             }
-        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+        } else if !space(&b) {
             out.push(b);
             in_string = b == b'"';
         }
@@ -269,6 +265,8 @@ fn compact(json: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// Shallow merge of two JSON objects, `top` winning. Only used when an event
+/// carries its own context beside the batch's, which SDKs avoid.
 fn merge_objects(base: &RawValue, top: &RawValue) -> Result<Box<RawValue>, serde_json::Error> {
     let mut merged: serde_json::Map<String, serde_json::Value> = serde_json::from_str(base.get())?;
     let top: serde_json::Map<String, serde_json::Value> = serde_json::from_str(top.get())?;

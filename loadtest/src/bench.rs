@@ -342,10 +342,10 @@ async fn measure_gateway(
     key: &str,
     args: &Args,
     pid: u32,
-    topics: &[String],
+    counter: &Arc<RecordCounter>,
 ) -> anyhow::Result<(f64, f64, f64, Delivery)> {
     let me = std::process::id();
-    let before = records_in_async(&args.kafka, topics).await?;
+    let before = counter.count().await?;
     let (g0, m0) = (cpu_seconds(pid), cpu_seconds(me));
     let o = drive::closed_loop(
         pool,
@@ -356,7 +356,7 @@ async fn measure_gateway(
     )
     .await;
     let (g1, m1) = (cpu_seconds(pid), cpu_seconds(me));
-    let after = settle(&args.kafka, topics, before + o.acknowledged).await?;
+    let delivery = counter.delivery(before, o.acknowledged).await?;
     let events = o.acknowledged as f64;
     if o.failed > 0 {
         eprintln!("  warning: {} requests failed", o.failed);
@@ -365,7 +365,7 @@ async fn measure_gateway(
         events / (g1 - g0).max(0.01),
         events / o.seconds,
         events / (m1 - m0).max(0.01),
-        Delivery::new(o.acknowledged, after - before),
+        delivery,
     ))
 }
 
@@ -389,11 +389,6 @@ async fn create_topic(kafka: &str, topic: &str, partitions: i32) -> anyhow::Resu
         }
     }
     Ok(())
-}
-
-async fn records_in_async(kafka: &str, topics: &[String]) -> anyhow::Result<u64> {
-    let (kafka, topics) = (kafka.to_owned(), topics.to_vec());
-    tokio::task::spawn_blocking(move || records_in(&kafka, &topics)).await?
 }
 
 /// Produces the gateway's records (schema-framed payload, envelope
@@ -469,54 +464,84 @@ fn direct_producer(
     }
     producer.flush(Duration::from_secs(30))?;
     let c1 = cpu_seconds(me);
-    let found = records_in(&args.kafka, &[topic.to_owned()])?;
+    let found = RecordCounter::new(&args.kafka, vec![topic.to_owned()])?.count_now()?;
     Ok((
         sent as f64 / (c1 - c0).max(0.01),
         Delivery::new(sent, found),
     ))
 }
 
-/// Records in `topics` now: the sum of their partitions' high watermarks
-/// (the run's topics are new, so nothing has been deleted from them).
-fn records_in(kafka: &str, topics: &[String]) -> anyhow::Result<u64> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", kafka)
-        .create()?;
-    let mut total = 0i64;
-    for t in topics {
-        let md = consumer.fetch_metadata(Some(t), Duration::from_secs(10))?;
-        for p in md.topics().iter().flat_map(|t| t.partitions()) {
-            let (lo, hi) = consumer.fetch_watermarks(t, p.id(), Duration::from_secs(10))?;
-            total += hi - lo;
-        }
-    }
-    Ok(total.max(0) as u64)
+/// Counts the records in a set of topics (the sum of their partitions'
+/// high watermarks; the run's topics are new, so nothing has been deleted
+/// from them), with one Kafka client for the whole benchmark.
+struct RecordCounter {
+    consumer: BaseConsumer,
+    topics: Vec<String>,
 }
 
-/// Waits until `topics` hold at least `expected` records, or their count
-/// has not moved for 10 s (what is missing then is lost), and returns the
-/// count. `ack = "buffered"` answers before the producer has delivered, so
-/// the count catches up after the measurement ends.
-async fn settle(kafka: &str, topics: &[String], expected: u64) -> anyhow::Result<u64> {
-    let (kafka, topics) = (kafka.to_owned(), topics.to_vec());
-    tokio::task::spawn_blocking(move || {
-        let mut last = records_in(&kafka, &topics)?;
-        let mut still = Instant::now();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while last < expected
-            && still.elapsed() < Duration::from_secs(10)
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(250));
-            let now = records_in(&kafka, &topics)?;
-            if now != last {
-                last = now;
-                still = Instant::now();
+impl RecordCounter {
+    fn new(kafka: &str, topics: Vec<String>) -> anyhow::Result<RecordCounter> {
+        let consumer = ClientConfig::new()
+            .set("bootstrap.servers", kafka)
+            .create()?;
+        Ok(RecordCounter { consumer, topics })
+    }
+
+    /// The count now (blocking).
+    fn count_now(&self) -> anyhow::Result<u64> {
+        let mut total = 0i64;
+        for t in &self.topics {
+            let md = self
+                .consumer
+                .fetch_metadata(Some(t), Duration::from_secs(10))?;
+            for p in md.topics().iter().flat_map(|t| t.partitions()) {
+                let (lo, hi) =
+                    self.consumer
+                        .fetch_watermarks(t, p.id(), Duration::from_secs(10))?;
+                total += hi - lo;
             }
         }
-        Ok(last)
-    })
-    .await?
+        Ok(total.max(0) as u64)
+    }
+
+    /// The count now, off the async runtime.
+    async fn count(self: &Arc<Self>) -> anyhow::Result<u64> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.count_now()).await?
+    }
+
+    /// The delivery of a measurement that started at `before` records and
+    /// had `acknowledged` events acknowledged. Waits until the topics hold
+    /// them all, or their count has not moved for 10 s (what is missing
+    /// then is lost): `ack = "buffered"` answers before the producer has
+    /// delivered, so the count catches up after the measurement ends.
+    async fn delivery(
+        self: &Arc<Self>,
+        before: u64,
+        acknowledged: u64,
+    ) -> anyhow::Result<Delivery> {
+        let me = self.clone();
+        let expected = before + acknowledged;
+        let after = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+            let mut last = me.count_now()?;
+            let mut still = Instant::now();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while last < expected
+                && still.elapsed() < Duration::from_secs(10)
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(250));
+                let now = me.count_now()?;
+                if now != last {
+                    last = now;
+                    still = Instant::now();
+                }
+            }
+            Ok(last)
+        })
+        .await??;
+        Ok(Delivery::new(acknowledged, after.saturating_sub(before)))
+    }
 }
 
 fn metric(url: &str, name: &str) -> Option<f64> {
@@ -540,7 +565,7 @@ fn pipeline(
     prefix: &str,
     topics: &[String],
 ) -> anyhow::Result<(f64, u64)> {
-    let total = records_in(&args.kafka, topics)?;
+    let total = RecordCounter::new(&args.kafka, topics.to_vec())?.count_now()?;
     let config = dir.join("pipeline.toml");
     let list: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
     std::fs::write(
@@ -582,7 +607,7 @@ listen = "127.0.0.1:0"
     }
     let cpu = cpu_seconds(proc.pid());
     proc.terminate();
-    Ok((total as f64 / cpu.max(0.01), total as u64))
+    Ok((total as f64 / cpu.max(0.01), total))
 }
 
 /// Runs the benchmark and writes its results.
@@ -611,11 +636,12 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         format!("{prefix}order_completed"),
         format!("{prefix}checkout_started"),
     ];
+    let counter = Arc::new(RecordCounter::new(&args.kafka, topics.clone())?);
     // Warm up both modes: a broker that just started is still loading its
     // coordinators, and the first seconds of producing are not the steady
     // state (with a 2 s warm-up, buffered mode once measured half its rate).
     for key in ["bench-buffered", "bench-broker"] {
-        let before = records_in_async(&args.kafka, &topics).await?;
+        let before = counter.count().await?;
         let o = drive::closed_loop(
             &pool,
             &format!("{url}/v1/batch"),
@@ -624,18 +650,18 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             5.0,
         )
         .await;
-        settle(&args.kafka, &topics, before + o.acknowledged).await?;
+        counter.delivery(before, o.acknowledged).await?;
     }
     eprintln!("bench: gateway, ack = buffered");
     let (buf_core, buf_wall, gen_core, buf_delivery) =
-        measure_gateway(&pool, &url, "bench-buffered", &args, gw.pid(), &topics).await?;
+        measure_gateway(&pool, &url, "bench-buffered", &args, gw.pid(), &counter).await?;
     eprintln!(
         "  {buf_core:.0} events/s per gateway core ({buf_wall:.0} wall); delivered {}",
         buf_delivery.cell()
     );
     eprintln!("bench: gateway, ack = broker");
     let (brk_core, brk_wall, _, brk_delivery) =
-        measure_gateway(&pool, &url, "bench-broker", &args, gw.pid(), &topics).await?;
+        measure_gateway(&pool, &url, "bench-broker", &args, gw.pid(), &counter).await?;
     eprintln!(
         "  {brk_core:.0} events/s per gateway core ({brk_wall:.0} wall); delivered {}",
         brk_delivery.cell()
@@ -644,7 +670,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let mut latency = Vec::new();
     for fraction in [0.25, 0.5, 0.75, 0.9] {
         let rps = max_rps * fraction;
-        let before = records_in_async(&args.kafka, &topics).await?;
+        let before = counter.count().await?;
         let o = drive::open_loop(
             &pool,
             &format!("{url}/v1/batch"),
@@ -653,7 +679,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             args.seconds,
         )
         .await?;
-        let after = settle(&args.kafka, &topics, before + o.acknowledged).await?;
+        let delivery = counter.delivery(before, o.acknowledged).await?;
         let point = LatencyPoint {
             fraction,
             offered_eps: rps * pool.events_per_batch as f64,
@@ -662,7 +688,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             p90_ms: o.p90_ms,
             p99_ms: o.p99_ms,
             failed: o.failed,
-            delivery: Delivery::new(o.acknowledged, after - before),
+            delivery,
         };
         eprintln!(
             "  {:.0}% of max ({:.0} events/s): p50 {:.1} ms, p99 {:.1} ms; delivered {}",
@@ -690,8 +716,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         args.seconds,
     )
     .await;
-    let sink_core =
-        (o.ok * pool.events_per_batch as u64) as f64 / (cpu_seconds(sink.pid()) - s0).max(0.01);
+    let sink_core = o.acknowledged as f64 / (cpu_seconds(sink.pid()) - s0).max(0.01);
     eprintln!("  {sink_core:.0} events/s per sink core");
     drop(sink);
 

@@ -106,8 +106,6 @@ async fn send(client: &HttpClient, url: &str, auth: &str, body: Bytes) -> Option
 /// What a drive achieved.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Outcome {
-    /// Requests answered 200/202.
-    pub ok: u64,
     /// Requests answered otherwise or not at all.
     pub failed: u64,
     /// Events the server acknowledged (sum of `accepted` in 200/202 answers).
@@ -131,7 +129,6 @@ pub async fn closed_loop(
     secs: f64,
 ) -> Outcome {
     let client = client(connections);
-    let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let acknowledged = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
@@ -139,9 +136,8 @@ pub async fn closed_loop(
     let deadline = start + Duration::from_secs_f64(secs);
     let tasks: Vec<_> = (0..connections)
         .map(|_| {
-            let (client, ok, failed, acknowledged, next, pool) = (
+            let (client, failed, acknowledged, next, pool) = (
                 client.clone(),
-                ok.clone(),
                 failed.clone(),
                 acknowledged.clone(),
                 next.clone(),
@@ -153,7 +149,6 @@ pub async fn closed_loop(
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize % pool.bodies.len();
                     match send(&client, &url, &auth, pool.bodies[i].clone()).await {
                         Some((200 | 202, n)) => {
-                            ok.fetch_add(1, Ordering::Relaxed);
                             acknowledged.fetch_add(n, Ordering::Relaxed);
                         }
                         _ => {
@@ -168,7 +163,6 @@ pub async fn closed_loop(
         let _ = t.await;
     }
     Outcome {
-        ok: ok.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
         acknowledged: acknowledged.load(Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
@@ -191,7 +185,6 @@ pub async fn open_loop(
         600_000_000,
         3,
     )?));
-    let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let acknowledged = Arc::new(AtomicU64::new(0));
     let n = (rps * secs).round().max(1.0) as usize;
@@ -200,10 +193,9 @@ pub async fn open_loop(
     for k in 0..n {
         let intended = start + Duration::from_secs_f64(k as f64 / rps);
         tokio::time::sleep_until(intended.into()).await;
-        let (client, hist, ok, failed, acknowledged) = (
+        let (client, hist, failed, acknowledged) = (
             client.clone(),
             hist.clone(),
-            ok.clone(),
             failed.clone(),
             acknowledged.clone(),
         );
@@ -217,7 +209,6 @@ pub async fn open_loop(
             }
             match status {
                 Some((200 | 202, n)) => {
-                    ok.fetch_add(1, Ordering::Relaxed);
                     acknowledged.fetch_add(n, Ordering::Relaxed);
                 }
                 _ => {
@@ -232,7 +223,6 @@ pub async fn open_loop(
     let h = hist.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let q = |x: f64| h.value_at_quantile(x) as f64 / 1000.0;
     Ok(Outcome {
-        ok: ok.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
         acknowledged: acknowledged.load(Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
