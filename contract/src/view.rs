@@ -145,7 +145,7 @@ impl<'a> EventView<'a> {
     ) -> Result<Option<String>, serde_json::Error> {
         Ok(match (self.context, batch_context) {
             (Some(own), Some(shared)) => Some(merge_objects(shared, own)?.get().to_owned()),
-            (own, shared) => own.or(shared).map(|c| compact(c.get())),
+            (own, shared) => own.or(shared).map(|c| compact(c.get()).into_owned()),
         })
     }
 
@@ -238,11 +238,11 @@ fn opt<M: SerializeMap, T: serde::Serialize>(
 /// this way is what keeps the per-event cost of the `tb-context` header
 /// low: parsing the context into a map and printing it again cost about a
 /// tenth of the gateway's CPU.
-fn compact(json: &str) -> String {
+pub fn compact(json: &str) -> Cow<'_, str> {
     let bytes = json.as_bytes();
     let space = |b: &u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
     if !bytes.iter().any(space) {
-        return json.to_owned();
+        return Cow::Borrowed(json);
     }
     let mut out = Vec::with_capacity(bytes.len());
     let (mut in_string, mut escaped) = (false, false);
@@ -262,7 +262,10 @@ fn compact(json: &str) -> String {
         }
     }
     // Only ASCII whitespace was removed, so the bytes are still UTF-8.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 /// Shallow merge of two JSON objects, `top` winning. Only used when an event

@@ -10,7 +10,7 @@
 //!
 //! Byte-level examples are in `docs/contract.md` ("Kafka records").
 
-use crate::envelope::{Encoding, Envelope, EnvelopeError};
+use crate::envelope::{Encoding, Envelope, EnvelopeError, EnvelopeRef};
 
 /// The first byte of every framed value.
 pub const MAGIC: u8 = 0;
@@ -162,8 +162,8 @@ pub enum Body<'a> {
 }
 
 /// One Kafka record read back: envelope from the headers, body from the
-/// value. The pipeline, the load test's verifier and the tests all read
-/// records through this.
+/// value. The load test's verifier and the tests read records through this;
+/// the pipeline reads the borrowed [`RecordRef`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record<'a> {
     /// The envelope headers.
@@ -172,13 +172,38 @@ pub struct Record<'a> {
     pub body: Body<'a>,
 }
 
+/// A [`Record`] whose envelope borrows from the headers (see
+/// [`EnvelopeRef`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRef<'h, 'v> {
+    /// The envelope headers.
+    pub envelope: EnvelopeRef<'h>,
+    /// The value, unframed.
+    pub body: Body<'v>,
+}
+
 /// Reads a record from its headers and value. Checks that the framing
 /// agrees with the `tb-schema` header.
 pub fn decode_record<'h, 'v, I>(headers: I, value: &'v [u8]) -> Result<Record<'v>, WireError>
 where
     I: IntoIterator<Item = (&'h str, &'h [u8])>,
 {
-    let envelope = Envelope::from_headers(headers)?;
+    let r = decode_record_ref(headers, value)?;
+    Ok(Record {
+        envelope: r.envelope.into_owned(),
+        body: r.body,
+    })
+}
+
+/// [`decode_record`] without copying the envelope's text.
+pub fn decode_record_ref<'h, 'v, I>(
+    headers: I,
+    value: &'v [u8],
+) -> Result<RecordRef<'h, 'v>, WireError>
+where
+    I: IntoIterator<Item = (&'h str, &'h [u8])>,
+{
+    let envelope = EnvelopeRef::from_headers(headers)?;
     let body = match envelope.encoding {
         Encoding::Json => Body::Event(value),
         Encoding::ConfluentJson => {
@@ -207,7 +232,7 @@ where
             envelope.schema_id
         )));
     }
-    Ok(Record { envelope, body })
+    Ok(RecordRef { envelope, body })
 }
 
 #[cfg(test)]

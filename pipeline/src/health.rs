@@ -55,7 +55,7 @@ impl Default for Distinct {
 
 impl Distinct {
     /// Counts `item`.
-    pub fn add(&mut self, item: &str) {
+    pub fn add<T: Hash + ?Sized>(&mut self, item: &T) {
         // SipHash with fixed keys: the same estimate on every replica.
         #[allow(deprecated)]
         let mut h = std::hash::SipHasher::new();
@@ -124,7 +124,10 @@ struct AppAgg {
     /// Order of first sight: the first `max_apps` apps are labelled.
     rank: usize,
     versions: HashMap<String, VersionAgg>,
-    event_names: Vec<String>,
+    /// The counter of each event name seen (the first `max_event_names`
+    /// names; later ones share the `other` counter), so counting an event
+    /// neither builds labels nor searches the family.
+    event_counters: HashMap<String, Counter>,
 }
 
 /// Labels of per-version gauges.
@@ -168,7 +171,8 @@ pub struct Health {
     state: Mutex<HashMap<String, AppAgg>>,
     events: Family<EventLabels, Counter>,
     session_length: Family<AppLabels, Histogram, fn() -> Histogram>,
-    latency: Family<StageLabels, Histogram, fn() -> Histogram>,
+    /// The latency histograms of the three stages, looked up once.
+    latency: [Histogram; 3],
     gauges: [(&'static str, VersionGauge); 9],
 }
 
@@ -223,71 +227,85 @@ impl Health {
             "End-to-end latency by stage: device event time to gateway receipt, receipt to Kafka append, append to pipeline",
             latency.clone(),
         );
+        let stage = |stage| latency.get_or_create(&StageLabels { stage }).clone();
         Health {
             cfg,
             state: Mutex::new(HashMap::new()),
             events,
             session_length,
-            latency,
+            latency: [
+                stage("device_to_gateway"),
+                stage("gateway_to_kafka"),
+                stage("kafka_to_pipeline"),
+            ],
             gauges,
         }
     }
 
-    /// Counts one event; `now_ms` is the pipeline's clock.
-    pub fn observe(&self, e: &EventRow, now_ms: i64) {
+    /// Counts one event; `now_ms` is the pipeline's clock. Called for every
+    /// record, so the common case (app, version and event name seen
+    /// before) allocates nothing.
+    pub fn observe(&self, e: &EventRow<'_>, now_ms: i64) {
         let secs = |ms: i64| (ms.max(0) as f64) / 1000.0;
+        let [device_to_gateway, gateway_to_kafka, kafka_to_pipeline] = &self.latency;
         if let Some(c) = e.client_time_ms {
-            self.latency
-                .get_or_create(&StageLabels {
-                    stage: "device_to_gateway",
-                })
-                .observe(secs(e.received_at_ms - c));
+            device_to_gateway.observe(secs(e.received_at_ms - c));
         }
-        self.latency
-            .get_or_create(&StageLabels {
-                stage: "gateway_to_kafka",
-            })
-            .observe(secs(e.kafka_time_ms - e.received_at_ms));
-        self.latency
-            .get_or_create(&StageLabels {
-                stage: "kafka_to_pipeline",
-            })
-            .observe(secs(now_ms - e.kafka_time_ms));
+        gateway_to_kafka.observe(secs(e.kafka_time_ms - e.received_at_ms));
+        kafka_to_pipeline.observe(secs(now_ms - e.kafka_time_ms));
 
         let Ok(mut apps) = self.state.lock() else {
             return;
         };
-        let app_key = if apps.contains_key(&e.app_id) || apps.len() < MAX_TRACKED_APPS {
-            e.app_id.clone()
+        let app_key = if apps.contains_key(e.app_id) || apps.len() < MAX_TRACKED_APPS {
+            e.app_id
         } else {
-            OTHER.to_owned()
+            OTHER
         };
-        let rank = apps.len();
-        let app = apps.entry(app_key.clone()).or_insert_with(|| AppAgg {
-            rank,
-            ..AppAgg::default()
-        });
-        let app_label = if app.rank < self.cfg.max_apps {
-            app_key
-        } else {
-            OTHER.to_owned()
+        if !apps.contains_key(app_key) {
+            let rank = apps.len();
+            apps.insert(
+                app_key.to_owned(),
+                AppAgg {
+                    rank,
+                    ..AppAgg::default()
+                },
+            );
+        }
+        let Some(app) = apps.get_mut(app_key) else {
+            return;
         };
-        let event_label = if app.event_names.contains(&e.event_name) {
-            e.event_name.clone()
-        } else if app.event_names.len() < self.cfg.max_event_names {
-            app.event_names.push(e.event_name.clone());
-            e.event_name.clone()
-        } else {
-            OTHER.to_owned()
+        let app_label = || {
+            if app.rank < self.cfg.max_apps {
+                app_key.to_owned()
+            } else {
+                OTHER.to_owned()
+            }
         };
-        self.events
-            .get_or_create(&EventLabels {
-                app: app_label.clone(),
-                event: event_label,
-            })
-            .inc();
-        let version = e.app_version.clone().unwrap_or_else(|| "unknown".into());
-        if !app.versions.contains_key(&version) && app.versions.len() >= MAX_TRACKED_VERSIONS {
+        match app.event_counters.get(e.event_name) {
+            Some(c) => {
+                c.inc();
+            }
+            None => {
+                let named = app.event_counters.len() < self.cfg.max_event_names;
+                let name = if named { e.event_name } else { OTHER };
+                let counter = self
+                    .events
+                    .get_or_create(&EventLabels {
+                        app: app_label(),
+                        event: name.to_owned(),
+                    })
+                    .clone();
+                counter.inc();
+                // Past the limit, only `other` is remembered: the names
+                // that share it are looked up in the family (no new labels).
+                if named || !app.event_counters.contains_key(OTHER) {
+                    app.event_counters.insert(name.to_owned(), counter);
+                }
+            }
+        }
+        let version = e.app_version.as_deref().unwrap_or("unknown");
+        if !app.versions.contains_key(version) && app.versions.len() >= MAX_TRACKED_VERSIONS {
             // Fold the version with the fewest events into `other`.
             if let Some(smallest) = app
                 .versions
@@ -300,19 +318,24 @@ impl Health {
                 app.versions.entry(OTHER.into()).or_default().merge(&gone);
             }
         }
-        let v = app.versions.entry(version).or_default();
+        if !app.versions.contains_key(version) {
+            app.versions
+                .insert(version.to_owned(), VersionAgg::default());
+        }
+        let Some(v) = app.versions.get_mut(version) else {
+            return;
+        };
         v.events += 1;
-        let user = e.user_id.as_deref().or(e.anonymous_id.as_deref());
+        let user = e.user_id.or(e.anonymous_id);
         if let Some(u) = user {
             v.users.add(u);
         }
-        let session = e
-            .session_id
-            .map(|s| format!("{}/{s}", user.unwrap_or_default()));
+        // A session id is only unique per user (devices pick it).
+        let session = e.session_id.map(|s| (user.unwrap_or_default(), s));
         if let Some(s) = &session {
             v.sessions.add(s);
         }
-        match e.event_name.as_str() {
+        match e.event_name {
             names::CRASH => {
                 v.crashes += 1;
                 if let Some(s) = &session {
@@ -325,13 +348,9 @@ impl Health {
             names::HANDLED_ERROR => v.handled_errors += 1,
             names::SESSION_STARTED => v.sessions_started += 1,
             names::SESSION_ENDED => {
-                if let Some(ms) = e
-                    .payload
-                    .get("durationMs")
-                    .and_then(serde_json::Value::as_f64)
-                {
+                if let Some(ms) = e.payload.number(&e.layout, "durationMs") {
                     self.session_length
-                        .get_or_create(&AppLabels { app: app_label })
+                        .get_or_create(&AppLabels { app: app_label() })
                         .observe(ms / 1000.0);
                 }
             }

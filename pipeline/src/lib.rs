@@ -6,9 +6,10 @@
 //! * [`offload`] — the consumer loop: consume, cut partitions into
 //!   segments, write, commit;
 //! * [`rows`] — one record → one row, through the contract library;
+//! * [`payload`] — the payload's typed columns, read in one pass;
 //! * [`segment`] — deterministic rotation and object naming (why replays
 //!   never duplicate);
-//! * [`parquet_out`] — rows → Parquet, columns typed from the schema;
+//! * [`parquet_out`] — rows → Arrow columns → Parquet;
 //! * [`store`] — the object store (local, S3, memory), create-only puts;
 //! * [`health`] — app-health aggregates (crash-free sessions and users,
 //!   errors, sessions, latency) with bounded labels;
@@ -20,6 +21,7 @@ pub mod health;
 pub mod metrics;
 pub mod offload;
 pub mod parquet_out;
+pub mod payload;
 pub mod rows;
 pub mod segment;
 pub mod server;

@@ -16,7 +16,7 @@
 use crate::config::Config;
 use crate::health::Health;
 use crate::metrics::PipelineMetrics;
-use crate::rows::{self, Decoded, Incoming};
+use crate::rows::{Decoded, Decoder, Incoming};
 use crate::segment::{Rotation, Segment};
 use crate::store::{Store, Written};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -95,8 +95,11 @@ pub type ReplayEnds = HashMap<Key, i64>;
 /// The offload loop.
 pub struct Offloader {
     parts: Parts,
+    decoder: Decoder,
     rotation: Rotation,
     segments: HashMap<Key, Segment>,
+    /// The partition of the last record.
+    current: Key,
     /// Next offset expected per partition (for the lag metric).
     positions: HashMap<Key, i64>,
     /// Replay mode: stop per partition at these offsets, commit nothing.
@@ -138,10 +141,16 @@ impl Offloader {
     /// A loop over `parts`; `replay` switches to replay mode.
     pub fn new(parts: Parts, replay: Option<ReplayEnds>) -> Offloader {
         let rotation = Rotation::from(&parts.config.offload);
+        let decoder = Decoder::new(
+            &parts.config.kafka.dead_letter_topic,
+            parts.registry.clone(),
+        );
         Offloader {
             parts,
+            decoder,
             rotation,
             segments: HashMap::new(),
+            current: (String::new(), -1),
             positions: HashMap::new(),
             replay,
         }
@@ -227,16 +236,23 @@ impl Offloader {
         consumer: &BaseConsumer<OffloadContext>,
         msg: &rdkafka::message::BorrowedMessage<'_>,
     ) -> anyhow::Result<()> {
-        let key: Key = (msg.topic().to_owned(), msg.partition());
+        // Records come in runs from one partition: the key is rebuilt only
+        // when the partition changes, and the maps are searched by
+        // reference (no allocation per record).
+        if self.current.1 != msg.partition() || self.current.0 != msg.topic() {
+            self.current = (msg.topic().to_owned(), msg.partition());
+        }
         let offset = msg.offset();
-        if let Some(ends) = &self.replay {
-            match ends.get(&key) {
-                Some(end) if offset <= *end => {}
-                _ => {
-                    self.positions.insert(key, offset + 1);
-                    return Ok(());
-                }
+        match self.positions.get_mut(&self.current) {
+            Some(p) => *p = offset + 1,
+            None => {
+                self.positions.insert(self.current.clone(), offset + 1);
             }
+        }
+        if let Some(ends) = &self.replay
+            && ends.get(&self.current).is_none_or(|end| offset > *end)
+        {
+            return Ok(());
         }
         let time = msg.timestamp().to_millis().unwrap_or(0);
         let headers: Vec<(&str, &[u8])> = msg
@@ -253,46 +269,45 @@ impl Offloader {
                 .iter()
                 .map(|(k, v)| k.len() + v.len())
                 .sum::<usize>();
-        // A rewind (re-assignment at the committed offset) restarts the
-        // segment from there.
-        if self.segments.get(&key).is_some_and(|s| offset <= s.end) {
-            self.segments.remove(&key);
-        }
-        if self
-            .segments
-            .get(&key)
-            .is_some_and(|s| s.must_close_before(&self.rotation, time, size))
-        {
-            self.close(consumer, &key)?;
+        match self.segments.get(&self.current) {
+            // A rewind (re-assignment at the committed offset) restarts the
+            // segment from there.
+            Some(s) if offset <= s.end => {
+                self.segments.remove(&self.current);
+            }
+            Some(s) if s.must_close_before(&self.rotation, time, size) => {
+                let key = self.current.clone();
+                self.close(consumer, &key)?;
+            }
+            _ => {}
         }
         let incoming = Incoming {
-            topic: &key.0,
-            partition: key.1,
+            topic: msg.topic(),
+            partition: msg.partition(),
             offset,
             kafka_time_ms: time,
             headers: &headers,
             value,
         };
-        let decoded = rows::decode(
-            &incoming,
-            &self.parts.config.kafka.dead_letter_topic,
-            self.parts.registry.as_deref(),
-        );
+        let decoded = self.decoder.decode(&incoming);
         match &decoded {
             Decoded::Event(e) => self.parts.health.observe(e, epoch_ms()),
             Decoded::Error(e) => {
                 self.parts.metrics.undecodable.inc();
-                tracing::warn!(topic = %key.0, partition = key.1, offset, reason = %e.reason,
-                    "record cannot be read; written to the error location");
+                tracing::warn!(topic = %incoming.topic, partition = incoming.partition, offset,
+                    reason = %e.reason, "record cannot be read; written to the error location");
             }
             _ => {}
         }
         self.parts.metrics.records.inc();
-        self.positions.insert(key.clone(), offset + 1);
-        self.segments
-            .entry(key)
-            .or_insert_with(|| Segment::new(offset, time))
-            .add(offset, time, size, decoded);
+        match self.segments.get_mut(&self.current) {
+            Some(s) => s.add(offset, time, size, decoded),
+            None => {
+                let mut s = Segment::new(offset, time);
+                s.add(offset, time, size, decoded);
+                self.segments.insert(self.current.clone(), s);
+            }
+        }
         Ok(())
     }
 
@@ -301,12 +316,8 @@ impl Offloader {
         let Some(seg) = self.segments.remove(key) else {
             return Ok(());
         };
-        let objects = seg.objects(
-            &self.parts.config.offload.prefix,
-            &key.0,
-            key.1,
-            self.parts.registry.as_deref(),
-        )?;
+        let end = seg.end;
+        let objects = seg.objects(&self.parts.config.offload.prefix, &key.0, key.1)?;
         for o in objects {
             let started = Instant::now();
             let mut wait = Duration::from_millis(200);
@@ -344,7 +355,7 @@ impl Offloader {
             return Ok(());
         }
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&key.0, key.1, Offset::Offset(seg.end + 1))?;
+        tpl.add_partition_offset(&key.0, key.1, Offset::Offset(end + 1))?;
         if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
             // Written but not committed (e.g. the partition moved): the next
             // owner rewrites the same objects.

@@ -13,148 +13,25 @@
 //!   objects and arrays as JSON text;
 //! * `p__extra`: every undeclared property, as a JSON object text.
 //!
-//! A file holds one schema id, so its layout is fixed ([`Layout`]).
+//! A file holds one schema id, so its layout is fixed ([`Layout`]). Event
+//! rows go into the file's [`EventColumns`] as they are read.
 //! Encoding is deterministic: the same rows give the same bytes (no
 //! timestamps in the file), which is what makes replays rewrite identical
 //! objects.
 
+use crate::payload::{Cell, ColumnType, Layout};
 use crate::rows::{DeadLetterRow, ErrorRow, EventRow};
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
     TimestampMillisecondBuilder, UInt32Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
-use serde_json::{Map, Value};
 use std::sync::Arc;
-use tributary_schema::{Schema, SchemaType};
-
-/// The Arrow type of one payload column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnType {
-    /// Text.
-    Str,
-    /// 64-bit integer.
-    Int,
-    /// Double.
-    Float,
-    /// Boolean.
-    Bool,
-    /// Nested value as JSON text.
-    Json,
-}
-
-/// The typed payload columns of one schema version.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Layout {
-    /// (property name, type), in schema order.
-    pub columns: Vec<(String, ColumnType)>,
-}
-
-impl Layout {
-    /// The layout a schema declares; `None` (no schema) gives no typed
-    /// columns.
-    pub fn of(schema: Option<&Schema>) -> Layout {
-        let Some(s) = schema else {
-            return Layout::default();
-        };
-        let columns = match s.schema_type {
-            SchemaType::Json => json_columns(&s.text),
-            SchemaType::Protobuf => proto_columns(&s.text),
-        };
-        Layout { columns }
-    }
-}
-
-fn json_type(v: &Value) -> ColumnType {
-    let types: Vec<&str> = match v.get("type") {
-        Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|t| *t != "null")
-            .collect(),
-        _ => Vec::new(),
-    };
-    if types.is_empty()
-        && let Some(Value::Array(e)) = v.get("enum")
-    {
-        if e.iter().all(Value::is_string) {
-            return ColumnType::Str;
-        }
-        return ColumnType::Json;
-    }
-    match types.as_slice() {
-        ["string"] => ColumnType::Str,
-        ["integer"] => ColumnType::Int,
-        ["number"] | ["integer", "number"] | ["number", "integer"] => ColumnType::Float,
-        ["boolean"] => ColumnType::Bool,
-        _ => ColumnType::Json,
-    }
-}
-
-fn json_columns(text: &str) -> Vec<(String, ColumnType)> {
-    let Ok(v) = serde_json::from_str::<Value>(text) else {
-        return Vec::new();
-    };
-    v.get("properties")
-        .and_then(Value::as_object)
-        .map(|p| p.iter().map(|(k, s)| (k.clone(), json_type(s))).collect())
-        .unwrap_or_default()
-}
-
-fn proto_columns(text: &str) -> Vec<(String, ColumnType)> {
-    use prost_reflect_kind as k;
-    let Ok(pool) = tributary_schema::compiled::compile_proto(text) else {
-        return Vec::new();
-    };
-    let Some(msg) = pool
-        .get_file_by_name("schema.proto")
-        .and_then(|f| f.messages().next())
-    else {
-        return Vec::new();
-    };
-    msg.fields()
-        .map(|f| {
-            let t = if f.is_list() || f.is_map() {
-                ColumnType::Json
-            } else {
-                k::column(&f.kind())
-            };
-            (f.name().to_owned(), t)
-        })
-        .collect()
-}
-
-/// Protobuf kinds → column types (64-bit integers are text in protobuf's
-/// JSON mapping and are parsed back to numbers here).
-mod prost_reflect_kind {
-    use super::ColumnType;
-    use tributary_schema::compiled::Kind;
-
-    pub fn column(kind: &Kind) -> ColumnType {
-        match kind {
-            Kind::String | Kind::Bytes | Kind::Enum(_) => ColumnType::Str,
-            Kind::Int32
-            | Kind::Sint32
-            | Kind::Sfixed32
-            | Kind::Uint32
-            | Kind::Fixed32
-            | Kind::Int64
-            | Kind::Sint64
-            | Kind::Sfixed64
-            | Kind::Uint64
-            | Kind::Fixed64 => ColumnType::Int,
-            Kind::Float | Kind::Double => ColumnType::Float,
-            Kind::Bool => ColumnType::Bool,
-            Kind::Message(_) => ColumnType::Json,
-        }
-    }
-}
 
 fn ts_field(name: &str, nullable: bool) -> Field {
     Field::new(
@@ -184,161 +61,229 @@ fn encode(batch: &RecordBatch, meta: &[(&str, String)]) -> anyhow::Result<Vec<u8
     Ok(out)
 }
 
-fn ts(b: &mut TimestampMillisecondBuilder, v: Option<i64>) {
-    b.append_option(v);
-}
-
 fn new_ts() -> TimestampMillisecondBuilder {
     TimestampMillisecondBuilder::new().with_timezone("UTC")
 }
 
-/// An event file for `rows` (all of one schema), with `meta` as Parquet
-/// key-value metadata.
-pub fn events(
-    rows: &[&EventRow],
-    layout: &Layout,
-    topic: &str,
-    partition: i32,
-    meta: &[(&str, String)],
-) -> anyhow::Result<Vec<u8>> {
-    let mut fields = vec![
-        Field::new("message_id", DataType::Utf8, false),
-        Field::new("event_type", DataType::Utf8, false),
-        Field::new("event_name", DataType::Utf8, false),
-        Field::new("app_id", DataType::Utf8, false),
-        Field::new("schema_id", DataType::UInt32, true),
-        ts_field("event_time", false),
-        ts_field("client_time", true),
-        ts_field("sent_at", true),
-        ts_field("received_at", false),
-        ts_field("kafka_time", false),
-        Field::new("user_id", DataType::Utf8, true),
-        Field::new("anonymous_id", DataType::Utf8, true),
-        Field::new("session_id", DataType::Int64, true),
-        Field::new("app_version", DataType::Utf8, true),
-        Field::new("context", DataType::Utf8, true),
-        Field::new("custom_attributes", DataType::Utf8, true),
-        Field::new("extra", DataType::Utf8, true),
-        Field::new("kafka_topic", DataType::Utf8, false),
-        Field::new("kafka_partition", DataType::Int32, false),
-        Field::new("kafka_offset", DataType::Int64, false),
-    ];
-    let s = |f: fn(&EventRow) -> Option<&str>| {
-        let mut b = StringBuilder::new();
-        for r in rows {
-            b.append_option(f(r));
+/// The builders of one payload column.
+enum PayloadColumn {
+    Str(StringBuilder),
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Bool(BooleanBuilder),
+}
+
+impl PayloadColumn {
+    fn new(ty: ColumnType) -> PayloadColumn {
+        match ty {
+            ColumnType::Str | ColumnType::Json => PayloadColumn::Str(StringBuilder::new()),
+            ColumnType::Int => PayloadColumn::Int(Int64Builder::new()),
+            ColumnType::Float => PayloadColumn::Float(Float64Builder::new()),
+            ColumnType::Bool => PayloadColumn::Bool(BooleanBuilder::new()),
         }
-        Arc::new(b.finish()) as ArrayRef
-    };
-    let t = |f: fn(&EventRow) -> Option<i64>| {
-        let mut b = new_ts();
-        for r in rows {
-            ts(&mut b, f(r));
+    }
+
+    /// Appends a cell. The cell's kind follows the column type (see
+    /// `payload`), so a mismatch cannot happen; it would append a null.
+    fn push(&mut self, cell: Option<&Cell<'_>>) {
+        match (self, cell) {
+            (PayloadColumn::Str(b), Some(Cell::Str(s) | Cell::Json(s))) => b.append_value(s),
+            (PayloadColumn::Str(b), _) => b.append_null(),
+            (PayloadColumn::Int(b), Some(Cell::Int(v))) => b.append_value(*v),
+            (PayloadColumn::Int(b), _) => b.append_null(),
+            (PayloadColumn::Float(b), Some(Cell::Float(v))) => b.append_value(*v),
+            (PayloadColumn::Float(b), _) => b.append_null(),
+            (PayloadColumn::Bool(b), Some(Cell::Bool(v))) => b.append_value(*v),
+            (PayloadColumn::Bool(b), _) => b.append_null(),
         }
-        Arc::new(b.finish()) as ArrayRef
-    };
-    let mut schema_id = UInt32Builder::new();
-    let mut session = Int64Builder::new();
-    let mut part = Int32Builder::new();
-    let mut offset = Int64Builder::new();
-    let mut topic_b = StringBuilder::new();
-    for r in rows {
-        schema_id.append_option(r.schema_id);
-        session.append_option(r.session_id);
-        part.append_value(partition);
-        offset.append_value(r.offset);
-        topic_b.append_value(topic);
     }
-    let mut columns: Vec<ArrayRef> = vec![
-        s(|r| Some(&r.message_id)),
-        s(|r| Some(&r.event_type)),
-        s(|r| Some(&r.event_name)),
-        s(|r| Some(&r.app_id)),
-        Arc::new(schema_id.finish()),
-        t(|r| Some(r.event_time_ms)),
-        t(|r| r.client_time_ms),
-        t(|r| r.sent_at_ms),
-        t(|r| Some(r.received_at_ms)),
-        t(|r| Some(r.kafka_time_ms)),
-        s(|r| r.user_id.as_deref()),
-        s(|r| r.anonymous_id.as_deref()),
-        Arc::new(session.finish()),
-        s(|r| r.app_version.as_deref()),
-        s(|r| r.context.as_deref()),
-        s(|r| r.custom_attributes.as_deref()),
-        s(|r| r.extra.as_deref()),
-        Arc::new(topic_b.finish()),
-        Arc::new(part.finish()),
-        Arc::new(offset.finish()),
-    ];
-    // Typed payload columns, then the undeclared rest.
-    for (name, ty) in &layout.columns {
-        let get = |r: &EventRow| r.payload.get(name).filter(|v| !v.is_null()).cloned();
-        let (dt, col): (DataType, ArrayRef) = match ty {
-            ColumnType::Str => {
-                let mut b = StringBuilder::new();
-                for r in rows {
-                    b.append_option(get(r).map(|v| match v {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    }));
-                }
-                (DataType::Utf8, Arc::new(b.finish()))
-            }
-            ColumnType::Int => {
-                let mut b = Int64Builder::new();
-                for r in rows {
-                    b.append_option(get(r).and_then(|v| match v {
-                        Value::Number(n) => n.as_i64(),
-                        Value::String(s) => s.parse().ok(),
-                        _ => None,
-                    }));
-                }
-                (DataType::Int64, Arc::new(b.finish()))
-            }
-            ColumnType::Float => {
-                let mut b = Float64Builder::new();
-                for r in rows {
-                    b.append_option(get(r).and_then(|v| match v {
-                        Value::Number(n) => n.as_f64(),
-                        Value::String(s) => s.parse().ok(),
-                        _ => None,
-                    }));
-                }
-                (DataType::Float64, Arc::new(b.finish()))
-            }
-            ColumnType::Bool => {
-                let mut b = BooleanBuilder::new();
-                for r in rows {
-                    b.append_option(get(r).and_then(|v| v.as_bool()));
-                }
-                (DataType::Boolean, Arc::new(b.finish()))
-            }
-            ColumnType::Json => {
-                let mut b = StringBuilder::new();
-                for r in rows {
-                    b.append_option(get(r).map(|v| v.to_string()));
-                }
-                (DataType::Utf8, Arc::new(b.finish()))
-            }
-        };
-        fields.push(Field::new(format!("p_{name}"), dt, true));
-        columns.push(col);
+
+    fn finish(&mut self) -> (DataType, ArrayRef) {
+        match self {
+            PayloadColumn::Str(b) => (DataType::Utf8, Arc::new(b.finish())),
+            PayloadColumn::Int(b) => (DataType::Int64, Arc::new(b.finish())),
+            PayloadColumn::Float(b) => (DataType::Float64, Arc::new(b.finish())),
+            PayloadColumn::Bool(b) => (DataType::Boolean, Arc::new(b.finish())),
+        }
     }
-    let mut rest = StringBuilder::new();
-    for r in rows {
-        let undeclared: Map<String, Value> = r
-            .payload
+}
+
+/// The columns of one event file, filled a row at a time as records are
+/// read: rows are copied into Arrow builders at once instead of being kept
+/// as structs until the file is written. All rows share one [`Layout`]
+/// (one schema version).
+pub struct EventColumns {
+    layout: Arc<Layout>,
+    rows: usize,
+    message_id: StringBuilder,
+    event_type: StringBuilder,
+    event_name: StringBuilder,
+    app_id: StringBuilder,
+    schema_id: UInt32Builder,
+    event_time: TimestampMillisecondBuilder,
+    client_time: TimestampMillisecondBuilder,
+    sent_at: TimestampMillisecondBuilder,
+    received_at: TimestampMillisecondBuilder,
+    kafka_time: TimestampMillisecondBuilder,
+    user_id: StringBuilder,
+    anonymous_id: StringBuilder,
+    session_id: Int64Builder,
+    app_version: StringBuilder,
+    context: StringBuilder,
+    custom_attributes: StringBuilder,
+    extra: StringBuilder,
+    kafka_offset: Int64Builder,
+    payload: Vec<PayloadColumn>,
+    payload_rest: StringBuilder,
+}
+
+impl std::fmt::Debug for EventColumns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventColumns")
+            .field("rows", &self.rows)
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventColumns {
+    /// Empty columns for rows of `layout`.
+    pub fn new(layout: Arc<Layout>) -> EventColumns {
+        let payload = layout
+            .columns
             .iter()
-            .filter(|(k, _)| !layout.columns.iter().any(|(n, _)| n == *k))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(_, t)| PayloadColumn::new(*t))
             .collect();
-        rest.append_option((!undeclared.is_empty()).then(|| Value::Object(undeclared).to_string()));
+        EventColumns {
+            layout,
+            rows: 0,
+            message_id: StringBuilder::new(),
+            event_type: StringBuilder::new(),
+            event_name: StringBuilder::new(),
+            app_id: StringBuilder::new(),
+            schema_id: UInt32Builder::new(),
+            event_time: new_ts(),
+            client_time: new_ts(),
+            sent_at: new_ts(),
+            received_at: new_ts(),
+            kafka_time: new_ts(),
+            user_id: StringBuilder::new(),
+            anonymous_id: StringBuilder::new(),
+            session_id: Int64Builder::new(),
+            app_version: StringBuilder::new(),
+            context: StringBuilder::new(),
+            custom_attributes: StringBuilder::new(),
+            extra: StringBuilder::new(),
+            kafka_offset: Int64Builder::new(),
+            payload,
+            payload_rest: StringBuilder::new(),
+        }
     }
-    fields.push(Field::new("p__extra", DataType::Utf8, true));
-    columns.push(Arc::new(rest.finish()));
-    let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)?;
-    encode(&batch, meta)
+
+    /// Rows so far.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends one event. Its layout must be this file's.
+    pub fn push(&mut self, r: &EventRow<'_>) {
+        debug_assert!(self.layout.columns == r.layout.columns);
+        self.rows += 1;
+        self.message_id.append_value(r.message_id);
+        self.event_type.append_value(r.event_type);
+        self.event_name.append_value(r.event_name);
+        self.app_id.append_value(r.app_id);
+        self.schema_id.append_option(r.schema_id);
+        self.event_time.append_value(r.event_time_ms);
+        self.client_time.append_option(r.client_time_ms);
+        self.sent_at.append_option(r.sent_at_ms);
+        self.received_at.append_value(r.received_at_ms);
+        self.kafka_time.append_value(r.kafka_time_ms);
+        self.user_id.append_option(r.user_id);
+        self.anonymous_id.append_option(r.anonymous_id);
+        self.session_id.append_option(r.session_id);
+        self.app_version.append_option(r.app_version.as_deref());
+        self.context.append_option(r.context.as_deref());
+        self.custom_attributes.append_option(r.custom_attributes);
+        self.extra.append_option(r.extra.as_deref());
+        self.kafka_offset.append_value(r.offset);
+        for (i, col) in self.payload.iter_mut().enumerate() {
+            col.push(r.payload.cells.get(i).and_then(Option::as_ref));
+        }
+        self.payload_rest.append_option(r.payload.rest_json());
+    }
+
+    /// The Parquet file of the rows, with `meta` as key-value metadata.
+    /// The builders are left empty.
+    pub fn finish(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        meta: &[(&str, String)],
+    ) -> anyhow::Result<Vec<u8>> {
+        let n = std::mem::take(&mut self.rows);
+        let mut fields = vec![
+            Field::new("message_id", DataType::Utf8, false),
+            Field::new("event_type", DataType::Utf8, false),
+            Field::new("event_name", DataType::Utf8, false),
+            Field::new("app_id", DataType::Utf8, false),
+            Field::new("schema_id", DataType::UInt32, true),
+            ts_field("event_time", false),
+            ts_field("client_time", true),
+            ts_field("sent_at", true),
+            ts_field("received_at", false),
+            ts_field("kafka_time", false),
+            Field::new("user_id", DataType::Utf8, true),
+            Field::new("anonymous_id", DataType::Utf8, true),
+            Field::new("session_id", DataType::Int64, true),
+            Field::new("app_version", DataType::Utf8, true),
+            Field::new("context", DataType::Utf8, true),
+            Field::new("custom_attributes", DataType::Utf8, true),
+            Field::new("extra", DataType::Utf8, true),
+            Field::new("kafka_topic", DataType::Utf8, false),
+            Field::new("kafka_partition", DataType::Int32, false),
+            Field::new("kafka_offset", DataType::Int64, false),
+        ];
+        let topics: StringArray = std::iter::repeat_n(Some(topic), n).collect();
+        let partitions = Int32Array::from(vec![partition; n]);
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(self.message_id.finish()),
+            Arc::new(self.event_type.finish()),
+            Arc::new(self.event_name.finish()),
+            Arc::new(self.app_id.finish()),
+            Arc::new(self.schema_id.finish()),
+            Arc::new(self.event_time.finish()),
+            Arc::new(self.client_time.finish()),
+            Arc::new(self.sent_at.finish()),
+            Arc::new(self.received_at.finish()),
+            Arc::new(self.kafka_time.finish()),
+            Arc::new(self.user_id.finish()),
+            Arc::new(self.anonymous_id.finish()),
+            Arc::new(self.session_id.finish()),
+            Arc::new(self.app_version.finish()),
+            Arc::new(self.context.finish()),
+            Arc::new(self.custom_attributes.finish()),
+            Arc::new(self.extra.finish()),
+            Arc::new(topics),
+            Arc::new(partitions),
+            Arc::new(self.kafka_offset.finish()),
+        ];
+        // Typed payload columns, then the undeclared rest.
+        for ((name, _), col) in self.layout.columns.iter().zip(&mut self.payload) {
+            let (dt, array) = col.finish();
+            fields.push(Field::new(format!("p_{name}"), dt, true));
+            columns.push(array);
+        }
+        fields.push(Field::new("p__extra", DataType::Utf8, true));
+        columns.push(Arc::new(self.payload_rest.finish()));
+        let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)?;
+        encode(&batch, meta)
+    }
 }
 
 /// A file of gateway dead letters.
@@ -414,38 +359,4 @@ pub fn errors(rows: &[&ErrorRow], meta: &[(&str, String)]) -> anyhow::Result<Vec
     ];
     let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)?;
     encode(&batch, meta)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tributary_schema::schema::content_id;
-
-    #[test]
-    fn layouts_follow_the_schema() {
-        let text = r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"},
-            "c":{"type":"number"},"d":{"type":"boolean"},"e":{"type":"array"},"f":{"enum":["x","y"]},
-            "g":{"type":["number","null"]}}}"#;
-        let s = Schema {
-            id: content_id(SchemaType::Json, text),
-            subject: "a.b".into(),
-            version: 1,
-            schema_type: SchemaType::Json,
-            text: text.into(),
-        };
-        let l = Layout::of(Some(&s));
-        use ColumnType::*;
-        let types: Vec<ColumnType> = l.columns.iter().map(|c| c.1).collect();
-        assert_eq!(types, [Str, Int, Float, Bool, Json, Str, Float]);
-        let proto = "syntax = \"proto3\"; message M { string a = 1; int64 b = 2; double c = 3; repeated string d = 4; bool e = 5; }";
-        let p = Schema {
-            id: 1,
-            subject: "a.c".into(),
-            version: 1,
-            schema_type: SchemaType::Protobuf,
-            text: proto.into(),
-        };
-        let types: Vec<ColumnType> = Layout::of(Some(&p)).columns.iter().map(|c| c.1).collect();
-        assert_eq!(types, [Str, Int, Float, Json, Bool]);
-    }
 }

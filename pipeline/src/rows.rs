@@ -1,13 +1,22 @@
-//! One Kafka record → one row: read with the contract library
-//! (`decode_record`), the payload decoded with the registry (protobuf to
-//! JSON), and the facts the Parquet columns and health metrics need pulled
-//! out once. A record that cannot be read becomes an [`ErrorRow`] with the
-//! reason — it goes to the error location, never away.
+//! One Kafka record → one row: the envelope read with the contract library
+//! (`decode_record_ref`), the payload split into its schema's columns
+//! ([`crate::payload`]), and the facts the health metrics need (app version,
+//! session) pulled out once. A record that cannot be read becomes an
+//! [`ErrorRow`] with the reason — it goes to the error location, never
+//! away.
 
+use crate::payload::{Layout, Payload};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tributary_contract::envelope::{dead_letter, header};
 use tributary_contract::time;
-use tributary_contract::wire::{Body, decode_record};
+use tributary_contract::view::compact;
+use tributary_contract::wire::{Body, decode_record_ref};
 use tributary_schema::Registry;
 
 /// A record as read from Kafka.
@@ -27,19 +36,21 @@ pub struct Incoming<'a> {
     pub value: &'a [u8],
 }
 
-/// An event, ready for its columns.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRow {
+/// An event, ready for its columns. Its text borrows from the Kafka
+/// record (or from the decoder's scratch space), so reading it allocates
+/// little; the segment copies it into column builders.
+#[derive(Debug, Clone)]
+pub struct EventRow<'a> {
     /// Kafka offset.
     pub offset: i64,
     /// Client message id.
-    pub message_id: String,
+    pub message_id: &'a str,
     /// `track`, `identify`, ...
-    pub event_type: String,
+    pub event_type: &'static str,
     /// Routing name.
-    pub event_name: String,
+    pub event_name: &'a str,
     /// App of the write key.
-    pub app_id: String,
+    pub app_id: &'a str,
     /// Schema id, if schema-encoded.
     pub schema_id: Option<u32>,
     /// Skew-corrected event time, ms.
@@ -53,21 +64,23 @@ pub struct EventRow {
     /// Kafka record timestamp, ms.
     pub kafka_time_ms: i64,
     /// `userId`.
-    pub user_id: Option<String>,
+    pub user_id: Option<&'a str>,
     /// `anonymousId`.
-    pub anonymous_id: Option<String>,
+    pub anonymous_id: Option<&'a str>,
     /// `sessionId`.
     pub session_id: Option<i64>,
     /// `context.app.version`.
-    pub app_version: Option<String>,
+    pub app_version: Option<Cow<'a, str>>,
     /// Context JSON.
-    pub context: Option<String>,
+    pub context: Option<Cow<'a, str>>,
     /// Custom attributes JSON.
-    pub custom_attributes: Option<String>,
+    pub custom_attributes: Option<&'a str>,
     /// Other top-level fields JSON.
-    pub extra: Option<String>,
-    /// The payload (properties or traits), decoded.
-    pub payload: Map<String, Value>,
+    pub extra: Option<Cow<'a, str>>,
+    /// The payload columns of the event's schema version.
+    pub layout: Arc<Layout>,
+    /// The payload (properties or traits), split by `layout`.
+    pub payload: Payload<'a>,
 }
 
 /// A record of the gateway's dead-letter topic.
@@ -111,10 +124,10 @@ pub struct ErrorRow {
 }
 
 /// What one record is.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decoded {
+#[derive(Debug, Clone)]
+pub enum Decoded<'a> {
     /// An event.
-    Event(EventRow),
+    Event(EventRow<'a>),
     /// A gateway dead letter.
     DeadLetter(DeadLetterRow),
     /// A heartbeat: no row, but its time counts for rotation.
@@ -143,138 +156,280 @@ fn header<'a>(headers: &'a [(&str, &[u8])], name: &str) -> Option<&'a str> {
         .and_then(|(_, v)| std::str::from_utf8(v).ok())
 }
 
-/// Reads one record. `dead_letter_topic` names the gateway's DLQ.
-pub fn decode(rec: &Incoming<'_>, dead_letter_topic: &str, registry: Option<&Registry>) -> Decoded {
-    if header(rec.headers, header::HEARTBEAT) == Some("true") {
-        return Decoded::Heartbeat;
-    }
-    let fail = |reason: String| {
-        Decoded::Error(ErrorRow {
-            offset: rec.offset,
-            kafka_time_ms: rec.kafka_time_ms,
-            reason,
-            headers: headers_json(rec.headers),
-            value: rec.value.to_vec(),
-        })
-    };
-    if rec.topic == dead_letter_topic {
-        let Some(reason) = header(rec.headers, dead_letter::REASON) else {
-            return fail("dead-letter record without tb-dlq-reason".into());
-        };
-        let get = |n: &str| header(rec.headers, n).map(str::to_owned);
-        return Decoded::DeadLetter(DeadLetterRow {
-            offset: rec.offset,
-            kafka_time_ms: rec.kafka_time_ms,
-            reason: reason.to_owned(),
-            message: get(dead_letter::MESSAGE).unwrap_or_default(),
-            stage: get(dead_letter::STAGE).unwrap_or_default(),
-            original_topic: get(dead_letter::TOPIC).unwrap_or_default(),
-            app_id: get(header::APP_ID),
-            pointer: get(dead_letter::POINTER),
-            rule: get(dead_letter::RULE),
-            value: String::from_utf8_lossy(rec.value).into_owned(),
-        });
-    }
-    let record = match decode_record(rec.headers.iter().copied(), rec.value) {
-        Ok(r) => r,
-        Err(e) => return fail(format!("not a Tributary record: {e}")),
-    };
-    let env = record.envelope;
-    let mut context = env.context.clone();
-    let mut extra = env.extra.clone();
-    let payload: Map<String, Value> = match &record.body {
-        Body::Event(json) => {
-            // Unvalidated: the whole normalised event is the value.
-            let mut event: Map<String, Value> = match serde_json::from_slice(json) {
-                Ok(m) => m,
-                Err(e) => return fail(format!("value is not a JSON object: {e}")),
-            };
-            if context.is_none() {
-                context = event.get("context").map(Value::to_string);
-            }
-            let payload = event
-                .remove("properties")
-                .or_else(|| event.remove("traits"))
-                .and_then(|v| match v {
-                    Value::Object(m) => Some(m),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            if extra.is_none() {
-                let rest: Map<String, Value> = event
-                    .into_iter()
-                    .filter(|(k, _)| {
-                        matches!(
-                            k.as_str(),
-                            "sessionId" | "groupId" | "previousId" | "integrations"
-                        )
-                    })
-                    .collect();
-                extra = (!rest.is_empty()).then(|| Value::Object(rest).to_string());
-            }
-            payload
-        }
-        Body::Json { schema_id, json } => match serde_json::from_slice(json) {
-            Ok(Value::Object(m)) => m,
-            Ok(_) => return fail(format!("schema {schema_id}: payload is not a JSON object")),
-            Err(e) => return fail(format!("schema {schema_id}: payload is not JSON: {e}")),
-        },
-        Body::Protobuf {
-            schema_id, message, ..
-        } => {
-            let Some(resolved) = registry.and_then(|r| {
-                r.by_id(*schema_id).or_else(|| {
-                    // Registered after the last refresh: look again once.
-                    let _ = r.reload();
-                    r.by_id(*schema_id)
-                })
-            }) else {
-                return fail(format!("schema {schema_id} is not in the registry"));
-            };
-            match resolved.compiled.decode(message) {
-                Ok(Value::Object(m)) => m,
-                Ok(_) => return fail(format!("schema {schema_id}: payload is not a message")),
-                Err(e) => return fail(format!("schema {schema_id}: {e}")),
-            }
-        }
-    };
-    let parsed_context: Option<Value> = context
-        .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok());
-    let app_version = parsed_context
-        .as_ref()
-        .and_then(|c| c.pointer("/app/version"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let session_id = extra
-        .as_deref()
-        .and_then(|e| serde_json::from_str::<Value>(e).ok())
-        .and_then(|e| e.get("sessionId").and_then(Value::as_i64));
-    Decoded::Event(EventRow {
-        offset: rec.offset,
-        message_id: env.message_id,
-        event_type: env.event_type.as_str().to_owned(),
-        event_name: env.event_name,
-        app_id: env.app_id,
-        schema_id: env.schema_id,
-        event_time_ms: env.timestamp.timestamp_millis(),
-        client_time_ms: env.client_timestamp.map(|t| t.timestamp_millis()),
-        sent_at_ms: env.sent_at.map(|t| t.timestamp_millis()),
-        received_at_ms: env.received_at.timestamp_millis(),
-        kafka_time_ms: rec.kafka_time_ms,
-        user_id: env.user_id,
-        anonymous_id: env.anonymous_id,
-        session_id,
-        app_version,
-        context,
-        custom_attributes: env.custom_attributes,
-        extra,
-        payload,
-    })
+/// How long a schema id the registry did not know stays unknown before the
+/// registry is asked again (so a stream of such records does not reload it
+/// for every record).
+const MISSING_SCHEMA_RECHECK: Duration = Duration::from_secs(10);
+
+/// Reads records: knows the dead-letter topic, and keeps the payload
+/// layout of every schema id it has seen.
+#[derive(Debug)]
+pub struct Decoder {
+    dead_letter_topic: String,
+    registry: Option<Arc<Registry>>,
+    layouts: HashMap<u32, Arc<Layout>>,
+    missing: HashMap<u32, Instant>,
+    no_schema: Arc<Layout>,
+    /// Protobuf payloads are written here as JSON text.
+    scratch: Vec<u8>,
 }
 
-/// `YYYY-MM-DD` and `HH` of a time in ms (UTC).
-pub fn date_hour(ms: i64) -> (String, String) {
-    let t = time::from_millis(ms);
+/// The parts of an unvalidated event's JSON the row needs.
+#[derive(Deserialize)]
+struct EventParts<'a> {
+    #[serde(borrow)]
+    properties: Option<&'a RawValue>,
+    #[serde(borrow)]
+    traits: Option<&'a RawValue>,
+    #[serde(borrow)]
+    context: Option<&'a RawValue>,
+    #[serde(borrow, rename = "groupId")]
+    group_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    integrations: Option<&'a RawValue>,
+    #[serde(borrow, rename = "previousId")]
+    previous_id: Option<&'a RawValue>,
+    #[serde(borrow, rename = "sessionId")]
+    session_id: Option<&'a RawValue>,
+}
+
+/// `sessionId` of the extra-fields object.
+#[derive(Deserialize)]
+struct ExtraParts<'a> {
+    #[serde(borrow, rename = "sessionId")]
+    session_id: Option<&'a RawValue>,
+}
+
+/// `app.version` of the context.
+#[derive(Deserialize)]
+struct ContextParts<'a> {
+    #[serde(borrow)]
+    app: Option<AppParts<'a>>,
+}
+
+#[derive(Deserialize)]
+struct AppParts<'a> {
+    #[serde(borrow)]
+    version: Option<&'a RawValue>,
+}
+
+fn app_version(context: &str) -> Option<Cow<'_, str>> {
+    let c: ContextParts<'_> = serde_json::from_str(context).ok()?;
+    let raw = c.app?.version?.get();
+    match serde_json::from_str::<&str>(raw) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
+    }
+}
+
+fn session_id(raw: Option<&RawValue>) -> Option<i64> {
+    raw.and_then(|r| serde_json::from_str::<i64>(r.get()).ok())
+}
+
+impl Decoder {
+    /// A decoder for records of the event topics and of
+    /// `dead_letter_topic` (the gateway's DLQ).
+    pub fn new(dead_letter_topic: &str, registry: Option<Arc<Registry>>) -> Decoder {
+        Decoder {
+            dead_letter_topic: dead_letter_topic.to_owned(),
+            registry,
+            layouts: HashMap::new(),
+            missing: HashMap::new(),
+            no_schema: Arc::new(Layout::default()),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The layout of schema `id`; `Err` when the registry does not know
+    /// it. Without a registry, JSON payloads get no typed columns.
+    fn layout(&mut self, id: u32, protobuf: bool) -> Result<Arc<Layout>, String> {
+        if let Some(l) = self.layouts.get(&id) {
+            return Ok(l.clone());
+        }
+        let Some(registry) = &self.registry else {
+            return if protobuf {
+                Err(format!(
+                    "schema {id} is not in the registry (none is configured)"
+                ))
+            } else {
+                Ok(self.no_schema.clone())
+            };
+        };
+        let resolved = registry.by_id(id).or_else(|| {
+            // Registered after the last refresh: look again, at most once
+            // per recheck interval.
+            let due = self
+                .missing
+                .get(&id)
+                .is_none_or(|t| t.elapsed() > MISSING_SCHEMA_RECHECK);
+            if !due {
+                return None;
+            }
+            self.missing.insert(id, Instant::now());
+            let _ = registry.reload();
+            registry.by_id(id)
+        });
+        let Some(resolved) = resolved else {
+            return Err(format!("schema {id} is not in the registry"));
+        };
+        self.missing.remove(&id);
+        let layout = Arc::new(Layout::of(Some(&resolved)));
+        self.layouts.insert(id, layout.clone());
+        Ok(layout)
+    }
+
+    /// Reads one record.
+    pub fn decode<'a>(&'a mut self, rec: &Incoming<'a>) -> Decoded<'a> {
+        if header(rec.headers, header::HEARTBEAT) == Some("true") {
+            return Decoded::Heartbeat;
+        }
+        let fail = |reason: String| {
+            Decoded::Error(ErrorRow {
+                offset: rec.offset,
+                kafka_time_ms: rec.kafka_time_ms,
+                reason,
+                headers: headers_json(rec.headers),
+                value: rec.value.to_vec(),
+            })
+        };
+        if rec.topic == self.dead_letter_topic {
+            let Some(reason) = header(rec.headers, dead_letter::REASON) else {
+                return fail("dead-letter record without tb-dlq-reason".into());
+            };
+            let get = |n: &str| header(rec.headers, n).map(str::to_owned);
+            return Decoded::DeadLetter(DeadLetterRow {
+                offset: rec.offset,
+                kafka_time_ms: rec.kafka_time_ms,
+                reason: reason.to_owned(),
+                message: get(dead_letter::MESSAGE).unwrap_or_default(),
+                stage: get(dead_letter::STAGE).unwrap_or_default(),
+                original_topic: get(dead_letter::TOPIC).unwrap_or_default(),
+                app_id: get(header::APP_ID),
+                pointer: get(dead_letter::POINTER),
+                rule: get(dead_letter::RULE),
+                value: String::from_utf8_lossy(rec.value).into_owned(),
+            });
+        }
+        let record = match decode_record_ref(rec.headers.iter().copied(), rec.value) {
+            Ok(r) => r,
+            Err(e) => return fail(format!("not a Tributary record: {e}")),
+        };
+        let env = record.envelope;
+        let mut context = env.context.map(Cow::Borrowed);
+        let mut extra = env.extra.map(Cow::Borrowed);
+        let mut session = None;
+        let (layout, payload) = match record.body {
+            Body::Event(json) => {
+                // Unvalidated: the whole normalised event is the value.
+                let parts: EventParts<'_> = match serde_json::from_slice(json) {
+                    Ok(p) => p,
+                    Err(e) => return fail(format!("value is not a JSON object: {e}")),
+                };
+                if context.is_none() {
+                    context = parts.context.map(|c| compact(c.get()));
+                }
+                if extra.is_none() {
+                    // Sorted by name, like a JSON object read into a map.
+                    let fields = [
+                        ("groupId", parts.group_id),
+                        ("integrations", parts.integrations),
+                        ("previousId", parts.previous_id),
+                        ("sessionId", parts.session_id),
+                    ];
+                    let text: Vec<String> = fields
+                        .iter()
+                        .filter_map(|(k, v)| v.map(|v| format!("\"{k}\":{}", compact(v.get()))))
+                        .collect();
+                    extra =
+                        (!text.is_empty()).then(|| Cow::Owned(format!("{{{}}}", text.join(","))));
+                    session = session_id(parts.session_id);
+                }
+                // `properties`, else `traits`; anything but an object gives
+                // an empty payload.
+                let layout = self.no_schema.clone();
+                let payload = parts
+                    .properties
+                    .or(parts.traits)
+                    .and_then(|p| Payload::read(&layout, p.get().as_bytes()).ok())
+                    .unwrap_or_default();
+                (layout, payload)
+            }
+            Body::Json { schema_id, json } => {
+                let layout = match self.layout(schema_id, false) {
+                    Ok(l) => l,
+                    Err(e) => return fail(e),
+                };
+                match Payload::read(&layout, json) {
+                    Ok(p) => (layout, p),
+                    Err(e) => {
+                        return fail(format!(
+                            "schema {schema_id}: payload is not a JSON object: {e}"
+                        ));
+                    }
+                }
+            }
+            Body::Protobuf {
+                schema_id, message, ..
+            } => {
+                let layout = match self.layout(schema_id, true) {
+                    Ok(l) => l,
+                    Err(e) => return fail(e),
+                };
+                let text = match layout.json_text(message, &mut self.scratch) {
+                    Ok(t) => t,
+                    Err(e) => return fail(format!("schema {schema_id}: {e}")),
+                };
+                match Payload::read(&layout, text) {
+                    Ok(p) => (layout, p),
+                    Err(e) => return fail(format!("schema {schema_id}: {e}")),
+                }
+            }
+        };
+        if session.is_none()
+            && let Some(e) = extra.as_deref()
+        {
+            session = serde_json::from_str::<ExtraParts<'_>>(e)
+                .ok()
+                .and_then(|p| session_id(p.session_id));
+        }
+        let app_version = match &context {
+            Some(Cow::Borrowed(c)) => app_version(c),
+            Some(Cow::Owned(c)) => app_version(c).map(|v| Cow::Owned(v.into_owned())),
+            None => None,
+        };
+        Decoded::Event(EventRow {
+            offset: rec.offset,
+            message_id: env.message_id,
+            event_type: env.event_type.as_str(),
+            event_name: env.event_name,
+            app_id: env.app_id,
+            schema_id: env.schema_id,
+            event_time_ms: env.timestamp.timestamp_millis(),
+            client_time_ms: env.client_timestamp.map(|t| t.timestamp_millis()),
+            sent_at_ms: env.sent_at.map(|t| t.timestamp_millis()),
+            received_at_ms: env.received_at.timestamp_millis(),
+            kafka_time_ms: rec.kafka_time_ms,
+            user_id: env.user_id,
+            anonymous_id: env.anonymous_id,
+            session_id: session,
+            app_version,
+            context,
+            custom_attributes: env.custom_attributes,
+            extra,
+            layout,
+            payload,
+        })
+    }
+}
+
+/// The hour a time in ms falls in, counted from the epoch (UTC): what the
+/// lake's `dt=`/`hr=` directories are cut by.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(3_600_000)
+}
+
+/// `YYYY-MM-DD` and `HH` of an hour from [`hour_of`].
+pub fn date_hour(hour: i64) -> (String, String) {
+    let t = time::from_millis(hour.saturating_mul(3_600_000));
     (t.format("%Y-%m-%d").to_string(), t.format("%H").to_string())
 }

@@ -17,33 +17,31 @@
 //! replaces, it never adds.
 
 use crate::config::OffloadConfig;
-use crate::parquet_out::{self, Layout};
-use crate::rows::{DeadLetterRow, Decoded, ErrorRow, EventRow, date_hour};
+use crate::parquet_out::{self, EventColumns};
+use crate::rows::{DeadLetterRow, Decoded, ErrorRow, date_hour, hour_of};
 use std::collections::BTreeMap;
 use tributary_contract::topic::slug;
-use tributary_schema::Registry;
 
-/// Where a row goes inside its segment.
+/// Where a row goes inside its segment. Hours count from the epoch
+/// ([`hour_of`]); they become `dt=`/`hr=` when the objects are named.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Bucket {
     Event {
         event: String,
-        date: String,
-        hour: String,
+        hour: i64,
         schema_id: Option<u32>,
     },
     DeadLetter {
-        date: String,
-        hour: String,
+        hour: i64,
     },
     Error {
-        date: String,
+        day: i64,
     },
 }
 
 #[derive(Debug)]
 enum Rows {
-    Events(Vec<EventRow>),
+    Events(Box<EventColumns>),
     DeadLetters(Vec<DeadLetterRow>),
     Errors(Vec<ErrorRow>),
 }
@@ -84,6 +82,9 @@ pub struct Segment {
     records: usize,
     bytes: usize,
     buckets: BTreeMap<Bucket, Rows>,
+    /// The last event name seen and its slug: records of a partition mostly
+    /// share one event name, so the slug is computed once per run of them.
+    last_slug: (String, String),
 }
 
 /// One object to write.
@@ -109,6 +110,7 @@ impl Segment {
             records: 0,
             bytes: 0,
             buckets: BTreeMap::new(),
+            last_slug: (String::new(), slug("")),
         }
     }
 
@@ -128,33 +130,39 @@ impl Segment {
     }
 
     /// Adds a decoded record.
-    pub fn add(&mut self, offset: i64, time_ms: i64, bytes: usize, decoded: Decoded) {
+    pub fn add(&mut self, offset: i64, time_ms: i64, bytes: usize, decoded: Decoded<'_>) {
         self.end = offset;
         self.records += 1;
         self.bytes += bytes;
         // Kafka timestamps may step back a little (producer clocks): the
         // span and gap rules use the latest seen.
         self.last_time = self.last_time.max(time_ms);
-        if decoded != Decoded::Heartbeat {
+        if !matches!(decoded, Decoded::Heartbeat) {
             self.last_row_time = self.last_row_time.max(time_ms);
         }
         match decoded {
             Decoded::Heartbeat => {}
             Decoded::Event(e) => {
-                let (date, hour) = date_hour(e.event_time_ms);
+                if self.last_slug.0 != e.event_name {
+                    self.last_slug = (e.event_name.to_owned(), slug(e.event_name));
+                }
                 let b = Bucket::Event {
-                    event: slug(&e.event_name),
-                    date,
-                    hour,
+                    event: self.last_slug.1.clone(),
+                    hour: hour_of(e.event_time_ms),
                     schema_id: e.schema_id,
                 };
-                if let Rows::Events(v) = self.buckets.entry(b).or_insert(Rows::Events(Vec::new())) {
-                    v.push(e);
+                if let Rows::Events(c) = self
+                    .buckets
+                    .entry(b)
+                    .or_insert_with(|| Rows::Events(Box::new(EventColumns::new(e.layout.clone()))))
+                {
+                    c.push(&e);
                 }
             }
             Decoded::DeadLetter(d) => {
-                let (date, hour) = date_hour(d.kafka_time_ms);
-                let b = Bucket::DeadLetter { date, hour };
+                let b = Bucket::DeadLetter {
+                    hour: hour_of(d.kafka_time_ms),
+                };
                 if let Rows::DeadLetters(v) = self
                     .buckets
                     .entry(b)
@@ -164,8 +172,9 @@ impl Segment {
                 }
             }
             Decoded::Error(x) => {
-                let (date, _) = date_hour(x.kafka_time_ms);
-                let b = Bucket::Error { date };
+                let b = Bucket::Error {
+                    day: hour_of(x.kafka_time_ms).div_euclid(24),
+                };
                 if let Rows::Errors(v) = self.buckets.entry(b).or_insert(Rows::Errors(Vec::new())) {
                     v.push(x);
                 }
@@ -174,13 +183,7 @@ impl Segment {
     }
 
     /// The objects of the closed segment of `topic`/`partition`.
-    pub fn objects(
-        &self,
-        prefix: &str,
-        topic: &str,
-        partition: i32,
-        registry: Option<&Registry>,
-    ) -> anyhow::Result<Vec<Object>> {
+    pub fn objects(self, prefix: &str, topic: &str, partition: i32) -> anyhow::Result<Vec<Object>> {
         let prefix = if prefix.is_empty() {
             String::new()
         } else {
@@ -197,30 +200,28 @@ impl Segment {
         };
         let base = format!("{topic}+{partition}+{:020}", self.start);
         let mut out = Vec::new();
-        for (bucket, rows) in &self.buckets {
+        let mut buckets = self.buckets;
+        for (bucket, rows) in &mut buckets {
             let (path, bytes, n) = match (bucket, rows) {
                 (
                     Bucket::Event {
                         event,
-                        date,
                         hour,
                         schema_id,
                     },
-                    Rows::Events(v),
+                    Rows::Events(columns),
                 ) => {
-                    let schema = schema_id
-                        .and_then(|id| registry.and_then(|r| r.by_id(id)))
-                        .map(|r| r.schema);
-                    let layout = Layout::of(schema.as_deref());
+                    let (date, hour) = date_hour(*hour);
                     let sid = schema_id.map_or_else(|| "none".to_owned(), |i| i.to_string());
-                    let refs: Vec<&EventRow> = v.iter().collect();
+                    let n = columns.len();
                     (
                         format!("{prefix}event={event}/dt={date}/hr={hour}/{base}+{sid}.parquet"),
-                        parquet_out::events(&refs, &layout, topic, partition, &meta(&sid))?,
-                        v.len(),
+                        columns.finish(topic, partition, &meta(&sid))?,
+                        n,
                     )
                 }
-                (Bucket::DeadLetter { date, hour }, Rows::DeadLetters(v)) => {
+                (Bucket::DeadLetter { hour }, Rows::DeadLetters(v)) => {
+                    let (date, hour) = date_hour(*hour);
                     let refs: Vec<&DeadLetterRow> = v.iter().collect();
                     (
                         format!("{prefix}dead_letter/dt={date}/hr={hour}/{base}.parquet"),
@@ -228,7 +229,8 @@ impl Segment {
                         v.len(),
                     )
                 }
-                (Bucket::Error { date }, Rows::Errors(v)) => {
+                (Bucket::Error { day }, Rows::Errors(v)) => {
+                    let (date, _) = date_hour(day.saturating_mul(24));
                     let refs: Vec<&ErrorRow> = v.iter().collect();
                     (
                         format!("{prefix}_errors/topic={topic}/dt={date}/{base}.parquet"),
@@ -251,15 +253,15 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Map;
+    use crate::rows::EventRow;
 
-    fn event(offset: i64, t: i64) -> Decoded {
+    fn event(offset: i64, t: i64) -> Decoded<'static> {
         Decoded::Event(EventRow {
             offset,
-            message_id: format!("m{offset}"),
-            event_type: "track".into(),
-            event_name: "Order Completed".into(),
-            app_id: "shop".into(),
+            message_id: Box::leak(format!("m{offset}").into_boxed_str()),
+            event_type: "track",
+            event_name: "Order Completed",
+            app_id: "shop",
             schema_id: None,
             event_time_ms: t,
             client_time_ms: None,
@@ -267,13 +269,14 @@ mod tests {
             received_at_ms: t,
             kafka_time_ms: t,
             user_id: None,
-            anonymous_id: Some("a".into()),
+            anonymous_id: Some("a"),
             session_id: None,
             app_version: None,
             context: None,
             custom_attributes: None,
             extra: None,
-            payload: Map::new(),
+            layout: Default::default(),
+            payload: Default::default(),
         })
     }
 
@@ -333,11 +336,14 @@ mod tests {
 
     #[test]
     fn objects_are_named_by_partition_start_and_schema_and_are_deterministic() {
-        let mut s = Segment::new(42, 1_764_064_800_000);
-        s.add(42, 1_764_064_800_000, 10, event(42, 1_764_064_800_000));
-        s.add(43, 1_764_068_400_000, 10, event(43, 1_764_068_400_000)); // next hour
-        s.add(44, 1_764_068_400_001, 10, Decoded::Heartbeat);
-        let a = s.objects("lake", "t.order", 3, None).unwrap();
+        let segment = || {
+            let mut s = Segment::new(42, 1_764_064_800_000);
+            s.add(42, 1_764_064_800_000, 10, event(42, 1_764_064_800_000));
+            s.add(43, 1_764_068_400_000, 10, event(43, 1_764_068_400_000)); // next hour
+            s.add(44, 1_764_068_400_001, 10, Decoded::Heartbeat);
+            s
+        };
+        let a = segment().objects("lake", "t.order", 3).unwrap();
         assert_eq!(a.len(), 2);
         assert_eq!(
             a[0].path,
@@ -346,8 +352,32 @@ mod tests {
         assert!(a[1].path.contains("/hr=11/"));
         assert_eq!(
             a,
-            s.objects("lake", "t.order", 3, None).unwrap(),
+            segment().objects("lake", "t.order", 3).unwrap(),
             "same rows, same bytes"
+        );
+    }
+
+    #[test]
+    fn error_rows_are_named_by_day() {
+        let mut s = Segment::new(7, 0);
+        // 23:59:59.999 on 2025-11-25.
+        let t = 1_764_115_199_999;
+        s.add(
+            7,
+            t,
+            10,
+            Decoded::Error(ErrorRow {
+                offset: 7,
+                kafka_time_ms: t,
+                reason: "bad".into(),
+                headers: "{}".into(),
+                value: b"x".to_vec(),
+            }),
+        );
+        let o = s.objects("", "t", 0).unwrap();
+        assert_eq!(
+            o[0].path,
+            "_errors/topic=t/dt=2025-11-25/t+0+00000000000000000007.parquet"
         );
     }
 }

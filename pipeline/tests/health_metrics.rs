@@ -4,10 +4,19 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use serde_json::{Map, json};
+use serde_json::json;
+use std::borrow::Cow;
+use std::sync::Arc;
 use tributary_pipeline::config::HealthConfig;
 use tributary_pipeline::metrics::PipelineMetrics;
+use tributary_pipeline::payload::{Layout, Payload};
 use tributary_pipeline::rows::EventRow;
+
+/// Rows borrow their text from the Kafka record; a test's rows live for the
+/// whole test.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
 
 fn event(
     name: &str,
@@ -15,27 +24,31 @@ fn event(
     session: i64,
     version: &str,
     props: serde_json::Value,
-) -> EventRow {
+) -> EventRow<'static> {
+    // No schema: `durationMs` is read from the undeclared properties.
+    let layout = Arc::new(Layout::default());
+    let payload = Payload::read(&layout, leak(props.to_string()).as_bytes()).unwrap();
     EventRow {
         offset: 0,
-        message_id: format!("{user}-{name}-{session}"),
-        event_type: "track".into(),
-        event_name: name.into(),
-        app_id: "shop".into(),
+        message_id: leak(format!("{user}-{name}-{session}")),
+        event_type: "track",
+        event_name: leak(name.to_owned()),
+        app_id: "shop",
         schema_id: None,
         event_time_ms: 1_764_064_800_000,
         client_time_ms: Some(1_764_064_799_000),
         sent_at_ms: None,
         received_at_ms: 1_764_064_800_000,
         kafka_time_ms: 1_764_064_800_005,
-        user_id: Some(user.into()),
+        user_id: Some(leak(user.to_owned())),
         anonymous_id: None,
         session_id: Some(session),
-        app_version: Some(version.into()),
+        app_version: Some(Cow::Owned(version.to_owned())),
         context: None,
         custom_attributes: None,
         extra: None,
-        payload: props.as_object().cloned().unwrap_or_else(Map::new),
+        layout,
+        payload,
     }
 }
 
@@ -188,4 +201,26 @@ fn crash_free_rates_error_rates_and_sessions_from_a_known_stream() {
         32.0
     );
     assert!(!text.contains("user-"), "user ids never become labels");
+}
+
+#[test]
+fn event_names_past_the_limit_are_counted_as_other() {
+    let (metrics, health) = PipelineMetrics::new(HealthConfig {
+        max_event_names: 2,
+        ..HealthConfig::default()
+    });
+    let now = 1_764_064_801_000;
+    for name in ["A", "B", "C", "D", "A", "C"] {
+        health.observe(&event(name, "u", 1, "1.0", json!({})), now);
+    }
+    let text = metrics.render();
+    let count = |event: &str| {
+        value(
+            &text,
+            "tributary_pipeline_health_events_total",
+            &format!(r#"app="shop",event="{event}""#),
+        )
+    };
+    assert_eq!((count("A"), count("B"), count("other")), (2.0, 1.0, 3.0));
+    assert!(!text.contains(r#"event="C""#), "{text}");
 }

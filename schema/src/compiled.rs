@@ -231,13 +231,31 @@ impl Compiled {
             Compiled::Json(_) => {
                 serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))
             }
+            Compiled::Protobuf { .. } => {
+                let mut text = Vec::new();
+                self.decode_to_text(payload, &mut text)?;
+                serde_json::from_slice(&text).map_err(|e| format!("cannot convert to JSON: {e}"))
+            }
+        }
+    }
+
+    /// Like [`decode`](Self::decode), but writes the JSON as compact text
+    /// into `out` (cleared first) instead of building a tree: what a reader
+    /// of millions of records wants. A JSON Schema payload is copied as is.
+    pub fn decode_to_text(&self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        out.clear();
+        match self {
+            Compiled::Json(_) => {
+                out.extend_from_slice(payload);
+                Ok(())
+            }
             Compiled::Protobuf { message, .. } => {
                 let msg = DynamicMessage::decode(message.clone(), payload)
                     .map_err(|e| format!("not a {} message: {e}", message.full_name()))?;
                 let opts = SerializeOptions::new()
                     .use_proto_field_name(true)
                     .skip_default_fields(false);
-                msg.serialize_with_options(serde_json::value::Serializer, &opts)
+                msg.serialize_with_options(&mut serde_json::Serializer::new(out), &opts)
                     .map_err(|e| format!("cannot convert to JSON: {e}"))
             }
         }
