@@ -172,6 +172,8 @@ pub struct Decoder {
     no_schema: Arc<Layout>,
     /// Protobuf payloads are written here as JSON text.
     scratch: Vec<u8>,
+    /// The last context seen, and its app version.
+    last_context: (String, Option<String>),
 }
 
 /// The parts of an unvalidated event's JSON the row needs.
@@ -237,6 +239,7 @@ impl Decoder {
             missing: HashMap::new(),
             no_schema: Arc::new(Layout::default()),
             scratch: Vec::new(),
+            last_context: (String::new(), None),
         }
     }
 
@@ -392,9 +395,17 @@ impl Decoder {
                 .ok()
                 .and_then(|p| session_id(p.session_id));
         }
-        let app_version = match &context {
-            Some(Cow::Borrowed(c)) => app_version(c),
-            Some(Cow::Owned(c)) => app_version(c).map(|v| Cow::Owned(v.into_owned())),
+        // Records of a partition come in runs from one device (the key is
+        // the user), whose events share one context: the app version is
+        // parsed out of a context only when it differs from the last one.
+        let app_version = match context.as_deref() {
+            Some(c) => {
+                if self.last_context.0 != c {
+                    let version = app_version(c).map(Cow::into_owned);
+                    self.last_context = (c.to_owned(), version);
+                }
+                self.last_context.1.as_deref().map(Cow::Borrowed)
+            }
             None => None,
         };
         Decoded::Event(EventRow {
@@ -432,4 +443,137 @@ pub fn hour_of(ms: i64) -> i64 {
 pub fn date_hour(hour: i64) -> (String, String) {
     let t = time::from_millis(hour.saturating_mul(3_600_000));
     (t.format("%Y-%m-%d").to_string(), t.format("%H").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Cell;
+    use tributary_contract::envelope::{Encoding, Envelope};
+    use tributary_contract::event::EventType;
+    use tributary_contract::wire::frame_json;
+
+    fn envelope(schema_id: Option<u32>, context: Option<&str>, extra: Option<&str>) -> Envelope {
+        let t = time::from_millis(1_764_064_800_123);
+        Envelope {
+            event_type: EventType::Track,
+            event_name: "Order Completed".into(),
+            message_id: "m1".into(),
+            app_id: "shop".into(),
+            schema_id,
+            encoding: if schema_id.is_some() {
+                Encoding::ConfluentJson
+            } else {
+                Encoding::Json
+            },
+            timestamp: t,
+            client_timestamp: Some(t),
+            sent_at: None,
+            received_at: t,
+            custom_attributes: None,
+            unrouted: false,
+            user_id: None,
+            anonymous_id: Some("device-1".into()),
+            context: context.map(str::to_owned),
+            extra: extra.map(str::to_owned),
+            unvalidated: schema_id.is_none(),
+        }
+    }
+
+    fn decode_with<'a>(d: &'a mut Decoder, env: &Envelope, value: &'a [u8]) -> Decoded<'a> {
+        let headers: Vec<(&'static str, String)> = env.to_headers();
+        // The row borrows the headers: keep them for the test's length.
+        let headers: &'a [(&'a str, &'a [u8])] = Box::leak(
+            headers
+                .into_iter()
+                .map(|(k, v)| (k, &*Box::leak(v.into_bytes().into_boxed_slice())))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
+        let rec = Incoming {
+            topic: "t.order",
+            partition: 0,
+            offset: 5,
+            kafka_time_ms: 1_764_064_800_200,
+            headers,
+            value,
+        };
+        d.decode(&rec)
+    }
+
+    #[test]
+    fn an_unvalidated_event_gives_context_session_and_undeclared_properties() {
+        let mut d = Decoder::new("t.dead_letter", None);
+        let env = envelope(None, None, None);
+        let value = br#"{"type":"track","event":"Order Completed","messageId":"m1",
+            "context":{"app":{"version":"4.2.0"}, "locale":"de-DE"},"sessionId":77,
+            "integrations":{"All":true},"properties":{"total":12.5,"items":[1, 2]}}"#;
+        let Decoded::Event(row) = decode_with(&mut d, &env, value) else {
+            panic!("not an event")
+        };
+        assert_eq!(row.app_version.as_deref(), Some("4.2.0"));
+        assert_eq!(row.session_id, Some(77));
+        assert_eq!(
+            row.context.as_deref(),
+            Some(r#"{"app":{"version":"4.2.0"},"locale":"de-DE"}"#)
+        );
+        assert_eq!(
+            row.extra.as_deref(),
+            Some(r#"{"integrations":{"All":true},"sessionId":77}"#)
+        );
+        assert_eq!(
+            row.payload.rest_json().as_deref(),
+            Some(r#"{"items":[1,2],"total":12.5}"#)
+        );
+        assert_eq!(row.event_time_ms, 1_764_064_800_123);
+        assert_eq!(row.anonymous_id, Some("device-1"));
+    }
+
+    #[test]
+    fn app_versions_follow_each_records_context() {
+        let mut d = Decoder::new("t.dead_letter", None);
+        let mut value = Vec::new();
+        frame_json(9, &mut value);
+        value.extend_from_slice(br#"{"total":1}"#);
+        let value: &'static [u8] = Box::leak(value.into_boxed_slice());
+        for (context, version) in [
+            (Some(r#"{"app":{"version":"1.0"}}"#), Some("1.0")),
+            (Some(r#"{"app":{"version":"1.0"}}"#), Some("1.0")),
+            (Some(r#"{"app":{"build":"7"}}"#), None),
+            (None, None),
+            (Some(r#"{"app":{"version":"2.0"}}"#), Some("2.0")),
+        ] {
+            let env = envelope(Some(9), context, Some(r#"{"sessionId":5}"#));
+            let Decoded::Event(row) = decode_with(&mut d, &env, value) else {
+                panic!("not an event")
+            };
+            assert_eq!(row.app_version.as_deref(), version, "{context:?}");
+            assert_eq!(row.session_id, Some(5));
+            // No registry configured: no typed columns, all in p__extra.
+            assert_eq!(row.payload.cells, Vec::<Option<Cell<'_>>>::new());
+            assert_eq!(row.payload.rest_json().as_deref(), Some(r#"{"total":1}"#));
+        }
+    }
+
+    #[test]
+    fn unreadable_records_become_error_rows_with_the_reason() {
+        let mut d = Decoder::new("t.dead_letter", None);
+        let env = envelope(None, None, None);
+        let Decoded::Error(e) = decode_with(&mut d, &env, b"[1,2]") else {
+            panic!("not an error row")
+        };
+        assert!(e.reason.contains("not a JSON object"), "{}", e.reason);
+        let mut proto = Vec::new();
+        tributary_contract::wire::frame_protobuf(3, &[0], &mut proto);
+        let mut env = envelope(Some(3), None, None);
+        env.encoding = Encoding::ConfluentProtobuf;
+        let Decoded::Error(e) = decode_with(&mut d, &env, &proto) else {
+            panic!("not an error row")
+        };
+        assert!(
+            e.reason.contains("schema 3 is not in the registry"),
+            "{}",
+            e.reason
+        );
+    }
 }
