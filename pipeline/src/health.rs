@@ -124,10 +124,11 @@ struct AppAgg {
     /// Order of first sight: the first `max_apps` apps are labelled.
     rank: usize,
     versions: HashMap<String, VersionAgg>,
-    /// The counter of each event name seen (the first `max_event_names`
-    /// names; later ones share the `other` counter), so counting an event
-    /// neither builds labels nor searches the family.
+    /// The counters of the first `max_event_names` event names, so
+    /// counting an event neither builds labels nor searches the family.
     event_counters: HashMap<String, Counter>,
+    /// The counter every later name shares (`event="other"`).
+    other_events: Option<Counter>,
 }
 
 /// Labels of per-version gauges.
@@ -282,28 +283,27 @@ impl Health {
                 OTHER.to_owned()
             }
         };
-        match app.event_counters.get(e.event_name) {
-            Some(c) => {
-                c.inc();
+        let counter = match app.event_counters.get(e.event_name) {
+            Some(c) => c,
+            None if app.event_counters.len() < self.cfg.max_event_names => {
+                let c = self.events.get_or_create(&EventLabels {
+                    app: app_label(),
+                    event: e.event_name.to_owned(),
+                });
+                app.event_counters
+                    .entry(e.event_name.to_owned())
+                    .or_insert(c.clone())
             }
-            None => {
-                let named = app.event_counters.len() < self.cfg.max_event_names;
-                let name = if named { e.event_name } else { OTHER };
-                let counter = self
-                    .events
+            None => app.other_events.get_or_insert_with(|| {
+                self.events
                     .get_or_create(&EventLabels {
                         app: app_label(),
-                        event: name.to_owned(),
+                        event: OTHER.to_owned(),
                     })
-                    .clone();
-                counter.inc();
-                // Past the limit, only `other` is remembered: the names
-                // that share it are looked up in the family (no new labels).
-                if named || !app.event_counters.contains_key(OTHER) {
-                    app.event_counters.insert(name.to_owned(), counter);
-                }
-            }
-        }
+                    .clone()
+            }),
+        };
+        counter.inc();
         let version = e.app_version.as_deref().unwrap_or("unknown");
         if !app.versions.contains_key(version) && app.versions.len() >= MAX_TRACKED_VERSIONS {
             // Fold the version with the fewest events into `other`.

@@ -22,7 +22,7 @@
 use crate::payload::{Cell, ColumnType, Layout};
 use crate::rows::{DeadLetterRow, ErrorRow, EventRow};
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
+    ArrayBuilder, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
     TimestampMillisecondBuilder, UInt32Builder,
 };
 use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
@@ -114,7 +114,6 @@ impl PayloadColumn {
 /// (one schema version).
 pub struct EventColumns {
     layout: Arc<Layout>,
-    rows: usize,
     message_id: StringBuilder,
     event_type: StringBuilder,
     event_name: StringBuilder,
@@ -140,7 +139,7 @@ pub struct EventColumns {
 impl std::fmt::Debug for EventColumns {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventColumns")
-            .field("rows", &self.rows)
+            .field("rows", &self.len())
             .field("layout", &self.layout)
             .finish_non_exhaustive()
     }
@@ -156,7 +155,6 @@ impl EventColumns {
             .collect();
         EventColumns {
             layout,
-            rows: 0,
             message_id: StringBuilder::new(),
             event_type: StringBuilder::new(),
             event_name: StringBuilder::new(),
@@ -182,18 +180,17 @@ impl EventColumns {
 
     /// Rows so far.
     pub fn len(&self) -> usize {
-        self.rows
+        self.message_id.len()
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.rows == 0
+        self.len() == 0
     }
 
     /// Appends one event. Its layout must be this file's.
     pub fn push(&mut self, r: &EventRow<'_>) {
         debug_assert!(self.layout.columns == r.layout.columns);
-        self.rows += 1;
         self.message_id.append_value(r.message_id);
         self.event_type.append_value(r.event_type);
         self.event_name.append_value(r.event_name);
@@ -226,7 +223,7 @@ impl EventColumns {
         partition: i32,
         meta: &[(&str, String)],
     ) -> anyhow::Result<Vec<u8>> {
-        let n = std::mem::take(&mut self.rows);
+        let n = self.len();
         let mut fields = vec![
             Field::new("message_id", DataType::Utf8, false),
             Field::new("event_type", DataType::Utf8, false),

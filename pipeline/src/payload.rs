@@ -10,18 +10,9 @@
 //! mapping ([`Compiled::decode_to_text`]), so both encodings fill the
 //! columns by the same rules.
 //!
-//! The rules, per column type, for a value that is present and not `null`:
-//!
-//! | column | JSON value | cell |
-//! |---|---|---|
-//! | string | string | the string |
-//! | string | anything else | its compact JSON text |
-//! | int64 | integer in range, or a string of one | the integer |
-//! | double | number, or a string of one (`"NaN"`, `"Infinity"` too) | the number |
-//! | boolean | `true` / `false` | the boolean |
-//! | JSON | anything | its compact JSON text |
-//!
-//! Any other combination leaves the cell null. Protobuf's JSON mapping
+//! Which value fills which cell is the table in `docs/pipeline.md`
+//! ("Columns"); the private `cell` implements it, and the tests check it against the
+//! same rules written over a parsed JSON tree. Protobuf's JSON mapping
 //! writes 64-bit integers as strings, which the int64 rule reads back.
 
 use serde::Deserialize;
@@ -222,21 +213,7 @@ impl<'a> Payload<'a> {
     /// The `p__extra` text: the undeclared properties as one JSON object,
     /// or `None` when there are none.
     pub fn rest_json(&self) -> Option<String> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let mut out = String::from("{");
-        for (i, (k, v)) in self.rest.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            // A key came out of a JSON string, so serializing it cannot fail.
-            out.push_str(&serde_json::to_string(k.as_ref()).unwrap_or_default());
-            out.push(':');
-            out.push_str(v);
-        }
-        out.push('}');
-        Some(out)
+        json_object(self.rest.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
     }
 
     /// A numeric property, declared or not (for health metrics that read
@@ -254,8 +231,29 @@ impl<'a> Payload<'a> {
     }
 }
 
-/// A JSON string's text: borrowed when it has no escapes.
-fn string_value(raw: &str) -> Option<Cow<'_, str>> {
+/// A JSON object of `(name, JSON text)` entries, in the order given;
+/// `None` when there are none. Values must be valid JSON already.
+pub(crate) fn json_object<'e>(entries: impl Iterator<Item = (&'e str, &'e str)>) -> Option<String> {
+    let mut out = String::new();
+    for (k, v) in entries {
+        out.push(if out.is_empty() { '{' } else { ',' });
+        if k.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            // Escaping a string cannot fail.
+            out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        } else {
+            out.push('"');
+            out.push_str(k);
+            out.push('"');
+        }
+        out.push(':');
+        out.push_str(v);
+    }
+    (!out.is_empty()).then(|| out + "}")
+}
+
+/// A JSON string's text (`raw` is the quoted JSON): borrowed when it has
+/// no escapes; `None` if `raw` is not a string.
+pub(crate) fn string_value(raw: &str) -> Option<Cow<'_, str>> {
     match serde_json::from_str::<&str>(raw) {
         Ok(s) => Some(Cow::Borrowed(s)),
         Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
@@ -464,6 +462,7 @@ mod tests {
             r#"{"s":null,"i":"x","f":true,"extra":{"b" : 1, "a": [ ]},"another":"é\u00e9"}"#,
             r#"{"i":-9223372036854775808,"f":12,"z":1,"a":2,"z":3}"#,
             r#"{"s":"first","s":"second","i":"-7"}"#,
+            r#"{"a\"b":1,"tab\u0009":2,"sl\\":3,"\u00e9":4}"#,
             r#"{}"#,
         ];
         for json in cases {

@@ -5,7 +5,7 @@
 //! [`ErrorRow`] with the reason — it goes to the error location, never
 //! away.
 
-use crate::payload::{Layout, Payload};
+use crate::payload::{Layout, Payload, json_object, string_value};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -161,6 +161,10 @@ fn header<'a>(headers: &'a [(&str, &[u8])], name: &str) -> Option<&'a str> {
 /// for every record).
 const MISSING_SCHEMA_RECHECK: Duration = Duration::from_secs(10);
 
+/// Unknown schema ids remembered at most (records carrying random ids must
+/// not grow the decoder without bound).
+const MAX_MISSING_SCHEMAS: usize = 1024;
+
 /// Reads records: knows the dead-letter topic, and keeps the payload
 /// layout of every schema id it has seen.
 #[derive(Debug)]
@@ -217,11 +221,7 @@ struct AppParts<'a> {
 
 fn app_version(context: &str) -> Option<Cow<'_, str>> {
     let c: ContextParts<'_> = serde_json::from_str(context).ok()?;
-    let raw = c.app?.version?.get();
-    match serde_json::from_str::<&str>(raw) {
-        Ok(s) => Some(Cow::Borrowed(s)),
-        Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
-    }
+    string_value(c.app?.version?.get())
 }
 
 fn session_id(raw: Option<&RawValue>) -> Option<i64> {
@@ -267,6 +267,14 @@ impl Decoder {
                 .is_none_or(|t| t.elapsed() > MISSING_SCHEMA_RECHECK);
             if !due {
                 return None;
+            }
+            // Bounded: ids past their recheck are forgotten first.
+            if self.missing.len() >= MAX_MISSING_SCHEMAS {
+                self.missing
+                    .retain(|_, t| t.elapsed() <= MISSING_SCHEMA_RECHECK);
+                if self.missing.len() >= MAX_MISSING_SCHEMAS {
+                    self.missing.clear();
+                }
             }
             self.missing.insert(id, Instant::now());
             let _ = registry.reload();
@@ -339,12 +347,12 @@ impl Decoder {
                         ("previousId", parts.previous_id),
                         ("sessionId", parts.session_id),
                     ];
-                    let text: Vec<String> = fields
-                        .iter()
-                        .filter_map(|(k, v)| v.map(|v| format!("\"{k}\":{}", compact(v.get()))))
+                    let values: Vec<(&str, Cow<'_, str>)> = fields
+                        .into_iter()
+                        .filter_map(|(k, v)| v.map(|v| (k, compact(v.get()))))
                         .collect();
                     extra =
-                        (!text.is_empty()).then(|| Cow::Owned(format!("{{{}}}", text.join(","))));
+                        json_object(values.iter().map(|(k, v)| (*k, v.as_ref()))).map(Cow::Owned);
                     session = session_id(parts.session_id);
                 }
                 // `properties`, else `traits`; anything but an object gives

@@ -20,6 +20,7 @@ use crate::config::OffloadConfig;
 use crate::parquet_out::{self, EventColumns};
 use crate::rows::{DeadLetterRow, Decoded, ErrorRow, date_hour, hour_of};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tributary_contract::topic::slug;
 
 /// Where a row goes inside its segment. Hours count from the epoch
@@ -27,7 +28,8 @@ use tributary_contract::topic::slug;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Bucket {
     Event {
-        event: String,
+        /// The event name's slug, shared by the records of a run.
+        event: Arc<str>,
         hour: i64,
         schema_id: Option<u32>,
     },
@@ -84,7 +86,7 @@ pub struct Segment {
     buckets: BTreeMap<Bucket, Rows>,
     /// The last event name seen and its slug: records of a partition mostly
     /// share one event name, so the slug is computed once per run of them.
-    last_slug: (String, String),
+    last_slug: (String, Arc<str>),
 }
 
 /// One object to write.
@@ -110,7 +112,7 @@ impl Segment {
             records: 0,
             bytes: 0,
             buckets: BTreeMap::new(),
-            last_slug: (String::new(), slug("")),
+            last_slug: (String::new(), slug("").into()),
         }
     }
 
@@ -144,7 +146,7 @@ impl Segment {
             Decoded::Heartbeat => {}
             Decoded::Event(e) => {
                 if self.last_slug.0 != e.event_name {
-                    self.last_slug = (e.event_name.to_owned(), slug(e.event_name));
+                    self.last_slug = (e.event_name.to_owned(), slug(e.event_name).into());
                 }
                 let b = Bucket::Event {
                     event: self.last_slug.1.clone(),
