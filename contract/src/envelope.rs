@@ -227,46 +227,33 @@ impl Envelope {
     /// The envelope as `(name, value)` header pairs, optional ones omitted.
     pub fn to_headers(&self) -> Vec<(&'static str, String)> {
         let mut h = Vec::with_capacity(header::ALL.len());
-        h.push((header::EVENT_TYPE, self.event_type.as_str().to_owned()));
-        h.push((header::EVENT_NAME, self.event_name.clone()));
-        h.push((header::MESSAGE_ID, self.message_id.clone()));
-        h.push((header::APP_ID, self.app_id.clone()));
-        h.push((
-            header::SCHEMA,
-            self.schema_id
-                .map_or_else(|| SCHEMA_NONE.to_owned(), |id| id.to_string()),
-        ));
-        h.push((header::ENCODING, self.encoding.as_str().to_owned()));
-        h.push((header::TIMESTAMP, time::format(self.timestamp)));
-        if let Some(t) = self.client_timestamp {
-            h.push((header::CLIENT_TIMESTAMP, time::format(t)));
-        }
-        if let Some(t) = self.sent_at {
-            h.push((header::SENT_AT, time::format(t)));
-        }
-        h.push((header::RECEIVED_AT, time::format(self.received_at)));
-        if let Some(c) = &self.custom_attributes {
-            h.push((header::CUSTOM_ATTRIBUTES, c.clone()));
-        }
-        if self.unrouted {
-            h.push((header::UNROUTED, "true".to_owned()));
-        }
-        if let Some(v) = &self.user_id {
-            h.push((header::USER_ID, v.clone()));
-        }
-        if let Some(v) = &self.anonymous_id {
-            h.push((header::ANONYMOUS_ID, v.clone()));
-        }
-        if let Some(v) = &self.context {
-            h.push((header::CONTEXT, v.clone()));
-        }
-        if let Some(v) = &self.extra {
-            h.push((header::EXTRA, v.clone()));
-        }
-        if self.unvalidated {
-            h.push((header::UNVALIDATED, "true".to_owned()));
-        }
+        self.borrowed().write_headers(&mut Vec::new(), |name, value| {
+            h.push((name, String::from_utf8_lossy(value).into_owned()));
+        });
         h
+    }
+
+    /// The envelope borrowing this one's text.
+    pub fn borrowed(&self) -> EnvelopeRef<'_> {
+        EnvelopeRef {
+            event_type: self.event_type,
+            event_name: &self.event_name,
+            message_id: &self.message_id,
+            app_id: &self.app_id,
+            schema_id: self.schema_id,
+            encoding: self.encoding,
+            timestamp: self.timestamp,
+            client_timestamp: self.client_timestamp,
+            sent_at: self.sent_at,
+            received_at: self.received_at,
+            custom_attributes: self.custom_attributes.as_deref(),
+            unrouted: self.unrouted,
+            user_id: self.user_id.as_deref(),
+            anonymous_id: self.anonymous_id.as_deref(),
+            context: self.context.as_deref(),
+            extra: self.extra.as_deref(),
+            unvalidated: self.unvalidated,
+        }
     }
 
     /// Reads an envelope from header pairs in any order. Unknown headers are
@@ -367,6 +354,52 @@ impl<'h> EnvelopeRef<'h> {
         })
     }
 
+    /// Hands each header of the envelope to `put`, in the order of
+    /// [`header::ALL`], optional ones omitted: the one definition of which
+    /// headers a record carries and how their values are written. Values
+    /// that need formatting (timestamps, the schema id) are written into
+    /// `scratch`, which is reused, so nothing is allocated per record.
+    pub fn write_headers(&self, scratch: &mut Vec<u8>, mut put: impl FnMut(&'static str, &[u8])) {
+        put(header::EVENT_TYPE, self.event_type.as_str().as_bytes());
+        put(header::EVENT_NAME, self.event_name.as_bytes());
+        put(header::MESSAGE_ID, self.message_id.as_bytes());
+        put(header::APP_ID, self.app_id.as_bytes());
+        scratch.clear();
+        match self.schema_id {
+            Some(id) => write_decimal(id, scratch),
+            None => scratch.extend_from_slice(SCHEMA_NONE.as_bytes()),
+        }
+        put(header::SCHEMA, scratch);
+        put(header::ENCODING, self.encoding.as_str().as_bytes());
+        let times = [
+            (header::TIMESTAMP, Some(self.timestamp)),
+            (header::CLIENT_TIMESTAMP, self.client_timestamp),
+            (header::SENT_AT, self.sent_at),
+            (header::RECEIVED_AT, Some(self.received_at)),
+        ];
+        for (name, t) in times {
+            if let Some(t) = t {
+                scratch.clear();
+                time::write(t, scratch);
+                put(name, scratch);
+            }
+        }
+        let optional = [
+            (header::CUSTOM_ATTRIBUTES, self.custom_attributes),
+            (header::UNROUTED, self.unrouted.then_some("true")),
+            (header::USER_ID, self.user_id),
+            (header::ANONYMOUS_ID, self.anonymous_id),
+            (header::CONTEXT, self.context),
+            (header::EXTRA, self.extra),
+            (header::UNVALIDATED, self.unvalidated.then_some("true")),
+        ];
+        for (name, value) in optional {
+            if let Some(v) = value {
+                put(name, v.as_bytes());
+            }
+        }
+    }
+
     /// The owned envelope.
     pub fn into_owned(self) -> Envelope {
         let own = |s: Option<&str>| s.map(str::to_owned);
@@ -390,6 +423,21 @@ impl<'h> EnvelopeRef<'h> {
             unvalidated: self.unvalidated,
         }
     }
+}
+
+/// `n` in decimal, appended to `out`.
+fn write_decimal(mut n: u32, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
@@ -420,6 +468,14 @@ mod tests {
         };
         let headers = env.to_headers();
         assert!(!headers.iter().any(|(n, _)| *n == header::SENT_AT));
+        let names: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
+        let in_order: Vec<&str> = header::ALL
+            .into_iter()
+            .filter(|n| names.contains(n))
+            .collect();
+        assert_eq!(names, in_order, "headers are written in the order of ALL");
+        let schema = headers.iter().find(|(n, _)| *n == header::SCHEMA);
+        assert_eq!(schema.map(|(_, v)| v.as_str()), Some("7"));
         let back = Envelope::from_headers(headers.iter().map(|(n, v)| (*n, v.as_bytes()))).unwrap();
         assert_eq!(back, env);
     }

@@ -82,6 +82,28 @@ pub fn from_millis(ms: i64) -> Timestamp {
 /// build chrono's formatting machinery would cost more bytes than the rest
 /// of the engine.
 pub fn format_millis(ms: i64) -> String {
+    // Only ASCII digits and separators.
+    wire_text(ms).iter().map(|&b| b as char).collect()
+}
+
+/// First and last millisecond with a four-digit year, the range the wire
+/// format is written by hand in.
+const FOUR_DIGIT_YEARS: std::ops::RangeInclusive<i64> = -62_167_219_200_000..=253_402_300_799_999;
+
+/// Appends `t` in the wire format to `out`, without allocating: the
+/// gateway writes three or four timestamps into every record's headers.
+/// The same text as [`format`], which covers the years outside 0000–9999.
+pub fn write(t: Timestamp, out: &mut Vec<u8>) {
+    let ms = t.timestamp_millis();
+    if FOUR_DIGIT_YEARS.contains(&ms) {
+        out.extend_from_slice(&wire_text(ms));
+    } else {
+        out.extend_from_slice(format(t).as_bytes());
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for a time with a four-digit year.
+fn wire_text(ms: i64) -> [u8; 24] {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let z = days + 719_468;
@@ -99,39 +121,25 @@ pub fn format_millis(ms: i64) -> String {
         in_day / 1000 % 60,
         in_day % 1000,
     );
-    let mut out = String::with_capacity(24);
-    for (v, width, sep) in [
-        (y, 4, '-'),
-        (m, 2, '-'),
-        (d, 2, 'T'),
-        (h, 2, ':'),
-        (mi, 2, ':'),
-        (s, 2, '.'),
-        (milli, 3, 'Z'),
-    ] {
-        push_padded(&mut out, v, width);
-        out.push(sep);
-    }
-    out
-}
-
-fn push_padded(out: &mut String, v: i64, width: usize) {
+    let mut out = *b"0000-00-00T00:00:00.000Z";
     // By hand rather than `to_string`: this runs in the web SDK's wasm,
     // where the formatting machinery is costly.
-    let mut digits = [b'0'; 20];
-    let mut n = v.max(0) as u64;
-    let mut len = 0;
-    while n > 0 || len == 0 {
-        digits[len] = b'0' + (n % 10) as u8;
-        n /= 10;
-        len += 1;
+    for (v, at, width) in [
+        (y, 0, 4),
+        (m, 5, 2),
+        (d, 8, 2),
+        (h, 11, 2),
+        (mi, 14, 2),
+        (s, 17, 2),
+        (milli, 20, 3),
+    ] {
+        let mut n = v.clamp(0, 9999);
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
     }
-    for _ in len..width {
-        out.push('0');
-    }
-    for d in digits[..len].iter().rev() {
-        out.push(*d as char);
-    }
+    out
 }
 
 /// The current time in the wire format's precision.
@@ -209,6 +217,31 @@ mod tests {
             253_402_300_799_999,
         ] {
             assert_eq!(format_millis(ms), format(from_millis(ms)), "{ms}");
+        }
+    }
+
+    #[test]
+    fn write_matches_format_inside_and_outside_four_digit_years() {
+        let sub_ms = parse("1969-12-31T23:59:59.9996Z").unwrap();
+        let mut times: Vec<Timestamp> = [
+            -62_167_219_200_001i64,
+            -62_167_219_200_000,
+            -1,
+            0,
+            1_764_064_800_123,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            i64::MIN / 4,
+        ]
+        .into_iter()
+        .map(from_millis)
+        .collect();
+        times.push(sub_ms);
+        times.push(now());
+        for t in times {
+            let mut out = b"x".to_vec();
+            write(t, &mut out);
+            assert_eq!(&out[1..], format(t).as_bytes(), "{t:?}");
         }
     }
 

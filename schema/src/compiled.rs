@@ -8,6 +8,7 @@
 //! format. A payload that does not fit gets a [`Rejection`] naming the JSON
 //! pointer of the first failing field and the rule it broke.
 
+use crate::plan;
 use crate::schema::{Schema, SchemaType};
 use prost::Message;
 /// Protobuf field kinds, for readers that map fields to columns.
@@ -57,14 +58,26 @@ impl fmt::Display for Rejection {
 /// The name protobuf files get when compiled from registry text.
 const PROTO_FILE_NAME: &str = "schema.proto";
 
+/// A compiled JSON Schema: the general validator, and the one-walk plan
+/// when the schema uses only planned keywords.
+pub struct JsonValidator {
+    general: jsonschema::Validator,
+    plan: Option<plan::json_schema::Node>,
+}
+
+/// The one-walk encoder of a protobuf message (see the `plan` module).
+pub struct ProtobufPlan(plan::protobuf::Plan);
+
 /// A compiled schema.
 pub enum Compiled {
     /// A JSON Schema validator.
-    Json(jsonschema::Validator),
+    Json(JsonValidator),
     /// The payload message of a `.proto` schema (its first message).
     Protobuf {
         /// The message payloads are encoded as.
         message: MessageDescriptor,
+        /// JSON → wire bytes in one walk, when the message allows it.
+        plan: Option<ProtobufPlan>,
         /// The file as a serialized `FileDescriptorProto`, served for the
         /// registry API's `?format=serialized`.
         file_descriptor: Vec<u8>,
@@ -121,11 +134,12 @@ impl Compiled {
             SchemaType::Json => {
                 let value: serde_json::Value = serde_json::from_str(&schema.text)
                     .map_err(|e| SchemaError(format!("schema is not JSON: {e}")))?;
-                let validator = jsonschema::options()
+                let general = jsonschema::options()
                     .with_draft(jsonschema::Draft::Draft202012)
                     .build(&value)
                     .map_err(|e| SchemaError(format!("invalid JSON Schema: {e}")))?;
-                Ok(Compiled::Json(validator))
+                let plan = plan::json_schema::Node::compile(&value);
+                Ok(Compiled::Json(JsonValidator { general, plan }))
             }
             SchemaType::Protobuf => {
                 let pool = compile_proto(&schema.text)?;
@@ -137,11 +151,22 @@ impl Compiled {
                     .next()
                     .ok_or_else(|| SchemaError("the .proto file declares no message".into()))?;
                 let file_descriptor = file.file_descriptor_proto().encode_to_vec();
+                let plan = plan::protobuf::Plan::compile(&message).map(ProtobufPlan);
                 Ok(Compiled::Protobuf {
                     message,
+                    plan,
                     file_descriptor,
                 })
             }
+        }
+    }
+
+    /// Whether payloads of this schema take the one-walk fast path (see
+    /// the `plan` module); the others always take the general one.
+    pub fn is_planned(&self) -> bool {
+        match self {
+            Compiled::Json(j) => j.plan.is_some(),
+            Compiled::Protobuf { plan, .. } => plan.is_some(),
         }
     }
 
@@ -157,7 +182,13 @@ impl Compiled {
     /// schema `id` to `out`. On a rejection `out` may hold a partial value.
     pub fn encode(&self, id: u32, payload: &str, out: &mut Vec<u8>) -> Result<(), Rejection> {
         match self {
-            Compiled::Json(validator) => {
+            Compiled::Json(JsonValidator { general, plan }) => {
+                if plan.as_ref().is_some_and(|p| p.accepts(payload)) {
+                    wire::frame_json(id, out);
+                    out.extend_from_slice(payload.as_bytes());
+                    return Ok(());
+                }
+                let validator = general;
                 let value: serde_json::Value =
                     serde_json::from_str(payload).map_err(|e| Rejection {
                         pointer: String::new(),
@@ -182,7 +213,13 @@ impl Compiled {
                 out.extend_from_slice(payload.as_bytes());
                 Ok(())
             }
-            Compiled::Protobuf { message, .. } => {
+            Compiled::Protobuf { message, plan, .. } => {
+                let start = out.len();
+                wire::frame_protobuf(id, &[0], out);
+                if plan.as_ref().is_some_and(|p| p.0.encode(payload, out).is_some()) {
+                    return Ok(());
+                }
+                out.truncate(start);
                 // Convert untracked first; only a payload that fails is
                 // converted again with path tracking, for the rejection's
                 // pointer (tracking every field cost more than the
@@ -423,6 +460,41 @@ mod tests {
             .encode(s.id, r#"{"total":1,"colour":"red"}"#, &mut Vec::new())
             .unwrap_err();
         assert!(r.message.contains("colour"), "{r}");
+    }
+
+    #[test]
+    fn the_repositorys_event_schemas_take_the_one_walk_path() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+        let catalog = crate::dir::load(&dir).unwrap();
+        let mut n = 0;
+        for subject in catalog.subjects() {
+            for s in catalog.versions(subject).unwrap_or_default() {
+                let c = Compiled::compile(s).unwrap();
+                assert!(c.is_planned(), "{} v{} has no plan", s.subject, s.version);
+                n += 1;
+            }
+        }
+        assert!(n >= 3, "{n} schemas");
+    }
+
+    #[test]
+    fn a_payload_the_plan_is_unsure_of_still_gets_the_exact_answer() {
+        // 64-bit integers as strings are planned; a float string is not,
+        // and the dynamic path converts or rejects it as before.
+        let s = schema(SchemaType::Protobuf, ORDER_PROTO);
+        let c = Compiled::compile(&s).unwrap();
+        let (mut planned, mut general) = (Vec::new(), Vec::new());
+        c.encode(s.id, r#"{"total":1,"placedAtMs":"17"}"#, &mut planned)
+            .unwrap();
+        c.encode(s.id, r#"{"total":"1","placedAtMs":"17"}"#, &mut general)
+            .unwrap();
+        assert_eq!(planned, general);
+        let json = schema(SchemaType::Json, ORDER_JSON);
+        let c = Compiled::compile(&json).unwrap();
+        let r = c
+            .encode(json.id, r#"{"total":1e400}"#, &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(r.rule, "json", "{r}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //!   and compiled validators, shared, reloaded without a restart;
 //! * [`compiled`] — validation and schema encoding of one payload into the
 //!   Confluent wire format, and decoding back;
+//! * [`plan`] (private) — the one-walk fast path of `compiled`;
 //! * [`compat`] — BACKWARD / FORWARD / FULL compatibility rules for JSON
 //!   Schema and protobuf, run in CI by `tributary-schema check`;
 //! * [`reserved`] — the app-health schemas every app gets.
@@ -22,11 +23,12 @@ pub mod compat;
 pub mod compiled;
 pub mod confluent;
 pub mod dir;
+mod plan;
 pub mod registry;
 pub mod reserved;
 pub mod schema;
 
 pub use catalog::Catalog;
-pub use compiled::{Compiled, Rejection, SchemaError};
+pub use compiled::{Compiled, JsonValidator, Rejection, SchemaError};
 pub use registry::{Registry, Resolved, Source};
 pub use schema::{Schema, SchemaType, subject_for};
