@@ -138,31 +138,34 @@ impl<'a> EventView<'a> {
 
     /// The event's context (the batch's, with the event's own keys winning)
     /// as compact JSON, for the `tb-context` header of schema-encoded
-    /// records.
-    pub fn merged_context(
+    /// records. Borrowed from the request when it is already compact and
+    /// needs no merge, as SDKs send it.
+    pub fn context_json(
         &self,
-        batch_context: Option<&RawValue>,
-    ) -> Result<Option<String>, serde_json::Error> {
+        batch_context: Option<&'a RawValue>,
+    ) -> Result<Option<Cow<'a, str>>, serde_json::Error> {
         Ok(match (self.context, batch_context) {
-            (Some(own), Some(shared)) => Some(merge_objects(shared, own)?.get().to_owned()),
-            (own, shared) => own.or(shared).map(|c| compact(c.get()).into_owned()),
+            (Some(own), Some(shared)) => {
+                Some(Cow::Owned(merge_objects(shared, own)?.get().to_owned()))
+            }
+            (own, shared) => own.or(shared).map(|c| compact(c.get())),
         })
     }
 
-    /// The top-level fields a schema-encoded record would otherwise lose —
-    /// `groupId`, `previousId`, `integrations` and fields this contract does
-    /// not name (such as `sessionId`) — as a compact JSON object, for the
-    /// `tb-extra` header; `None` when there are none.
-    pub fn extra_fields(&self) -> Result<Option<String>, serde_json::Error> {
+    /// Appends the top-level fields a schema-encoded record would
+    /// otherwise lose — `groupId`, `previousId`, `integrations` and fields
+    /// this contract does not name (such as `sessionId`) — to `out` as a
+    /// compact JSON object, for the `tb-extra` header. Returns `false`
+    /// (writing nothing) when there are none.
+    pub fn write_extra_fields(&self, out: &mut Vec<u8>) -> Result<bool, serde_json::Error> {
         if self.group_id.is_none()
             && self.previous_id.is_none()
             && self.integrations.is_none()
             && self.extra.is_empty()
         {
-            return Ok(None);
+            return Ok(false);
         }
-        let mut out = Vec::with_capacity(64);
-        let mut ser = serde_json::Serializer::new(&mut out);
+        let mut ser = serde_json::Serializer::new(out);
         let mut map = ser.serialize_map(None)?;
         opt(&mut map, field::GROUP_ID, &self.group_id)?;
         opt(&mut map, field::PREVIOUS_ID, &self.previous_id)?;
@@ -171,7 +174,7 @@ impl<'a> EventView<'a> {
             map.serialize_entry(k, v)?;
         }
         map.end()?;
-        Ok(Some(String::from_utf8_lossy(&out).into_owned()))
+        Ok(true)
     }
 
     /// Writes the normalised event JSON (the Kafka record value) to `out`.
@@ -649,7 +652,7 @@ mod tests {
                 r#"{{"type":"track","event":"e","messageId":"m","anonymousId":"a","context":{raw}}}"#
             );
             let view = EventView::parse(&event, None).unwrap();
-            let header = view.merged_context(None).unwrap().unwrap();
+            let header = view.context_json(None).unwrap().unwrap();
             let expect: serde_json::Value = serde_json::from_str(raw).unwrap();
             let got: serde_json::Value = serde_json::from_str(&header).unwrap();
             assert_eq!(got, expect, "{raw} -> {header}");

@@ -1,10 +1,15 @@
-//! Per-event CPU cost of the gateway's ingest stages on one core, and what
+//! Per-event CPU cost of the gateway's decide step on one core, and what
 //! schema validation adds to it: the same ~500-byte events through
+//! `ingest::record::Decider::decide` (checks, route, value, envelope
+//! headers, key: everything before the producer) with
 //!
-//! * `prepare` — size and shape caps, field checks, enrichment, payload
-//!   (what every event costs with `schemas.source = "none"`);
-//! * `prepare + JSON Schema` — plus validation and Confluent framing;
-//! * `prepare + protobuf` — plus JSON→protobuf conversion and framing.
+//! * no registry — the value is the normalised event (what every event
+//!   costs with `schemas.source = "none"`);
+//! * JSON Schema — validated and framed;
+//! * protobuf — converted from JSON and framed.
+//!
+//! The instruction counts of the same path, which repeat exactly, come
+//! from `scripts/bench-instructions`.
 //!
 //! CPU time of this thread from /proc/thread-self/schedstat, not wall time,
 //! so a busy shared machine does not distort the figures; the ratios are
@@ -16,9 +21,10 @@
 
 use serde_json::json;
 use tributary_contract::time;
-use tributary_gateway::config::{LimitsConfig, UnregisteredPolicy};
+use tributary_gateway::config::{Config, RouteConfig, UnregisteredPolicy};
+use tributary_gateway::delivery::{RecordBatch, Router};
 use tributary_gateway::ingest::batch::{self, BatchRoute};
-use tributary_gateway::ingest::{event, validate};
+use tributary_gateway::ingest::record::{Decider, Rules, Sender};
 use tributary_schema::{Catalog, Registry, Schema, SchemaType, schema::content_id};
 
 const ROUNDS: usize = 5;
@@ -83,34 +89,47 @@ fn registry() -> Registry {
 
 /// CPU ns per event for `BATCHES` passes over `body`, best of `ROUNDS`.
 fn measure(body: &[u8], registry: Option<&Registry>) -> f64 {
-    let limits = LimitsConfig::default();
+    let mut config = Config::default();
+    for event in ["JSON Event", "Proto Event"] {
+        config.routing.routes.push(RouteConfig {
+            event: event.into(),
+            app: None,
+            topic: None,
+            ack: None,
+            cluster: None,
+        });
+    }
+    let router = Router::new(&config);
     let parsed = batch::parse(body, BatchRoute::Batch, 1000).unwrap();
-    let mut payload = Vec::with_capacity(2048);
+    let rules = Rules {
+        limits: &config.limits,
+        router: &router,
+        registry,
+        default_ack: config.delivery.ack,
+    };
+    let sender = Sender {
+        app_id: "bench",
+        ack: None,
+        allowed_events: None,
+        unregistered: UnregisteredPolicy::Reject,
+    };
+    let mut records = RecordBatch::with_capacity(EVENTS, 640);
     let mut best = f64::MAX;
     for _ in 0..ROUNDS {
         let start = thread_cpu_ns();
         let mut ok = 0usize;
         for _ in 0..BATCHES {
-            let now = time::now();
-            for raw in &parsed.events {
-                let (view, _) =
-                    event::prepare(raw.get(), &parsed, &limits, now, &mut payload).unwrap();
-                if registry.is_some() {
-                    validate::check(
-                        registry,
-                        UnregisteredPolicy::Reject,
-                        "bench",
-                        &view,
-                        &mut payload,
-                    )
-                    .unwrap();
-                }
+            let mut decider = Decider::new(rules, sender, time::now());
+            records = RecordBatch::with_capacity(EVENTS, 640);
+            for (index, raw) in parsed.events.iter().enumerate() {
+                decider.decide(&parsed, index, raw.get(), &mut records).unwrap();
                 ok += 1;
             }
         }
         let ns = (thread_cpu_ns() - start) as f64 / ok as f64;
         best = best.min(ns);
     }
+    assert_eq!(records.records().len(), EVENTS);
     best
 }
 
@@ -123,12 +142,12 @@ fn main() {
     let base = measure(&json_body, None);
     let with_json = measure(&json_body, Some(&registry));
     let with_proto = measure(&proto_body, Some(&registry));
-    println!("| stage | CPU ns/event | events/s per core | vs prepare |");
+    println!("| stage | CPU ns/event | events/s per core | vs no registry |");
     println!("|---|---:|---:|---:|");
     for (name, ns) in [
-        ("prepare (no schema)", base),
-        ("prepare + JSON Schema validation", with_json),
-        ("prepare + protobuf conversion", with_proto),
+        ("decide, no registry", base),
+        ("decide + JSON Schema validation", with_json),
+        ("decide + protobuf conversion", with_proto),
     ] {
         println!("| {name} | {ns:.0} | {:.0} | {:.2}x |", 1e9 / ns, ns / base);
     }

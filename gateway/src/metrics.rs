@@ -5,6 +5,8 @@
 //! event names, so the series count stays bounded whatever clients send.
 
 use crate::delivery::DeliveryStats;
+pub use crate::delivery::stats::KafkaGauges;
+use crate::schemas::SchemaGauges;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -59,20 +61,6 @@ pub struct ClusterLabels {
     pub cluster: String,
 }
 
-/// librdkafka's own statistics of one cluster, refreshed every
-/// `kafka.statistics_interval_ms` from its statistics callback.
-#[derive(Clone, Debug, Default)]
-pub struct KafkaGauges {
-    /// Brokers in state UP.
-    pub brokers_up: Gauge,
-    /// Messages in the producer queue.
-    pub queue_messages: Gauge,
-    /// Transmission errors, summed over brokers (cumulative).
-    pub tx_errors: Gauge,
-    /// Average broker round-trip time, microseconds.
-    pub rtt_avg_us: Gauge,
-}
-
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Registry,
@@ -82,6 +70,13 @@ pub struct Metrics {
     pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// Events by outcome and code.
     pub events: Family<EventLabels, Counter>,
+    /// Compressed request body bytes (`bytes` with stage `compressed`,
+    /// resolved once: no label lookup per request).
+    pub compressed_bytes: Counter,
+    /// Decompressed request body bytes.
+    pub decompressed_bytes: Counter,
+    /// Accepted events (`events` with outcome `accepted`).
+    pub accepted_events: Counter,
     /// Request body bytes.
     pub bytes: Family<BytesLabels, Counter>,
     /// Requests refused by a rate limit.
@@ -95,13 +90,9 @@ pub struct Metrics {
     pub producer_queue: Gauge,
     /// Client IPs tracked by the per-IP limiter.
     pub tracked_ips: Gauge,
-    /// Schemas compiled since start; flat under traffic (validators are
-    /// compiled once per schema id, never per request).
-    pub schema_compilations: Gauge,
-    /// Schema versions in force.
-    pub schema_versions: Gauge,
-    /// Failed reloads of the schema source (the loaded schemas stay in force).
-    pub schema_reload_failures: Counter,
+    /// The registry's gauges: compilations stay flat under traffic
+    /// (validators are compiled once per schema id, never per request).
+    pub schemas: SchemaGauges,
     kafka_brokers_up: Family<ClusterLabels, Gauge>,
     kafka_queue: Family<ClusterLabels, Gauge>,
     kafka_tx_errors: Family<ClusterLabels, Gauge>,
@@ -123,28 +114,42 @@ impl Metrics {
         );
         let events = Family::<EventLabels, Counter>::default();
         let bytes = Family::<BytesLabels, Counter>::default();
+        let compressed_bytes = bytes
+            .get_or_create(&BytesLabels {
+                stage: "compressed",
+            })
+            .clone();
+        let decompressed_bytes = bytes
+            .get_or_create(&BytesLabels {
+                stage: "decompressed",
+            })
+            .clone();
+        let accepted_events = events
+            .get_or_create(&EventLabels {
+                outcome: "accepted",
+                code: "none",
+            })
+            .clone();
         let rate_limited = Family::<LimitLabels, Counter>::default();
         let shed = Counter::default();
         let delivery_ack = latency_histogram();
         let producer_queue = Gauge::default();
         let tracked_ips = Gauge::default();
-        let schema_compilations = Gauge::default();
-        let schema_versions = Gauge::default();
-        let schema_reload_failures = Counter::default();
+        let schemas = SchemaGauges::default();
         registry.register(
             "schema_compilations",
             "Schemas compiled since start (once per schema id, never per request)",
-            schema_compilations.clone(),
+            schemas.compilations.clone(),
         );
         registry.register(
             "schema_versions",
             "Schema versions in force",
-            schema_versions.clone(),
+            schemas.versions.clone(),
         );
         registry.register(
             "schema_reload_failures",
             "Failed reloads of the schema directory or registry",
-            schema_reload_failures.clone(),
+            schemas.reload_failures.clone(),
         );
         registry.register(
             "http_requests",
@@ -261,14 +266,15 @@ impl Metrics {
             latency,
             events,
             bytes,
+            compressed_bytes,
+            decompressed_bytes,
+            accepted_events,
             rate_limited,
             shed,
             delivery_ack,
             producer_queue,
             tracked_ips,
-            schema_compilations,
-            schema_versions,
-            schema_reload_failures,
+            schemas,
         }
     }
 

@@ -4,9 +4,9 @@
 //! keeps the schemas in force, so a registry outage or a broken commit to
 //! the schema directory never stops validation.
 
-use crate::api::AppState;
 use crate::config::{SchemaSourceKind, SchemasConfig};
-use crate::metrics::Metrics;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tributary_schema::confluent::ConfluentClient;
@@ -32,27 +32,37 @@ pub fn open(config: &SchemasConfig) -> anyhow::Result<Option<Arc<Registry>>> {
     Ok(Some(Arc::new(registry)))
 }
 
+/// The registry's metrics (registered in `crate::metrics`).
+#[derive(Clone, Debug, Default)]
+pub struct SchemaGauges {
+    /// Schemas compiled since start.
+    pub compilations: Gauge,
+    /// Schema versions in force.
+    pub versions: Gauge,
+    /// Reloads that failed (the schemas in force were kept).
+    pub reload_failures: Counter,
+}
+
 /// Publishes the registry's gauges.
-pub fn observe(registry: &Registry, metrics: &Metrics) {
-    metrics
-        .schema_compilations
+pub fn observe(registry: &Registry, gauges: &SchemaGauges) {
+    gauges
+        .compilations
         .set(i64::try_from(registry.compilations()).unwrap_or(i64::MAX));
-    metrics
-        .schema_versions
+    gauges
+        .versions
         .set(i64::try_from(registry.catalog().len()).unwrap_or(i64::MAX));
 }
 
 /// Reloads the registry every `every` until the gateway is gone. Reloads
 /// run on the blocking pool: reading files and HTTP calls must not stall
 /// request handling.
-pub fn spawn_reloader(state: Weak<AppState>, every: Duration) {
+pub fn spawn_reloader(registry: Weak<Registry>, gauges: SchemaGauges, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
-            let Some(s) = state.upgrade() else { break };
-            let Some(registry) = s.schemas.clone() else {
+            let Some(registry) = registry.upgrade() else {
                 break;
             };
             let outcome = tokio::task::spawn_blocking({
@@ -60,19 +70,18 @@ pub fn spawn_reloader(state: Weak<AppState>, every: Duration) {
                 move || registry.reload()
             })
             .await;
-            let metrics = &s.metrics;
             match outcome {
                 Ok(Ok(true)) => {
                     tracing::info!(versions = registry.catalog().len(), "schemas reloaded")
                 }
                 Ok(Ok(false)) => {}
                 Ok(Err(e)) => {
-                    metrics.schema_reload_failures.inc();
+                    gauges.reload_failures.inc();
                     tracing::warn!(error = %e, "schema reload failed; keeping the schemas in force");
                 }
                 Err(e) => tracing::error!(error = %e, "schema reload task failed"),
             }
-            observe(&registry, metrics);
+            observe(&registry, &gauges);
         }
     });
 }

@@ -132,6 +132,21 @@ impl Tls {
         }
     }
 
+    /// Starts the task that reloads the certificate when its files change
+    /// (every `poll`); it ends when the TLS state is dropped.
+    pub fn spawn_reloader(self: &std::sync::Arc<Self>) {
+        let tls = std::sync::Arc::downgrade(self);
+        let poll = self.poll();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(poll);
+            loop {
+                tick.tick().await;
+                let Some(t) = tls.upgrade() else { break };
+                t.reload_if_changed();
+            }
+        });
+    }
+
     /// How often to check the files.
     pub fn poll(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.cfg.reload_poll_secs.max(1))

@@ -10,7 +10,7 @@
 //!   and dropping.
 
 use crate::config::{KafkaConfig, OverloadConfig};
-use crate::ingest::RequestError;
+use crate::error::RequestError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};

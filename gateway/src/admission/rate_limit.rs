@@ -99,6 +99,20 @@ impl IpLimiter {
         self.inner.shrink_to_fit();
     }
 
+    /// Starts the task that forgets idle entries every minute; it ends
+    /// when the limiter is dropped.
+    pub fn spawn_evictor(self: &std::sync::Arc<Self>) {
+        let limiter = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(l) = limiter.upgrade() else { break };
+                l.evict_idle();
+            }
+        });
+    }
+
     /// Addresses currently tracked.
     pub fn tracked(&self) -> usize {
         self.inner.len()

@@ -3,8 +3,8 @@
 //!
 //! | route | handler |
 //! |---|---|
-//! | `POST /v1/batch` | [`ingest`], batch body |
-//! | `POST /v1/{track,identify,page,screen,group,alias}` | [`ingest`], one event |
+//! | `POST /v1/batch` | [`batch`], batch body |
+//! | `POST /v1/{track,identify,page,screen,group,alias}` | [`batch`], one event |
 //! | `OPTIONS /v1/*` | CORS preflight for browsers |
 //! | `GET /healthz` | process is alive |
 //! | `GET /readyz` | ready for traffic (not shutting down) |
@@ -12,15 +12,15 @@
 //! | `GET /metrics` | Prometheus text exposition |
 //! | `GET /schemas/ids/{id}`, `GET /subjects[/{s}/versions[/{v}[/schema]]]` | [`registry`]: the Confluent Schema Registry read API |
 
+pub mod batch;
 pub mod idempotency;
-pub mod ingest;
 pub mod registry;
 
 use crate::admission::key_store::KeyStore;
 use crate::admission::{IpLimiter, Overload};
 use crate::config::Config;
-use crate::delivery::{Cluster, DeliveryStats, Router};
-use crate::ingest::RequestError;
+use crate::delivery::Delivery;
+use crate::error::RequestError;
 use crate::ingest::batch::BatchRoute;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels, route_label};
 use bytes::Bytes;
@@ -35,9 +35,9 @@ pub struct AppState {
     /// The validated configuration.
     pub config: Config,
     /// Accepted write keys (reloadable).
-    pub keys: KeyStore,
+    pub keys: Arc<KeyStore>,
     /// Requests-per-second limiter per client IP (`None` when off).
-    pub ip_limiter: Option<IpLimiter>,
+    pub ip_limiter: Option<Arc<IpLimiter>>,
     /// Work-in-progress bounds and load shedding.
     pub overload: Overload,
     /// Prometheus metrics.
@@ -45,14 +45,10 @@ pub struct AppState {
     /// Checks HMAC-signed requests and remembers their signatures.
     pub signatures: crate::admission::signature::Verifier,
 
-    /// Event → topic table.
-    pub router: Router,
     /// Registered schemas and their validators (`None`: validation off).
     pub schemas: Option<Arc<tributary_schema::Registry>>,
-    /// The Kafka clusters, `default` first (route targets index into it).
-    pub clusters: Vec<Cluster>,
-    /// Delivery counters.
-    pub stats: Arc<DeliveryStats>,
+    /// The Kafka clusters, the router and the delivery counters.
+    pub delivery: Arc<Delivery>,
     /// Answers of recent batches, by idempotency key.
     pub idempotency: Arc<idempotency::IdempotencyCache>,
     /// Set when shutdown begins; `/readyz` then fails so load balancers
@@ -134,7 +130,7 @@ where
         let mut resp = match (batch_route, &parts.method) {
             (None, _) => not_found(),
             (Some(_), &Method::OPTIONS) => preflight(),
-            (Some(r), &Method::POST) => ingest::handle(state, r, &parts, body).await,
+            (Some(r), &Method::POST) => batch::handle(state, r, &parts, body).await,
             (Some(_), _) => method_not_allowed(),
         };
         // Browsers send from any origin; the write key, not the origin, is
@@ -161,19 +157,30 @@ where
         (&Method::GET, "/readyz") if state.shutting_down.load(Ordering::Relaxed) => {
             text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
         }
-        (&Method::GET, "/readyz") if state.clusters.iter().any(|c| c.health.is_down()) => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "kafka unreachable; spooling\n",
-        ),
-        (&Method::GET, "/readyz") if state.clusters.iter().any(|c| c.spool.is_full()) => {
+        (&Method::GET, "/readyz")
+            if state
+                .delivery
+                .clusters()
+                .iter()
+                .any(|c| c.health.is_down()) =>
+        {
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "kafka unreachable; spooling\n",
+            )
+        }
+        (&Method::GET, "/readyz")
+            if state.delivery.clusters().iter().any(|c| c.spool.is_full()) =>
+        {
             text(StatusCode::SERVICE_UNAVAILABLE, "spool full\n")
         }
         (&Method::GET, "/readyz") => text(StatusCode::OK, "ready\n"),
-        (&Method::GET, "/stats") => json_response(StatusCode::OK, &*state.stats),
+        (&Method::GET, "/stats") => json_response(StatusCode::OK, &**state.delivery.stats()),
         (&Method::GET, "/metrics") => {
             state.metrics.producer_queue.set(
                 state
-                    .clusters
+                    .delivery
+                    .clusters()
                     .iter()
                     .map(|c| c.producer.queue_depth())
                     .sum(),
@@ -182,7 +189,7 @@ where
                 state.metrics.tracked_ips.set(ip.tracked() as i64);
             }
             if let Some(r) = &state.schemas {
-                crate::schemas::observe(r, &state.metrics);
+                crate::schemas::observe(r, &state.metrics.schemas);
             }
             let mut resp = Response::new(Full::new(Bytes::from(state.metrics.render())));
             resp.headers_mut().insert(
@@ -220,11 +227,11 @@ fn preflight() -> Response<Full<Bytes>> {
 }
 
 fn not_found() -> Response<Full<Bytes>> {
-    ingest::error_response(&RequestError::new(ErrorCode::NotFound, "no such route"))
+    batch::error_response(&RequestError::new(ErrorCode::NotFound, "no such route"))
 }
 
 fn method_not_allowed() -> Response<Full<Bytes>> {
-    ingest::error_response(&RequestError::new(
+    batch::error_response(&RequestError::new(
         ErrorCode::MethodNotAllowed,
         "method not allowed on this route",
     ))

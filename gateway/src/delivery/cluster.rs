@@ -1,11 +1,15 @@
 //! One Kafka cluster as the gateway uses it: its shared producer, whether
 //! it is reachable, and the disk spool its records wait in during an
 //! outage. Topics map to clusters by route; an outage of one cluster does
-//! not touch the others.
+//! not touch the others. [`Cluster::open`] builds all of it from the
+//! configuration and starts the cluster's spool replay.
 
 use super::health::Health;
-use super::producer::ClusterProducer;
+use super::producer::{ClusterProducer, ProducerSpec};
+use super::route::Router;
 use super::spool::Spool;
+use super::stats::{DeliveryStats, KafkaGauges};
+use crate::config::Config;
 use std::sync::Arc;
 
 /// A cluster's delivery machinery.
@@ -18,4 +22,66 @@ pub struct Cluster {
     pub health: Arc<Health>,
     /// The outage spool.
     pub spool: Arc<Spool>,
+}
+
+impl Cluster {
+    /// Opens cluster `index` of `config.kafka.cluster_names()`: checks (or
+    /// creates) its topics, opens its spool and creates its producer.
+    /// `embedded` is the bootstrap address of `--dev`'s in-memory cluster,
+    /// which stands in for the default one.
+    pub async fn open(
+        config: &Config,
+        index: usize,
+        embedded: Option<&str>,
+        router: &Router,
+        stats: Arc<DeliveryStats>,
+        gauges: KafkaGauges,
+    ) -> anyhow::Result<Cluster> {
+        let names = config.kafka.cluster_names();
+        let name = names
+            .get(index)
+            .ok_or_else(|| anyhow::anyhow!("no cluster {index}"))?;
+        let (brokers, producer) = match config.kafka.clusters.get(name) {
+            Some(c) => (c.brokers.clone(), c.producer.clone()),
+            None => (
+                embedded.map_or_else(|| config.kafka.brokers.clone(), str::to_owned),
+                config.kafka.producer.clone(),
+            ),
+        };
+        // The embedded cluster was started with its topics.
+        if embedded.is_none() || index > 0 {
+            super::topics::ensure_topics(
+                &brokers,
+                &producer,
+                &router.topics_of_cluster(Some(index)),
+                config.kafka.create_topics,
+                config.kafka.topic_partitions,
+                config.kafka.topic_replication,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("cluster {name}: {e:#}"))?;
+        }
+        // The default cluster spools in `spool.dir`, others beneath it.
+        let dir = if index == 0 {
+            config.spool.dir.clone()
+        } else {
+            config.spool.dir.join(name)
+        };
+        let spool = Arc::new(
+            Spool::open(&dir, config.spool.max_bytes)
+                .map_err(|e| anyhow::anyhow!("cannot open spool {}: {e}", dir.display()))?,
+        );
+        if spool.records() > 0 {
+            tracing::info!(cluster = %name, records = spool.records(), "spool holds records from before; replaying");
+        }
+        let health = Arc::new(Health::default());
+        let spec = ProducerSpec::new(config, &brokers, &producer);
+        let producer = ClusterProducer::new(&spec, health.clone(), spool.clone(), stats, gauges)?;
+        Ok(Cluster {
+            name: Arc::from(name.as_str()),
+            producer,
+            health,
+            spool,
+        })
+    }
 }

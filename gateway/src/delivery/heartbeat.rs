@@ -5,22 +5,22 @@
 //! a record in the log like any other, so a replay sees it at the same
 //! offset. Event readers skip it (it has no `tb-message-id`).
 
-use crate::api::AppState;
+use super::send::Delivery;
 use rdkafka::producer::Producer;
 use std::collections::HashMap;
 use std::sync::Weak;
 use std::time::Duration;
 
 /// Starts the heartbeat task; it ends with the gateway.
-pub fn spawn(state: Weak<AppState>, every: Duration) {
+pub fn spawn(delivery: Weak<Delivery>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            let Some(s) = state.upgrade() else { break };
+            let Some(s) = delivery.upgrade() else { break };
             let beat = tokio::task::spawn_blocking(move || {
                 let now = tributary_contract::time::now().timestamp_millis();
-                for (index, cluster) in s.clusters.iter().enumerate() {
+                for (index, cluster) in s.clusters().iter().enumerate() {
                     if cluster.health.is_down() {
                         continue;
                     }
@@ -37,8 +37,8 @@ pub fn spawn(state: Weak<AppState>, every: Duration) {
                         .iter()
                         .map(|t| (t.name(), t.partitions().len() as i32))
                         .collect();
-                    let dead_letter = s.router.dead_letter();
-                    for topic in s.router.topics_of_cluster(Some(index)) {
+                    let dead_letter = s.router().dead_letter();
+                    for topic in s.router().topics_of_cluster(Some(index)) {
                         if topic.as_str() == &**dead_letter {
                             continue;
                         }

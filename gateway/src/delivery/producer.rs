@@ -4,28 +4,31 @@
 //! One producer serves every request, so events from thousands of small
 //! HTTP requests leave in large, compressed Kafka batches (`linger.ms`,
 //! `batch.size`). Each record carries a [`Pending`] tag saying who waits for
-//! it: a request in `broker` mode (answered when all its records are
-//! settled), or nobody (`buffered` mode, where the gateway retries failures
-//! itself on a random partition and counts what it finally loses).
+//! it: a request in `broker` mode or a spool replay (an [`AckWaiter`]), or
+//! nobody (`buffered` mode, where the gateway retries failures itself on a
+//! random partition, spools them in an outage, and dead-letters what Kafka
+//! refuses for good). The retry worker lives here, beside the reports that
+//! feed it.
 
+use super::ack::AckWaiter;
+use super::dead_letter;
 use super::health::Health;
+use super::record::{kafka_headers, owned_pairs, pairs_of};
 use super::spool::{Spool, SpoolRecord};
-use super::stats::DeliveryStats;
-use crate::config::KafkaConfig;
+use super::stats::{DeliveryStats, KafkaGauges};
+use crate::config::{Config, KafkaConfig};
 use rand::Rng;
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{
     BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
 };
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// Who is waiting for a record's delivery report.
 #[derive(Debug)]
@@ -83,6 +86,12 @@ pub fn is_transient(e: &KafkaError) -> bool {
     )
 }
 
+/// Whether a failed send is librdkafka's full queue (the caller may wait
+/// and retry, or refuse the event as `queue_full`).
+pub fn is_queue_full(e: &KafkaError) -> bool {
+    matches!(e, KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull))
+}
+
 /// The record behind a delivery report, as the spool keeps it.
 fn spool_record(msg: &BorrowedMessage<'_>) -> SpoolRecord {
     SpoolRecord {
@@ -91,73 +100,11 @@ fn spool_record(msg: &BorrowedMessage<'_>) -> SpoolRecord {
         payload: msg.payload().unwrap_or_default().to_vec(),
         headers: msg
             .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|x| (x.key.to_owned(), x.value.unwrap_or_default().to_vec()))
-                    .collect()
-            })
+            .map(|h| owned_pairs(pairs_of(h)))
             .unwrap_or_default(),
         timestamp_ms: msg.timestamp().to_millis().unwrap_or(0),
     }
 }
-
-/// Collects the delivery reports of one `broker`-mode request and wakes the
-/// request when the last one is in.
-#[derive(Debug)]
-pub struct AckWaiter {
-    // Starts at 1 so the count cannot reach zero while records are still
-    // being sent; `arm` removes that guard.
-    remaining: AtomicUsize,
-    failures: Mutex<Vec<(usize, String)>>,
-    done: Mutex<Option<oneshot::Sender<()>>>,
-}
-
-impl AckWaiter {
-    /// A waiter and the receiver that fires when every record is settled.
-    pub fn new() -> (Arc<AckWaiter>, oneshot::Receiver<()>) {
-        let (tx, rx) = oneshot::channel();
-        let w = AckWaiter {
-            remaining: AtomicUsize::new(1),
-            failures: Mutex::new(Vec::new()),
-            done: Mutex::new(Some(tx)),
-        };
-        (Arc::new(w), rx)
-    }
-
-    /// Registers one more record about to be sent.
-    pub fn expect_one(&self) {
-        self.remaining.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Settles one record; `error` is `None` on success.
-    pub fn settle(&self, index: usize, error: Option<String>) {
-        if let Some(e) = error
-            && let Ok(mut f) = self.failures.lock()
-        {
-            f.push((index, e));
-        }
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
-            && let Ok(mut done) = self.done.lock()
-            && let Some(tx) = done.take()
-        {
-            let _ = tx.send(());
-        }
-    }
-
-    /// Called once every record of the request has been handed to Kafka.
-    pub fn arm(&self) {
-        self.settle(usize::MAX, None);
-    }
-
-    /// The records that failed, by batch index, with Kafka's reason.
-    pub fn take_failures(&self) -> Vec<(usize, String)> {
-        self.failures
-            .lock()
-            .map(|mut f| std::mem::take(&mut *f))
-            .unwrap_or_default()
-    }
-}
-
 /// A record the gateway will produce again after Kafka failed it.
 struct Retry {
     message: OwnedMessage,
@@ -175,7 +122,7 @@ pub struct DeliveryContext {
     spool: Arc<Spool>,
     /// fsync buffered-mode spool appends (`spool.fsync`).
     sync_buffered: bool,
-    kafka: crate::metrics::KafkaGauges,
+    kafka: KafkaGauges,
 }
 
 impl ClientContext for DeliveryContext {
@@ -287,8 +234,8 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
-/// One record ready to produce.
-pub struct OutRecord<'a> {
+/// One record as librdkafka takes it.
+pub struct KafkaRecord<'a> {
     /// Topic.
     pub topic: &'a str,
     /// Partitioning key (the user).
@@ -301,39 +248,46 @@ pub struct OutRecord<'a> {
     pub timestamp_ms: i64,
 }
 
-/// The producer of one Kafka cluster.
-pub struct ClusterProducer {
-    producer: Arc<ThreadedProducer<DeliveryContext>>,
-    stats: Arc<DeliveryStats>,
+/// What one cluster's producer is built from: the configuration, resolved
+/// for that cluster. Built once by [`ProducerSpec::new`].
+#[derive(Debug, Clone)]
+pub struct ProducerSpec {
+    /// Bootstrap servers.
+    pub brokers: String,
+    /// `[kafka]`, with this cluster's own `producer` settings.
+    pub kafka: KafkaConfig,
+    /// `delivery.buffered_retries`.
+    pub buffered_retries: u32,
+    /// `delivery.retry_queue`.
+    pub retry_queue: usize,
+    /// `spool.fsync`: fsync buffered-mode spool appends too.
+    pub sync_buffered: bool,
+    /// Where records Kafka refuses for good go.
+    pub dead_letter_topic: String,
 }
 
-impl ClusterProducer {
-    /// Creates the producer for `brokers` and starts its retry worker.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        brokers: &str,
-        kafka: &KafkaConfig,
-        max_retries: u32,
-        retry_queue: usize,
-        stats: Arc<DeliveryStats>,
-        health: Arc<Health>,
-        spool: Arc<Spool>,
-        sync_buffered: bool,
-        dead_letter_topic: &str,
-        kafka_gauges: crate::metrics::KafkaGauges,
-    ) -> Result<ClusterProducer, KafkaError> {
-        let (tx, rx) = sync_channel(retry_queue.max(1));
-        let context = DeliveryContext {
-            stats: stats.clone(),
-            retries: tx,
-            max_retries,
-            health,
-            spool,
-            sync_buffered,
-            kafka: kafka_gauges,
-        };
+impl ProducerSpec {
+    /// The spec of a cluster reached at `brokers` with its own producer
+    /// settings `producer`.
+    pub fn new(config: &Config, brokers: &str, producer: &std::collections::BTreeMap<String, String>) -> ProducerSpec {
+        let mut kafka = config.kafka.clone();
+        kafka.producer = producer.clone();
+        ProducerSpec {
+            brokers: brokers.to_owned(),
+            kafka,
+            buffered_retries: config.delivery.buffered_retries,
+            retry_queue: config.delivery.retry_queue,
+            sync_buffered: config.spool.fsync,
+            dead_letter_topic: config.dead_letter_topic(),
+        }
+    }
+
+    /// librdkafka's settings. The bench's direct producer uses the same
+    /// ones (`loadtest`), so gateway / direct compares like with like.
+    pub fn client_config(&self) -> ClientConfig {
+        let kafka = &self.kafka;
         let mut cfg = ClientConfig::new();
-        cfg.set("bootstrap.servers", brokers)
+        cfg.set("bootstrap.servers", &self.brokers)
             .set("linger.ms", kafka.linger_ms.to_string())
             .set("batch.size", kafka.batch_size.to_string())
             .set("compression.type", &kafka.compression)
@@ -358,12 +312,42 @@ impl ClusterProducer {
         for (k, v) in &kafka.producer {
             cfg.set(k, v);
         }
-        let producer: ThreadedProducer<DeliveryContext> = cfg.create_with_context(context)?;
+        cfg
+    }
+}
+
+/// The producer of one Kafka cluster.
+pub struct ClusterProducer {
+    producer: Arc<ThreadedProducer<DeliveryContext>>,
+    stats: Arc<DeliveryStats>,
+}
+
+impl ClusterProducer {
+    /// Creates the producer of `spec` and starts its retry worker.
+    pub fn new(
+        spec: &ProducerSpec,
+        health: Arc<Health>,
+        spool: Arc<Spool>,
+        stats: Arc<DeliveryStats>,
+        gauges: KafkaGauges,
+    ) -> Result<ClusterProducer, KafkaError> {
+        let (tx, rx) = sync_channel(spec.retry_queue.max(1));
+        let context = DeliveryContext {
+            stats: stats.clone(),
+            retries: tx,
+            max_retries: spec.buffered_retries,
+            health,
+            spool,
+            sync_buffered: spec.sync_buffered,
+            kafka: gauges,
+        };
+        let producer: ThreadedProducer<DeliveryContext> =
+            spec.client_config().create_with_context(context)?;
         let producer = Arc::new(producer);
         let worker = producer.clone();
         let worker_stats = stats.clone();
-        let timeout = Duration::from_millis(kafka.message_timeout_ms);
-        let dlq = dead_letter_topic.to_owned();
+        let timeout = Duration::from_millis(spec.kafka.message_timeout_ms);
+        let dlq = spec.dead_letter_topic.clone();
         std::thread::Builder::new()
             .name("tributary-retry".into())
             .spawn(move || retry_worker(worker, rx, worker_stats, timeout, dlq))
@@ -376,7 +360,7 @@ impl ClusterProducer {
     /// report it.
     pub fn send(
         &self,
-        record: OutRecord<'_>,
+        record: KafkaRecord<'_>,
         pending: Pending,
     ) -> Result<(), (KafkaError, Pending, OwnedHeaders)> {
         let rec = BaseRecord::with_opaque_to(record.topic, Box::new(pending))
@@ -399,10 +383,7 @@ impl ClusterProducer {
     /// quiet partition. Best effort: a full queue skips the beat.
     pub fn heartbeat(&self, topic: &str, partitions: i32, timestamp_ms: i64) {
         for p in 0..partitions {
-            let headers = OwnedHeaders::new().insert(rdkafka::message::Header {
-                key: tributary_contract::header::HEARTBEAT,
-                value: Some("true".as_bytes()),
-            });
+            let headers = kafka_headers([(tributary_contract::header::HEARTBEAT, &b"true"[..])]);
             let rec = BaseRecord::<(), [u8], Box<Pending>>::with_opaque_to(
                 topic,
                 Box::new(Pending::Heartbeat),
@@ -450,47 +431,6 @@ impl ClusterProducer {
     }
 }
 
-/// The headers of a dead letter: the original ones (if any) plus why.
-pub fn dead_letter_headers(
-    original: Option<&rdkafka::message::OwnedHeaders>,
-    reason: &str,
-    message: &str,
-    stage: &str,
-    topic: &str,
-    truncated: bool,
-) -> OwnedHeaders {
-    use tributary_contract::envelope::dead_letter as dl;
-    let mut out = OwnedHeaders::new_with_capacity(20);
-    if let Some(h) = original {
-        for x in h.iter() {
-            out = out.insert(Header {
-                key: x.key,
-                value: x.value,
-            });
-        }
-    }
-    let now = tributary_contract::time::format(tributary_contract::time::now());
-    for (k, v) in [
-        (dl::REASON, reason),
-        (dl::MESSAGE, message),
-        (dl::STAGE, stage),
-        (dl::TOPIC, topic),
-        (dl::TIME, now.as_str()),
-    ] {
-        out = out.insert(Header {
-            key: k,
-            value: Some(v.as_bytes()),
-        });
-    }
-    if truncated {
-        out = out.insert(Header {
-            key: dl::TRUNCATED,
-            value: Some("true".as_bytes()),
-        });
-    }
-    out
-}
-
 /// Re-produces failed `buffered` records, each to a random partition of its
 /// topic: the partition that failed may have a leader that is down.
 fn retry_worker(
@@ -508,15 +448,19 @@ fn retry_worker(
         dead_letter,
     }) = retries.recv()
     {
+        let original = message.headers().map(|h| pairs_of(h).collect::<Vec<_>>());
         if let Some(reason) = dead_letter {
-            let headers = dead_letter_headers(
-                message.headers(),
-                "delivery_failed",
-                &reason,
-                "delivery",
-                message.topic(),
-                false,
-            );
+            let why = dead_letter::Why {
+                reason: "delivery_failed",
+                message: &reason,
+                stage: "delivery",
+                topic: message.topic(),
+                truncated: false,
+                app_id: None,
+                pointer: None,
+                rule: None,
+            };
+            let headers = dead_letter::headers(original.unwrap_or_default(), &why);
             let mut rec =
                 BaseRecord::with_opaque_to(&dead_letter_topic, Box::new(Pending::DeadLetter))
                     .headers(headers);
@@ -547,16 +491,6 @@ fn retry_worker(
                 n
             }
         };
-        let headers = message.headers().map(|h| {
-            let mut out = OwnedHeaders::new_with_capacity(rdkafka::message::Headers::count(h));
-            for hd in rdkafka::message::Headers::iter(h) {
-                out = out.insert(Header {
-                    key: hd.key,
-                    value: hd.value,
-                });
-            }
-            out
-        });
         let give_up = Instant::now() + timeout;
         let pending = Box::new(Pending::Buffered { attempt });
         let mut rec = BaseRecord::with_opaque_to(&topic, pending);
@@ -566,8 +500,8 @@ fn retry_worker(
         if let Some(p) = message.payload() {
             rec = rec.payload(p);
         }
-        if let Some(h) = headers {
-            rec = rec.headers(h);
+        if let Some(h) = original {
+            rec = rec.headers(kafka_headers(h));
         }
         if count > 0 {
             rec = rec.partition(rng.random_range(0..count));
@@ -578,9 +512,7 @@ fn retry_worker(
         loop {
             match producer.send(rec) {
                 Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                    if Instant::now() < give_up =>
-                {
+                Err((e, back)) if is_queue_full(&e) && Instant::now() < give_up => {
                     rec = back;
                     std::thread::sleep(Duration::from_millis(10));
                 }
@@ -613,24 +545,26 @@ mod tests {
         retries: u32,
     ) -> (ClusterProducer, Arc<DeliveryStats>, Arc<Spool>) {
         let stats = Arc::new(DeliveryStats::default());
-        let kafka = KafkaConfig {
-            linger_ms: 0,
-            message_timeout_ms: 1_500,
-            ..KafkaConfig::default()
+        let spec = ProducerSpec {
+            brokers: bootstrap.to_owned(),
+            kafka: KafkaConfig {
+                linger_ms: 0,
+                message_timeout_ms: 1_500,
+                ..KafkaConfig::default()
+            },
+            buffered_retries: retries,
+            retry_queue: 16,
+            sync_buffered: true,
+            dead_letter_topic: "dlq".into(),
         };
         let dir = tempfile::tempdir().unwrap().keep();
         let spool = Arc::new(Spool::open(dir, 1 << 20).unwrap());
         let p = ClusterProducer::new(
-            bootstrap,
-            &kafka,
-            retries,
-            16,
-            stats.clone(),
+            &spec,
             Arc::new(Health::default()),
             spool.clone(),
-            true,
-            "dlq",
-            crate::metrics::KafkaGauges::default(),
+            stats.clone(),
+            KafkaGauges::default(),
         )
         .unwrap();
         (p, stats, spool)
@@ -649,22 +583,20 @@ mod tests {
             RDKafkaApiKey::Produce,
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 200],
         );
-        let (waiter, rx) = AckWaiter::new();
-        waiter.expect_one();
+        let acks = AckWaiter::new();
+        acks.waiter.expect_one();
         p.send(
             record("t"),
             Pending::Acked {
-                waiter: waiter.clone(),
+                waiter: acks.waiter.clone(),
                 index: 0,
             },
         )
         .unwrap();
-        waiter.arm();
         p.send(record("t"), Pending::Buffered { attempt: 0 })
             .unwrap();
-        wait_for_reports(rx);
         assert!(
-            waiter.take_failures().is_empty(),
+            wait_for_reports(acks).is_empty(),
             "a spooled broker-mode record counts as acknowledged"
         );
         wait_until("both records spooled", || stats.spooled.get() == 2);
@@ -672,8 +604,8 @@ mod tests {
         assert_eq!(stats.lost(), 0);
     }
 
-    fn record(topic: &str) -> OutRecord<'_> {
-        OutRecord {
+    fn record(topic: &str) -> KafkaRecord<'_> {
+        KafkaRecord {
             topic,
             key: b"user",
             payload: b"{}",
@@ -696,35 +628,32 @@ mod tests {
         cluster.create_topic("t", 2, 1).unwrap();
         let (p, stats) = producer(&cluster.bootstrap_servers(), 3);
         // Warm up so the topic's metadata is known before errors start.
-        let (w0, rx0) = AckWaiter::new();
-        w0.expect_one();
+        let warm = AckWaiter::new();
+        warm.waiter.expect_one();
         p.send(
             record("t"),
             Pending::Acked {
-                waiter: w0.clone(),
+                waiter: warm.waiter.clone(),
                 index: 0,
             },
         )
         .unwrap();
-        w0.arm();
-        wait_for_reports(rx0);
+        wait_for_reports(warm);
         cluster.request_errors(
             RDKafkaApiKey::Produce,
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
         );
-        let (waiter, rx) = AckWaiter::new();
-        waiter.expect_one();
+        let acks = AckWaiter::new();
+        acks.waiter.expect_one();
         p.send(
             record("t"),
             Pending::Acked {
-                waiter: waiter.clone(),
+                waiter: acks.waiter.clone(),
                 index: 7,
             },
         )
         .unwrap();
-        waiter.arm();
-        wait_for_reports(rx);
-        let failures = waiter.take_failures();
+        let failures = wait_for_reports(acks);
         assert_eq!(failures.len(), 1, "{failures:?}");
         assert_eq!(failures[0].0, 7);
         assert_eq!(stats.failed_reported.get(), 1);
@@ -768,19 +697,14 @@ mod tests {
         assert_eq!(stats.lost(), 0, "dead-lettered, not lost");
     }
 
-    /// Blocks on a oneshot without a runtime (the producer reports on its
-    /// own thread).
-    fn wait_for_reports(rx: oneshot::Receiver<()>) {
-        let mut rx = rx;
-        let end = Instant::now() + Duration::from_secs(15);
-        loop {
-            match rx.try_recv() {
-                Ok(()) => return,
-                Err(oneshot::error::TryRecvError::Empty) if Instant::now() < end => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => panic!("delivery reports did not arrive: {e:?}"),
-            }
-        }
+    /// Waits for the reports on a runtime of its own (the producer reports
+    /// on its own thread) and returns the failures.
+    fn wait_for_reports(acks: crate::delivery::ack::Acks) -> Vec<(usize, String)> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(acks.wait(Duration::from_secs(15)))
+            .expect("delivery reports did not arrive")
     }
 }

@@ -155,12 +155,18 @@ impl RecordBatch {
     }
 
     /// A record's headers, in the order they were written.
-    pub fn headers<'b>(&'b self, r: &Record) -> impl Iterator<Item = (&'static str, &'b [u8])> {
+    pub fn headers<'b>(
+        &'b self,
+        r: &Record,
+    ) -> impl Iterator<Item = (&'b str, &'b [u8])> + use<'b> {
         self.headers
             .get(r.headers.clone())
             .unwrap_or_default()
             .iter()
-            .map(|h| (h.name, self.bytes.get(h.value.clone()).unwrap_or_default()))
+            .map(|h| {
+                let name: &'b str = h.name;
+                (name, self.bytes.get(h.value.clone()).unwrap_or_default())
+            })
     }
 
     /// The record as the spool keeps it.

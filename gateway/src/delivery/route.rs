@@ -26,13 +26,40 @@ pub struct Target {
     pub cluster: usize,
 }
 
-type RouteKey = (EventType, String);
+/// Routes of one scope (one app, or any app): track events by name, the
+/// other kinds by kind. Looked up with borrowed names, so routing an event
+/// allocates nothing.
+#[derive(Debug, Default)]
+struct Table {
+    track: HashMap<String, Target>,
+    kinds: HashMap<EventType, Target>,
+}
+
+impl Table {
+    fn get(&self, kind: EventType, name: &str) -> Option<&Target> {
+        match kind {
+            EventType::Track => self.track.get(name),
+            other => self.kinds.get(&other),
+        }
+    }
+
+    fn insert(&mut self, kind: EventType, name: &str, target: Target) {
+        match kind {
+            EventType::Track => self.track.insert(name.to_owned(), target),
+            other => self.kinds.insert(other, target),
+        };
+    }
+
+    fn targets(&self) -> impl Iterator<Item = &Target> {
+        self.track.values().chain(self.kinds.values())
+    }
+}
 
 /// The routing table, built once from configuration.
 #[derive(Debug)]
 pub struct Router {
-    per_app: HashMap<(String, RouteKey), Target>,
-    any_app: HashMap<RouteKey, Target>,
+    per_app: HashMap<String, Table>,
+    any_app: Table,
     catch_all: Option<Target>,
     unvalidated: Option<Target>,
     dead_letter: Arc<str>,
@@ -51,8 +78,8 @@ impl Router {
                 .and_then(|c| names.iter().position(|n| n == c))
                 .unwrap_or(0)
         };
-        let mut per_app = HashMap::new();
-        let mut any_app = HashMap::new();
+        let mut per_app: HashMap<String, Table> = HashMap::new();
+        let mut any_app = Table::default();
         for r in &config.routing.routes {
             let kind = EventType::parse(&r.event)
                 .filter(|k| *k != EventType::Track)
@@ -67,24 +94,24 @@ impl Router {
                 unrouted: false,
                 cluster: index(&r.cluster),
             };
-            let key = (kind, r.event.clone());
             match &r.app {
-                Some(app) => per_app.insert((app.clone(), key), target),
-                None => any_app.insert(key, target),
-            };
+                Some(app) => per_app
+                    .entry(app.clone())
+                    .or_default()
+                    .insert(kind, &r.event, target),
+                None => any_app.insert(kind, &r.event, target),
+            }
         }
         for kind in EventType::ALL
             .into_iter()
             .filter(|k| *k != EventType::Track)
         {
-            any_app
-                .entry((kind, kind.as_str().to_owned()))
-                .or_insert_with(|| Target {
-                    topic: Arc::from(format!("{prefix}{}", kind.as_str())),
-                    ack: None,
-                    unrouted: false,
-                    cluster: 0,
-                });
+            any_app.kinds.entry(kind).or_insert_with(|| Target {
+                topic: Arc::from(format!("{prefix}{}", kind.as_str())),
+                ack: None,
+                unrouted: false,
+                cluster: 0,
+            });
         }
         let catch_all = (config.routing.unrouted == UnroutedPolicy::CatchAll).then(|| Target {
             topic: Arc::from(config.catch_all_topic()),
@@ -111,10 +138,11 @@ impl Router {
     /// The target of an event sent by `app`, or `None` when it is unrouted
     /// and the policy is to reject.
     pub fn route(&self, app: &str, event: &EventView<'_>) -> Option<&Target> {
-        let key = (event.kind, event.routing_name().to_owned());
+        let (kind, name) = (event.kind, event.routing_name());
         self.per_app
-            .get(&(app.to_owned(), key.clone()))
-            .or_else(|| self.any_app.get(&key))
+            .get(app)
+            .and_then(|t| t.get(kind, name))
+            .or_else(|| self.any_app.get(kind, name))
             .or(self.catch_all.as_ref())
     }
 
@@ -139,7 +167,8 @@ impl Router {
         let mut t: BTreeSet<String> = self
             .per_app
             .values()
-            .chain(self.any_app.values())
+            .flat_map(Table::targets)
+            .chain(self.any_app.targets())
             .chain(self.catch_all.iter())
             .chain(self.unvalidated.iter())
             .filter(|t| cluster.is_none_or(|c| c == t.cluster))
@@ -215,9 +244,7 @@ mod tests {
 
     #[test]
     fn slugs_are_valid_topic_names() {
-        assert_eq!(topic_slug("Order Completed"), "order_completed");
-        assert_eq!(topic_slug("  Übung / 2  "), "bung_2");
-        assert_eq!(topic_slug("!!!"), "_");
+        // The slug rules themselves are tested in the contract.
         assert!(crate::config::check_topic_name(&topic_slug(&"x".repeat(400))).is_ok());
     }
 }

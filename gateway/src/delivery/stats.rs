@@ -76,3 +76,17 @@ impl DeliveryStats {
             + self.lost_spool_failed.get()
     }
 }
+
+/// librdkafka's own statistics of one cluster, refreshed every
+/// `kafka.statistics_interval_ms` from its statistics callback.
+#[derive(Clone, Debug, Default)]
+pub struct KafkaGauges {
+    /// Brokers in state UP.
+    pub brokers_up: prometheus_client::metrics::gauge::Gauge,
+    /// Messages in the producer queue.
+    pub queue_messages: prometheus_client::metrics::gauge::Gauge,
+    /// Transmission errors, summed over brokers (cumulative).
+    pub tx_errors: prometheus_client::metrics::gauge::Gauge,
+    /// Average broker round-trip time, microseconds.
+    pub rtt_avg_us: prometheus_client::metrics::gauge::Gauge,
+}

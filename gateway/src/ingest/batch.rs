@@ -3,7 +3,7 @@
 //! JSON slices here; each is read on its own later, so one bad event never
 //! sinks the batch.
 
-use super::RequestError;
+use crate::error::RequestError;
 use serde::Deserialize;
 use serde_json::error::Category;
 use serde_json::value::RawValue;

@@ -2,7 +2,7 @@
 //! decoder from `Content-Encoding`, and stop inflating the moment the output
 //! passes its cap, so a gzip bomb costs at most the cap in memory.
 
-use super::RequestError;
+use crate::error::RequestError;
 use bytes::Bytes;
 use flate2::read::GzDecoder;
 use http::HeaderMap;
@@ -13,7 +13,7 @@ use tributary_contract::ErrorCode;
 
 /// How the body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
+pub enum ContentEncoding {
     /// Plain bytes (`identity` or no header).
     Identity,
     /// `gzip`.
@@ -22,15 +22,15 @@ pub enum Encoding {
 
 /// Reads `Content-Encoding`. Unknown encodings are refused (415) rather
 /// than guessed at.
-pub fn content_encoding(headers: &HeaderMap) -> Result<Encoding, RequestError> {
+pub fn content_encoding(headers: &HeaderMap) -> Result<ContentEncoding, RequestError> {
     let Some(v) = headers.get(CONTENT_ENCODING) else {
-        return Ok(Encoding::Identity);
+        return Ok(ContentEncoding::Identity);
     };
     let v = v.to_str().unwrap_or("").trim();
     if v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip") {
-        Ok(Encoding::Gzip)
+        Ok(ContentEncoding::Gzip)
     } else if v.is_empty() || v.eq_ignore_ascii_case("identity") {
-        Ok(Encoding::Identity)
+        Ok(ContentEncoding::Identity)
     } else {
         Err(RequestError::new(
             ErrorCode::UnsupportedEncoding,
@@ -106,12 +106,12 @@ pub struct InflateLimits {
 /// Decodes the body; gzip output is capped while inflating.
 pub fn decode(
     body: Bytes,
-    encoding: Encoding,
+    encoding: ContentEncoding,
     limits: InflateLimits,
 ) -> Result<Bytes, RequestError> {
     match encoding {
-        Encoding::Identity => Ok(body),
-        Encoding::Gzip => inflate(&body, limits).map(Bytes::from),
+        ContentEncoding::Identity => Ok(body),
+        ContentEncoding::Gzip => inflate(&body, limits).map(Bytes::from),
     }
 }
 
@@ -231,6 +231,6 @@ mod tests {
         let err = content_encoding(&h).unwrap_err();
         assert_eq!(err.code.http_status(), 415);
         h.insert(CONTENT_ENCODING, "GZIP".parse().unwrap());
-        assert_eq!(content_encoding(&h).unwrap(), Encoding::Gzip);
+        assert_eq!(content_encoding(&h).unwrap(), ContentEncoding::Gzip);
     }
 }

@@ -1,7 +1,7 @@
-//! One event from raw JSON to normalised payload: size cap, shape caps,
-//! field checks, enrichment, payload writing. The request handler and the
-//! fuzz target both call [`prepare`], so the fuzzer exercises exactly the
-//! code that serves traffic.
+//! One event's checks before anything is routed or written: size cap,
+//! shape caps, field checks, and the server's time stamps. Writing comes
+//! later and only when it is needed (a schema-encoded record never carries
+//! the normalised event, so it is never written for one).
 
 use super::batch::RawBatch;
 use super::{enrich, shape};
@@ -10,14 +10,12 @@ use tributary_contract::ErrorCode;
 use tributary_contract::time::Timestamp;
 use tributary_contract::view::{EventView, Stamps, ViewError};
 
-/// Checks the event at `raw`, stamps it, and writes its normalised payload
-/// (the Kafka record value) into `payload`, which is cleared first.
-pub fn prepare<'a>(
+/// Checks the event at `raw` and stamps it.
+pub fn check<'a>(
     raw: &'a str,
     batch: &RawBatch<'a>,
     limits: &LimitsConfig,
     received_at: Timestamp,
-    payload: &mut Vec<u8>,
 ) -> Result<(EventView<'a>, Stamps), ViewError> {
     if raw.len() > limits.max_event_bytes {
         return Err(ViewError {
@@ -32,11 +30,20 @@ pub fn prepare<'a>(
     shape::check(raw, limits.max_nesting_depth, limits.max_string_bytes)?;
     let view = EventView::parse(raw, batch.implied)?;
     let stamps = enrich::stamps(&view, batch.sent_at, received_at);
-    payload.clear();
-    view.write_payload(payload, &stamps, batch.context)
+    Ok((view, stamps))
+}
+
+/// Appends the normalised event (the value of a record that is not
+/// schema-encoded) to `out`.
+pub fn write_normalised(
+    view: &EventView<'_>,
+    stamps: &Stamps,
+    batch: &RawBatch<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), ViewError> {
+    view.write_payload(out, stamps, batch.context)
         .map_err(|e| ViewError {
             code: ErrorCode::InvalidEvent,
             message: format!("cannot normalise event: {e}"),
-        })?;
-    Ok((view, stamps))
+        })
 }

@@ -10,7 +10,18 @@
 use crate::config::UnregisteredPolicy;
 use tributary_contract::view::EventView;
 use tributary_contract::{Encoding, ErrorCode};
-use tributary_schema::Registry;
+use tributary_schema::Resolved;
+
+/// What the registry says about an event type.
+#[derive(Debug, Clone, Copy)]
+pub enum Lookup<'r> {
+    /// No registry is configured.
+    Off,
+    /// The app has no schema for this event type.
+    Missing,
+    /// The schema in force.
+    Found(&'r Resolved),
+}
 
 /// How an event passed validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,43 +53,51 @@ pub struct Refusal {
     pub rule: Option<String>,
 }
 
-/// Validates `view` for `app` and, when it has a schema, replaces `value`
-/// (holding the normalised event) with the schema-encoded payload.
+/// Validates `view` for `app` and, when it has a schema, appends the
+/// schema-encoded payload to `value`. On a refusal `value` is as it was.
 pub fn check(
-    registry: Option<&Registry>,
+    schema: Lookup<'_>,
     policy: UnregisteredPolicy,
     app: &str,
     view: &EventView<'_>,
     value: &mut Vec<u8>,
 ) -> Result<Checked, Refusal> {
-    let Some(registry) = registry else {
-        return Ok(Checked::NoRegistry);
-    };
-    let name = view.routing_name();
-    let Some(resolved) = registry.for_event(app, name) else {
-        return match policy {
-            UnregisteredPolicy::Accept => Ok(Checked::Unvalidated),
-            UnregisteredPolicy::Reject => Err(Refusal {
-                code: ErrorCode::UnregisteredEvent,
-                message: format!("app {app:?} has no schema for event {name:?}"),
-                pointer: None,
-                rule: None,
-            }),
-        };
+    let resolved = match schema {
+        Lookup::Off => return Ok(Checked::NoRegistry),
+        Lookup::Found(r) => r,
+        Lookup::Missing => {
+            return match policy {
+                UnregisteredPolicy::Accept => Ok(Checked::Unvalidated),
+                UnregisteredPolicy::Reject => Err(Refusal {
+                    code: ErrorCode::UnregisteredEvent,
+                    message: format!(
+                        "app {app:?} has no schema for event {:?}",
+                        view.routing_name()
+                    ),
+                    pointer: None,
+                    rule: None,
+                }),
+            };
+        }
     };
     let id = resolved.schema.id;
-    value.clear();
+    let start = value.len();
     resolved
         .compiled
         .encode(id, view.schema_payload(), value)
-        .map_err(|r| Refusal {
-            code: ErrorCode::SchemaViolation,
-            message: format!(
-                "{name:?} does not match schema {} v{} (id {id}): {r}",
-                resolved.schema.subject, resolved.schema.version
-            ),
-            pointer: Some(r.pointer),
-            rule: Some(r.rule),
+        .map_err(|r| {
+            value.truncate(start);
+            Refusal {
+                code: ErrorCode::SchemaViolation,
+                message: format!(
+                    "{:?} does not match schema {} v{} (id {id}): {r}",
+                    view.routing_name(),
+                    resolved.schema.subject,
+                    resolved.schema.version
+                ),
+                pointer: Some(r.pointer),
+                rule: Some(r.rule),
+            }
         })?;
     Ok(Checked::Encoded {
         schema_id: id,
