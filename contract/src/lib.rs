@@ -14,6 +14,7 @@
 //! * [`response`] — the JSON bodies of gateway responses;
 //! * [`report`] — client reports of events an SDK dropped, by reason;
 //! * [`health`] — reserved app-health event names;
+//! * [`scan`] — finding string ends in raw JSON eight bytes at a time;
 //! * [`time`] — the one timestamp format used on the wire;
 //! * [`topic`] — how topic names are derived from event names;
 //! * [`wire`] — the Confluent framing of schema-encoded values, and
@@ -27,6 +28,7 @@ pub mod event;
 pub mod health;
 pub mod report;
 pub mod response;
+pub mod scan;
 pub mod time;
 pub mod topic;
 pub mod view;

@@ -243,27 +243,33 @@ fn opt<M: SerializeMap, T: serde::Serialize>(
 /// tenth of the gateway's CPU.
 pub fn compact(json: &str) -> Cow<'_, str> {
     let bytes = json.as_bytes();
-    let space = |b: &u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
-    if !bytes.iter().any(space) {
-        return Cow::Borrowed(json);
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in bytes {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
+    let space = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
+    // Whitespace inside strings (a user agent, say) must stay, so only
+    // whitespace between tokens means copying; strings are skipped whole.
+    let mut i = 0;
+    let mut copied: Option<Vec<u8>> = None;
+    let mut from = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' {
+            let Some((end, _)) = crate::scan::string_end(bytes, i) else {
+                break;
+            };
+            i = end + 1;
+        } else if space(b) {
+            let out = copied.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
+            out.extend_from_slice(&bytes[from..i]);
+            while bytes.get(i).copied().is_some_and(space) {
+                i += 1;
             }
-        } else if !space(&b) {
-            out.push(b);
-            in_string = b == b'"';
+            from = i;
+        } else {
+            i += 1;
         }
     }
+    let Some(mut out) = copied else {
+        return Cow::Borrowed(json);
+    };
+    out.extend_from_slice(&bytes[from.min(bytes.len())..]);
     // Only ASCII whitespace was removed, so the bytes are still UTF-8.
     Cow::Owned(
         String::from_utf8(out)

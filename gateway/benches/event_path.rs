@@ -91,13 +91,13 @@ fn measured(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize
             Stage::Parse => n += batch.events.len(),
             Stage::Prepare => {
                 for raw in &batch.events {
-                    n += usize::from(event::check(raw.get(), &batch, &s.config.limits, now).is_ok());
+                    n += usize::from(event::check(raw, &batch, &s.config.limits, now).is_ok());
                 }
             }
             Stage::Validate => {
                 let mut value = Vec::with_capacity(64 * 1024);
                 for raw in &batch.events {
-                    let Ok((view, _)) = event::check(raw.get(), &batch, &s.config.limits, now) else {
+                    let Ok((view, _)) = event::check(raw, &batch, &s.config.limits, now) else {
                         continue;
                     };
                     if !s.allowed.contains(view.routing_name()) || s.router.route(APP, &view).is_none() {
@@ -112,7 +112,7 @@ fn measured(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize
                 let mut decider = Decider::new(rules, sender, now);
                 let mut out = RecordBatch::with_capacity(batch.events.len(), 640);
                 for (index, raw) in batch.events.iter().enumerate() {
-                    let _ = decider.decide(&batch, index, raw.get(), &mut out);
+                    let _ = decider.decide(&batch, index, raw, &mut out);
                 }
                 for r in out.records() {
                     // In the gateway librdkafka takes and frees the headers.

@@ -122,7 +122,7 @@ fn measure(body: &[u8], registry: Option<&Registry>) -> f64 {
             let mut decider = Decider::new(rules, sender, time::now());
             records = RecordBatch::with_capacity(EVENTS, 640);
             for (index, raw) in parsed.events.iter().enumerate() {
-                decider.decide(&parsed, index, raw.get(), &mut records).unwrap();
+                decider.decide(&parsed, index, raw, &mut records).unwrap();
                 ok += 1;
             }
         }

@@ -352,7 +352,7 @@ async fn deliver(
     let mut records = RecordBatch::with_capacity(batch.events.len(), 640);
     let mut rejected = Vec::new();
     for (index, raw) in batch.events.iter().enumerate() {
-        if let Err(r) = decider.decide(batch, index, raw.get(), &mut records) {
+        if let Err(r) = decider.decide(batch, index, raw, &mut records) {
             rejected.push(r);
         }
         if index % EVENTS_PER_SLICE == EVENTS_PER_SLICE - 1 {
@@ -365,7 +365,7 @@ async fn deliver(
         .iter()
         .filter(|r| !r.retryable)
         .filter_map(|r| {
-            let raw = batch.events.get(r.index)?.get().as_bytes();
+            let raw = batch.events.get(r.index)?.as_bytes();
             let why = Why {
                 reason: r.code.as_str(),
                 message: &r.message,

@@ -67,7 +67,7 @@ pub fn decode_batch(data: &[u8]) -> usize {
     let mut out = RecordBatch::default();
     let mut accepted = 0;
     for (index, raw) in batch.events.iter().enumerate() {
-        if decider.decide(&batch, index, raw.get(), &mut out).is_ok()
+        if decider.decide(&batch, index, raw, &mut out).is_ok()
             // What the gateway writes must itself be valid JSON.
             && out.records().last().is_some_and(|r| {
                 serde_json::from_slice::<serde::de::IgnoredAny>(out.value(r)).is_ok()

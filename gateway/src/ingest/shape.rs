@@ -3,6 +3,7 @@
 //! before anything is decoded, so a hostile event costs one pass.
 
 use tributary_contract::ErrorCode;
+use tributary_contract::scan::string_stop;
 use tributary_contract::view::ViewError;
 
 /// Checks `raw` (one event, valid JSON) against the limits.
@@ -10,8 +11,8 @@ pub fn check(raw: &str, max_depth: usize, max_string: usize) -> Result<(), ViewE
     let bytes = raw.as_bytes();
     let mut depth = 0usize;
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    while let Some(&b) = bytes.get(i) {
+        match b {
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max_depth {
@@ -23,13 +24,19 @@ pub fn check(raw: &str, max_depth: usize, max_string: usize) -> Result<(), ViewE
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
             b'"' => {
+                // The length counts the string's bytes as written, escapes
+                // included; strings are skipped eight bytes at a time.
                 let start = i + 1;
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    // Skip the escaped character (including an escaped quote).
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                i = start;
+                loop {
+                    i = string_stop(bytes, i);
+                    match bytes.get(i) {
+                        Some(b'\\') => i += 2,
+                        Some(b'"') | None => break,
+                        Some(_) => i += 1,
+                    }
                 }
-                if i - start > max_string {
+                if i.min(bytes.len()) - start > max_string {
                     return Err(ViewError {
                         code: ErrorCode::StringTooLong,
                         message: format!("event has a string of more than {max_string} bytes"),

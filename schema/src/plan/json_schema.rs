@@ -13,7 +13,7 @@
 //! validator, which then names the pointer and rule. So a plan can make
 //! the check cheaper but can never change its verdict or its rejection.
 
-use super::reader::{JsonStr, Reader, Token, as_f64, is_plain_integer};
+use tributary_contract::scan::{JsonStr, Reader, Token, as_f64, is_plain_integer};
 use serde_json::{Map, Value};
 
 /// Keywords that never affect validity.

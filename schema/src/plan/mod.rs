@@ -1,7 +1,7 @@
-//! Schemas compiled into plans for one walk over a payload's JSON text:
-//! the fast path of [`Compiled::encode`](crate::Compiled::encode).
+//! Schemas compiled into plans for one walk over a payload's JSON text
+//! (with `tributary_contract::scan::Reader`): the fast path of
+//! [`Compiled::encode`](crate::Compiled::encode).
 //!
-//! * [`reader`] — the forward-only JSON reader the walks share;
 //! * [`json_schema`] — "valid for sure" for the JSON Schema keywords event
 //!   schemas use;
 //! * [`protobuf`] — JSON straight to protobuf wire bytes.
@@ -12,4 +12,3 @@
 
 pub(crate) mod json_schema;
 pub(crate) mod protobuf;
-pub(crate) mod reader;

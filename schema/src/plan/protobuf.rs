@@ -12,7 +12,7 @@
 //! into number fields, a key given twice, ...) make the walk give up, and
 //! the dynamic path handles the payload, rejections included.
 
-use super::reader::{Reader, Token, as_f64, is_plain_integer};
+use tributary_contract::scan::{Reader, Token, as_f64, is_plain_integer};
 use prost_reflect::{Kind, MessageDescriptor, Syntax};
 
 /// Wire types.

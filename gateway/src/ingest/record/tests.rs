@@ -99,7 +99,7 @@ impl Setup {
         let mut out = RecordBatch::default();
         let mut rejected = Vec::new();
         for (i, raw) in batch.events.iter().enumerate() {
-            if let Err(r) = d.decide(&batch, i, raw.get(), &mut out) {
+            if let Err(r) = d.decide(&batch, i, raw, &mut out) {
                 rejected.push(r);
             }
         }

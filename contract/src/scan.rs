@@ -1,17 +1,79 @@
-//! A forward-only reader over JSON text, for the compiled plans' single
-//! walk. It borrows everything from the text and decodes only what a plan
-//! asks for (a string with escapes, a number's literal).
+//! Scanning raw JSON text on the hot path: finding where a string ends
+//! eight bytes at a time (SWAR), which is most of the work of reading an
+//! event, because events are mostly strings; and a forward-only [`Reader`]
+//! that borrows everything from the text.
 //!
-//! Every method returns `None` on anything it does not expect, valid JSON
-//! or not: the plans treat `None` as "not sure" and hand the payload to the
-//! exact, slower path, which then says precisely what is wrong. So the
-//! reader never has to produce an error message, and never panics.
+//! The reader returns `None` on anything it does not expect, valid JSON or
+//! not. Its callers (the gateway's batch splitter, the schema plans) treat
+//! `None` as "not sure" and hand the text to serde_json, which then says
+//! precisely what is wrong. So the reader never has to produce an error
+//! message, and never panics.
 
 use std::borrow::Cow;
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Flags (high bit) the bytes of `v` equal to zero. Only the lowest flag is
+/// exact (a borrow can flag a higher byte), which is all the callers use.
+#[inline]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// The position of the first byte at or after `from` that is `"`, `\` or a
+/// control character (below 0x20): where a string ends, an escape starts,
+/// or the text stops being valid JSON. `bytes.len()` when there is none.
+#[inline]
+pub fn string_stop(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let quote = zero_bytes(v ^ (LO * u64::from(b'"')));
+        let backslash = zero_bytes(v ^ (LO * u64::from(b'\\')));
+        let control = v.wrapping_sub(LO * 0x20) & !v & HI;
+        let hits = quote | backslash | control;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// The end of the JSON string whose opening quote is at `open`: the
+/// position of its closing quote, and whether it has escapes. `None` when
+/// it is not closed or holds a raw control character.
+#[inline]
+pub fn string_end(bytes: &[u8], open: usize) -> Option<(usize, bool)> {
+    let mut i = open + 1;
+    let mut escaped = false;
+    loop {
+        i = string_stop(bytes, i);
+        match *bytes.get(i)? {
+            b'"' => return Some((i, escaped)),
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
+            _ => return None,
+        }
+    }
+}
+
+
+
 /// One scalar or the start of a container, as read from the text.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Token<'a> {
+pub enum Token<'a> {
     /// `{` was consumed; read the members with [`Reader::next_key`].
     Object,
     /// `[` was consumed; read the elements with [`Reader::next_element`].
@@ -28,7 +90,7 @@ pub(crate) enum Token<'a> {
 
 /// A JSON string as it stands in the text.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct JsonStr<'a> {
+pub struct JsonStr<'a> {
     /// The characters between the quotes, escapes as written.
     raw: &'a str,
     escaped: bool,
@@ -37,7 +99,7 @@ pub(crate) struct JsonStr<'a> {
 impl<'a> JsonStr<'a> {
     /// The decoded string; borrowed unless it has escapes. `None` for an
     /// escape JSON does not allow (a lone surrogate, say).
-    pub(crate) fn decode(&self) -> Option<Cow<'a, str>> {
+    pub fn decode(&self) -> Option<Cow<'a, str>> {
         if !self.escaped {
             return Some(Cow::Borrowed(self.raw));
         }
@@ -50,20 +112,23 @@ impl<'a> JsonStr<'a> {
 }
 
 /// The reader: a position in the text.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     text: &'a str,
     at: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(text: &'a str) -> Reader<'a> {
+    /// A reader at the start of `text`.
+    pub fn new(text: &'a str) -> Reader<'a> {
         Reader { text, at: 0 }
     }
 
+    #[inline]
     fn byte(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
 
+    #[inline]
     fn skip_space(&mut self) {
         while matches!(self.byte(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
             self.at += 1;
@@ -71,11 +136,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Whether only whitespace is left.
-    pub(crate) fn at_end(&mut self) -> bool {
+    pub fn at_end(&mut self) -> bool {
         self.skip_space();
         self.at == self.text.len()
     }
 
+    #[inline]
     fn literal(&mut self, word: &str) -> Option<()> {
         let end = self.at + word.len();
         (self.text.get(self.at..end)? == word).then(|| self.at = end)
@@ -83,7 +149,8 @@ impl<'a> Reader<'a> {
 
     /// Reads the next value's token: a scalar whole, or the opening of a
     /// container.
-    pub(crate) fn value(&mut self) -> Option<Token<'a>> {
+    #[inline]
+    pub fn value(&mut self) -> Option<Token<'a>> {
         self.skip_space();
         match self.byte()? {
             b'{' => {
@@ -103,30 +170,26 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn string(&mut self) -> Option<JsonStr<'a>> {
-        let bytes = self.text.as_bytes();
-        let start = self.at + 1;
-        let mut i = start;
-        let mut escaped = false;
-        loop {
-            match *bytes.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
-                0..=0x1f => return None,
-                _ => i += 1,
-            }
-        }
-        self.at = i + 1;
-        Some(JsonStr {
-            raw: self.text.get(start..i)?,
-            escaped,
-        })
+        let (end, escaped) = string_end(self.text.as_bytes(), self.at)?;
+        // The quotes are ASCII, so both ends are character boundaries.
+        let raw = self.text.get(self.at + 1..end)?;
+        self.at = end + 1;
+        Some(JsonStr { raw, escaped })
+    }
+
+    /// The next value whole, as its text (leading whitespace skipped).
+    pub fn raw_value(&mut self) -> Option<&'a str> {
+        self.skip_space();
+        let start = self.at;
+        let t = self.value()?;
+        self.skip(t)?;
+        self.text.get(start..self.at)
     }
 
     /// A number literal: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    #[inline]
     fn number(&mut self) -> Option<&'a str> {
         let bytes = self.text.as_bytes();
         let start = self.at;
@@ -168,7 +231,8 @@ impl<'a> Reader<'a> {
     /// Inside an object: the next member's key (its `:` consumed), or
     /// `Some(None)` at the closing brace. `first` tracks whether a comma
     /// is due.
-    pub(crate) fn next_key(&mut self, first: &mut bool) -> Option<Option<JsonStr<'a>>> {
+    #[inline]
+    pub fn next_key(&mut self, first: &mut bool) -> Option<Option<JsonStr<'a>>> {
         self.skip_space();
         if self.byte()? == b'}' {
             self.at += 1;
@@ -187,7 +251,8 @@ impl<'a> Reader<'a> {
 
     /// Inside an array: whether another element follows (the closing
     /// bracket is consumed when not).
-    pub(crate) fn next_element(&mut self, first: &mut bool) -> Option<bool> {
+    #[inline]
+    pub fn next_element(&mut self, first: &mut bool) -> Option<bool> {
         self.skip_space();
         if self.byte()? == b']' {
             self.at += 1;
@@ -200,7 +265,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips the rest of a value whose token has been read.
-    pub(crate) fn skip(&mut self, token: Token<'a>) -> Option<()> {
+    pub fn skip(&mut self, token: Token<'a>) -> Option<()> {
         let mut first = true;
         match token {
             Token::Object => {
@@ -228,13 +293,13 @@ impl<'a> Reader<'a> {
 }
 
 /// Whether a number literal has no fraction and no exponent.
-pub(crate) fn is_plain_integer(literal: &str) -> bool {
+pub fn is_plain_integer(literal: &str) -> bool {
     !literal.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
 }
 
 /// A number literal as `f64`, read exactly as serde_json reads it (so a
 /// value the walk writes is the value the exact path would write).
-pub(crate) fn as_f64(literal: &str) -> Option<f64> {
+pub fn as_f64(literal: &str) -> Option<f64> {
     serde_json::from_str::<f64>(literal)
         .ok()
         .filter(|v| v.is_finite())
@@ -243,6 +308,34 @@ pub(crate) fn as_f64(literal: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_stop_at_every_offset_and_chunk_position() {
+        for len in 0..20 {
+            for at in 0..len {
+                for stop in [b'"', b'\\', b'\n', 0x1f] {
+                    let mut text = vec![b'a'; len];
+                    text[at] = stop;
+                    // Bytes above 0x7f and just above the control range do
+                    // not stop a string.
+                    if at > 0 {
+                        text[at - 1] = 0xc3;
+                    }
+                    assert_eq!(string_stop(&text, 0), at, "{len} {at} {stop}");
+                }
+                assert_eq!(string_stop(&vec![b' '; len], at), len);
+            }
+        }
+    }
+
+    #[test]
+    fn string_end_skips_escapes() {
+        let t = br#""a\"b\\" x"#;
+        assert_eq!(string_end(t, 0), Some((7, true)));
+        assert_eq!(string_end(br#""plain""#, 0), Some((6, false)));
+        assert_eq!(string_end(b"\"open", 0), None);
+        assert_eq!(string_end(b"\"a\nb\"", 0), None);
+    }
 
     fn walk(text: &str) -> Option<()> {
         let mut r = Reader::new(text);
