@@ -227,9 +227,10 @@ impl Envelope {
     /// The envelope as `(name, value)` header pairs, optional ones omitted.
     pub fn to_headers(&self) -> Vec<(&'static str, String)> {
         let mut h = Vec::with_capacity(header::ALL.len());
-        self.borrowed().write_headers(&mut Vec::new(), |name, value| {
-            h.push((name, String::from_utf8_lossy(value).into_owned()));
-        });
+        self.borrowed()
+            .write_headers(&mut Vec::new(), |name, value| {
+                h.push((name, String::from_utf8_lossy(value).into_owned()));
+            });
         h
     }
 

@@ -69,8 +69,6 @@ pub fn string_end(bytes: &[u8], open: usize) -> Option<(usize, bool)> {
     }
 }
 
-
-
 /// One scalar or the start of a container, as read from the text.
 #[derive(Debug, Clone, Copy)]
 pub enum Token<'a> {

@@ -47,18 +47,37 @@ fn setup() -> Setup {
     config.schemas.unregistered = UnregisteredPolicy::Accept;
     let router = Router::new(&config);
     let registry = Registry::open(Source::Dir(dir)).unwrap();
-    let allowed = ["Order Completed", "Checkout Started", "Unknown Thing", "identify", "page", "screen"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    Setup { config, router, registry, allowed }
+    let allowed = [
+        "Order Completed",
+        "Checkout Started",
+        "Unknown Thing",
+        "identify",
+        "page",
+        "screen",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    Setup {
+        config,
+        router,
+        registry,
+        allowed,
+    }
 }
 
 fn corpus() -> (Timestamp, Vec<String>) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/event_path_corpus.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/event_path_corpus.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let at = tributary_contract::time::parse(v["received_at"].as_str().unwrap()).unwrap();
-    let batches = v["batches"].as_array().unwrap().iter().map(|b| b.as_str().unwrap().to_owned()).collect();
+    let batches = v["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_owned())
+        .collect();
     (at, batches)
 }
 
@@ -100,12 +119,17 @@ fn measured(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize
                     let Ok((view, _)) = event::check(raw, &batch, &s.config.limits, now) else {
                         continue;
                     };
-                    if !s.allowed.contains(view.routing_name()) || s.router.route(APP, &view).is_none() {
+                    if !s.allowed.contains(view.routing_name())
+                        || s.router.route(APP, &view).is_none()
+                    {
                         continue;
                     }
                     let r = s.registry.for_event(APP, view.routing_name());
                     let lookup = r.as_ref().map_or(Lookup::Missing, Lookup::Found);
-                    n += usize::from(validate::check(lookup, sender.unregistered, APP, &view, &mut value).is_ok());
+                    n += usize::from(
+                        validate::check(lookup, sender.unregistered, APP, &view, &mut value)
+                            .is_ok(),
+                    );
                 }
             }
             Stage::Record => {
@@ -126,9 +150,15 @@ fn measured(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let (now, batches) = corpus();
-    let stage = match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
+    let stage = match (
+        args.first().map(String::as_str),
+        args.get(1).map(String::as_str),
+    ) {
         (Some("run"), Some("parse")) => Stage::Parse,
         (Some("run"), Some("prepare")) => Stage::Prepare,
         (Some("run"), Some("validate")) => Stage::Validate,

@@ -78,8 +78,15 @@ impl Gateway {
         for (index, name) in config.kafka.cluster_names().iter().enumerate() {
             let embedded = embedded.as_ref().map(EmbeddedCluster::bootstrap_servers);
             clusters.push(
-                Cluster::open(&config, index, embedded, &router, stats.clone(), metrics.kafka(name))
-                    .await?,
+                Cluster::open(
+                    &config,
+                    index,
+                    embedded,
+                    &router,
+                    stats.clone(),
+                    metrics.kafka(name),
+                )
+                .await?,
             );
         }
         let delivery = Arc::new(Delivery::new(

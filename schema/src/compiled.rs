@@ -71,7 +71,7 @@ pub struct ProtobufPlan(plan::protobuf::Plan);
 /// A compiled schema.
 pub enum Compiled {
     /// A JSON Schema validator.
-    Json(JsonValidator),
+    Json(Box<JsonValidator>),
     /// The payload message of a `.proto` schema (its first message).
     Protobuf {
         /// The message payloads are encoded as.
@@ -139,7 +139,7 @@ impl Compiled {
                     .build(&value)
                     .map_err(|e| SchemaError(format!("invalid JSON Schema: {e}")))?;
                 let plan = plan::json_schema::Node::compile(&value);
-                Ok(Compiled::Json(JsonValidator { general, plan }))
+                Ok(Compiled::Json(Box::new(JsonValidator { general, plan })))
             }
             SchemaType::Protobuf => {
                 let pool = compile_proto(&schema.text)?;
@@ -182,7 +182,8 @@ impl Compiled {
     /// schema `id` to `out`. On a rejection `out` may hold a partial value.
     pub fn encode(&self, id: u32, payload: &str, out: &mut Vec<u8>) -> Result<(), Rejection> {
         match self {
-            Compiled::Json(JsonValidator { general, plan }) => {
+            Compiled::Json(json) => {
+                let JsonValidator { general, plan } = &**json;
                 if plan.as_ref().is_some_and(|p| p.accepts(payload)) {
                     wire::frame_json(id, out);
                     out.extend_from_slice(payload.as_bytes());
@@ -216,7 +217,10 @@ impl Compiled {
             Compiled::Protobuf { message, plan, .. } => {
                 let start = out.len();
                 wire::frame_protobuf(id, &[0], out);
-                if plan.as_ref().is_some_and(|p| p.0.encode(payload, out).is_some()) {
+                if plan
+                    .as_ref()
+                    .is_some_and(|p| p.0.encode(payload, out).is_some())
+                {
                     return Ok(());
                 }
                 out.truncate(start);

@@ -158,11 +158,7 @@ where
             text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
         }
         (&Method::GET, "/readyz")
-            if state
-                .delivery
-                .clusters()
-                .iter()
-                .any(|c| c.health.is_down()) =>
+            if state.delivery.clusters().iter().any(|c| c.health.is_down()) =>
         {
             text(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -31,20 +31,6 @@ pub struct Acks {
 }
 
 impl AckWaiter {
-    /// A waiter with nothing expected yet.
-    pub fn new() -> Acks {
-        let (tx, rx) = oneshot::channel();
-        let w = AckWaiter {
-            remaining: AtomicUsize::new(1),
-            failures: Mutex::new(Vec::new()),
-            done: Mutex::new(Some(tx)),
-        };
-        Acks {
-            waiter: Arc::new(w),
-            settled: rx,
-        }
-    }
-
     /// Registers one more record about to be sent.
     pub fn expect_one(&self) {
         self.remaining.fetch_add(1, Ordering::AcqRel);
@@ -78,7 +64,27 @@ impl AckWaiter {
     }
 }
 
+impl Default for Acks {
+    fn default() -> Acks {
+        Acks::new()
+    }
+}
+
 impl Acks {
+    /// A waiter with nothing expected yet.
+    pub fn new() -> Acks {
+        let (tx, rx) = oneshot::channel();
+        let w = AckWaiter {
+            remaining: AtomicUsize::new(1),
+            failures: Mutex::new(Vec::new()),
+            done: Mutex::new(Some(tx)),
+        };
+        Acks {
+            waiter: Arc::new(w),
+            settled: rx,
+        }
+    }
+
     /// Called once every record has been handed to the producer: waits up
     /// to `limit` for the reports, then returns the records that failed (by
     /// index, with Kafka's reason).
@@ -97,7 +103,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_report_wakes_the_waiter_with_its_failures() {
-        let acks = AckWaiter::new();
+        let acks = Acks::new();
         let w = acks.waiter.clone();
         for _ in 0..3 {
             w.expect_one();
@@ -111,7 +117,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_report_is_overdue() {
-        let acks = AckWaiter::new();
+        let acks = Acks::new();
         acks.waiter.expect_one();
         assert_eq!(acks.wait(Duration::from_millis(20)).await, Err(Overdue));
     }

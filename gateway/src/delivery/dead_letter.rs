@@ -32,7 +32,10 @@ pub struct Why<'a> {
 
 /// The headers of a dead letter: the `original` ones (the envelope, when
 /// the event got that far), then why.
-pub fn headers<'h>(original: impl IntoIterator<Item = (&'h str, &'h [u8])>, why: &Why<'_>) -> OwnedHeaders {
+pub fn headers<'h>(
+    original: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+    why: &Why<'_>,
+) -> OwnedHeaders {
     let now = tributary_contract::time::format(tributary_contract::time::now());
     let mut pairs: Vec<(&str, &[u8])> = original.into_iter().collect();
     pairs.extend([

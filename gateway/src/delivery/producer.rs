@@ -89,7 +89,10 @@ pub fn is_transient(e: &KafkaError) -> bool {
 /// Whether a failed send is librdkafka's full queue (the caller may wait
 /// and retry, or refuse the event as `queue_full`).
 pub fn is_queue_full(e: &KafkaError) -> bool {
-    matches!(e, KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull))
+    matches!(
+        e,
+        KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
+    )
 }
 
 /// The record behind a delivery report, as the spool keeps it.
@@ -269,7 +272,11 @@ pub struct ProducerSpec {
 impl ProducerSpec {
     /// The spec of a cluster reached at `brokers` with its own producer
     /// settings `producer`.
-    pub fn new(config: &Config, brokers: &str, producer: &std::collections::BTreeMap<String, String>) -> ProducerSpec {
+    pub fn new(
+        config: &Config,
+        brokers: &str,
+        producer: &std::collections::BTreeMap<String, String>,
+    ) -> ProducerSpec {
         let mut kafka = config.kafka.clone();
         kafka.producer = producer.clone();
         ProducerSpec {
@@ -532,6 +539,7 @@ mod tests {
     //! records must surface to `broker`-mode clients and be retried, or
     //! counted as lost, in `buffered` mode.
     use super::*;
+    use crate::delivery::ack::Acks;
     use rdkafka::mocking::MockCluster;
     use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
@@ -583,7 +591,7 @@ mod tests {
             RDKafkaApiKey::Produce,
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 200],
         );
-        let acks = AckWaiter::new();
+        let acks = Acks::new();
         acks.waiter.expect_one();
         p.send(
             record("t"),
@@ -628,7 +636,7 @@ mod tests {
         cluster.create_topic("t", 2, 1).unwrap();
         let (p, stats) = producer(&cluster.bootstrap_servers(), 3);
         // Warm up so the topic's metadata is known before errors start.
-        let warm = AckWaiter::new();
+        let warm = Acks::new();
         warm.waiter.expect_one();
         p.send(
             record("t"),
@@ -643,7 +651,7 @@ mod tests {
             RDKafkaApiKey::Produce,
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
         );
-        let acks = AckWaiter::new();
+        let acks = Acks::new();
         acks.waiter.expect_one();
         p.send(
             record("t"),
@@ -699,7 +707,7 @@ mod tests {
 
     /// Waits for the reports on a runtime of its own (the producer reports
     /// on its own thread) and returns the failures.
-    fn wait_for_reports(acks: crate::delivery::ack::Acks) -> Vec<(usize, String)> {
+    fn wait_for_reports(acks: Acks) -> Vec<(usize, String)> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()

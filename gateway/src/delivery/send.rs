@@ -5,7 +5,7 @@
 //! replay sends through it too. Routing was decided before; this only
 //! sends, spools, waits and counts.
 
-use super::ack::{AckWaiter, Overdue};
+use super::ack::{Acks, Overdue};
 use super::cluster::Cluster;
 use super::dead_letter::{self, Rejected};
 use super::producer::{KafkaRecord, Pending, is_queue_full};
@@ -106,7 +106,7 @@ impl Delivery {
     /// rejected events; returns once every `broker`-mode record has
     /// settled (or the reports are overdue).
     pub async fn send(&self, records: &RecordBatch, rejected: &[Rejected<'_>]) -> Settled {
-        let acks = AckWaiter::new();
+        let acks = Acks::new();
         let mut settled = Settled::default();
         // Records for clusters that are down, per cluster.
         let mut spooled: Vec<Vec<SpoolRecord>> = vec![Vec::new(); self.clusters.len()];
@@ -281,7 +281,7 @@ impl Delivery {
         let Some((name, records)) = cluster.spool.oldest().map_err(|e| e.to_string())? else {
             return Ok(());
         };
-        let acks = AckWaiter::new();
+        let acks = Acks::new();
         for (i, r) in records.iter().enumerate() {
             acks.waiter.expect_one();
             let mut pending = Pending::Replay {

@@ -7,8 +7,8 @@ use crate::error::RequestError;
 use serde::Deserialize;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
-use tributary_contract::time::{self, Timestamp};
 use tributary_contract::scan::{Reader, Token};
+use tributary_contract::time::{self, Timestamp};
 use tributary_contract::{ClientReport, ErrorCode, EventType};
 
 /// Which ingest route a request came in on.
@@ -266,8 +266,12 @@ mod tests {
             let by_serde: Result<BatchBody<'_>, _> = serde_json::from_str(text);
             match (&fast, by_serde) {
                 (Ok(b), Ok(s)) => {
-                    let events: Vec<&str> =
-                        s.batch.unwrap_or_default().into_iter().map(RawValue::get).collect();
+                    let events: Vec<&str> = s
+                        .batch
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(RawValue::get)
+                        .collect();
                     assert_eq!(b.events, events, "{text}");
                     assert_eq!(b.write_key, s.write_key, "{text}");
                 }

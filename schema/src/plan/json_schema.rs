@@ -13,8 +13,8 @@
 //! validator, which then names the pointer and rule. So a plan can make
 //! the check cheaper but can never change its verdict or its rejection.
 
-use tributary_contract::scan::{JsonStr, Reader, Token, as_f64, is_plain_integer};
 use serde_json::{Map, Value};
+use tributary_contract::scan::{JsonStr, Reader, Token, as_f64, is_plain_integer};
 
 /// Keywords that never affect validity.
 const ANNOTATIONS: [&str; 10] = [
@@ -124,9 +124,9 @@ impl Node {
                 "type" => {
                     node.types = match v {
                         Value::String(s) => type_bit(s)?,
-                        Value::Array(list) => list.iter().try_fold(0, |bits, t| {
-                            Some(bits | type_bit(t.as_str()?)?)
-                        })?,
+                        Value::Array(list) => list
+                            .iter()
+                            .try_fold(0, |bits, t| Some(bits | type_bit(t.as_str()?)?))?,
                         _ => return None,
                     };
                 }
@@ -257,8 +257,8 @@ impl Node {
             }
             count += 1;
         }
-        let ok = self.min_items.is_none_or(|m| count >= m)
-            && self.max_items.is_none_or(|m| count <= m);
+        let ok =
+            self.min_items.is_none_or(|m| count >= m) && self.max_items.is_none_or(|m| count <= m);
         ok.then_some(())
     }
 
@@ -309,9 +309,25 @@ mod tests {
     /// below care about, valid and not.
     fn payloads() -> Vec<String> {
         let scalars = [
-            "null", "true", "0", "-1", "1.0", "1.5", "2e2", "-0", "12.5", "1e400",
-            "123456789012345678", r#""""#, r#""EUR""#, r#""E\u0055R""#, r#""ab""#,
-            r#""héé""#, r#""x""#, "[]", "{}",
+            "null",
+            "true",
+            "0",
+            "-1",
+            "1.0",
+            "1.5",
+            "2e2",
+            "-0",
+            "12.5",
+            "1e400",
+            "123456789012345678",
+            r#""""#,
+            r#""EUR""#,
+            r#""E\u0055R""#,
+            r#""ab""#,
+            r#""héé""#,
+            r#""x""#,
+            "[]",
+            "{}",
         ];
         let mut out = Vec::new();
         for a in scalars {

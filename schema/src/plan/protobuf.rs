@@ -12,8 +12,8 @@
 //! into number fields, a key given twice, ...) make the walk give up, and
 //! the dynamic path handles the payload, rejections included.
 
-use tributary_contract::scan::{Reader, Token, as_f64, is_plain_integer};
 use prost_reflect::{Kind, MessageDescriptor, Syntax};
+use tributary_contract::scan::{Reader, Token, as_f64, is_plain_integer};
 
 /// Wire types.
 const VARINT: u32 = 0;
@@ -135,9 +135,11 @@ impl Plan {
                     Kind::Bool => Scalar::Bool,
                     Kind::String => Scalar::String,
                     Kind::Bytes => return None,
-                    Kind::Enum(e) => {
-                        Scalar::Enum(e.values().map(|v| (v.name().to_owned(), v.number())).collect())
-                    }
+                    Kind::Enum(e) => Scalar::Enum(
+                        e.values()
+                            .map(|v| (v.name().to_owned(), v.number()))
+                            .collect(),
+                    ),
                     Kind::Message(m) => {
                         let index = match names.iter().position(|n| n == m.full_name()) {
                             Some(i) => i,
@@ -324,7 +326,9 @@ impl Plan {
                     return None;
                 }
                 let v = as_f64(lit)?;
-                if v < f64::from(f32::MIN) || v > f64::from(f32::MAX) || (v == 0.0 && v.is_sign_negative())
+                if v < f64::from(f32::MIN)
+                    || v > f64::from(f32::MAX)
+                    || (v == 0.0 && v.is_sign_negative())
                 {
                     return None;
                 }
@@ -482,13 +486,30 @@ mod tests {
 
     fn payloads() -> Vec<String> {
         let values = [
-            ("cartId", vec![r#""c-1""#, r#""""#, r#""é\"\u0041""#, "1", "null"]),
+            (
+                "cartId",
+                vec![r#""c-1""#, r#""""#, r#""é\"\u0041""#, "1", "null"],
+            ),
             ("value", vec!["0", "12.5", "-0.0", "1e3", "3", r#""1.5""#]),
-            ("items", vec!["[]", r#"[{"sku":"a","quantity":2},{}]"#, r#"[{"price":1.25,"sku":"b"}]"#, "{}"]),
-            ("itemCount", vec!["0", "2", r#""9007199254740993""#, "-1", "1.0", "1e2"]),
+            (
+                "items",
+                vec![
+                    "[]",
+                    r#"[{"sku":"a","quantity":2},{}]"#,
+                    r#"[{"price":1.25,"sku":"b"}]"#,
+                    "{}",
+                ],
+            ),
+            (
+                "itemCount",
+                vec!["0", "2", r#""9007199254740993""#, "-1", "1.0", "1e2"],
+            ),
             ("small", vec!["-1", "2147483648", "7", r#""-5""#]),
             ("flag", vec!["true", "false", r#""true""#]),
-            ("colour", vec![r#""RED""#, r#""BLUE""#, "1", r#""GREEN""#, "0"]),
+            (
+                "colour",
+                vec![r#""RED""#, r#""BLUE""#, "1", r#""GREEN""#, "0"],
+            ),
             ("counts", vec!["[1,0,-3,300]", "[]", "[1.5]"]),
             ("maybe", vec!["0", "5"]),
             ("delta", vec!["-3", "0", "64"]),

@@ -222,8 +222,16 @@ fn every_header_is_written_when_it_applies() {
     assert_eq!(header(&out, rec, h::UNVALIDATED), Some("true"));
     assert_eq!(header(&out, rec, h::SCHEMA), Some("none"));
     assert_eq!(header(&out, rec, h::ENCODING), Some("json"));
-    assert_eq!(header(&out, rec, h::CONTEXT), None, "a json value carries its context");
-    assert_eq!(out.key(rec), b"a", "without a user id the key is the anonymous id");
+    assert_eq!(
+        header(&out, rec, h::CONTEXT),
+        None,
+        "a json value carries its context"
+    );
+    assert_eq!(
+        out.key(rec),
+        b"a",
+        "without a user id the key is the anonymous id"
+    );
     let no_registry = setup(false, UnroutedPolicy::CatchAll);
     let (out, _) = no_registry.decide(&one(unknown), now());
     let rec = &out.records()[0];
@@ -231,7 +239,10 @@ fn every_header_is_written_when_it_applies() {
     assert_eq!(&*rec.topic, "tributary.unrouted");
     assert_eq!(header(&out, rec, h::UNVALIDATED), None);
     let value: serde_json::Value = serde_json::from_slice(out.value(rec)).unwrap();
-    assert_eq!(value["messageId"], "m-2", "the value is the normalised event");
+    assert_eq!(
+        value["messageId"], "m-2",
+        "the value is the normalised event"
+    );
 }
 
 /// The corpus and the records aff7db2 made of it.
@@ -248,10 +259,15 @@ fn corpus() -> (Timestamp, Vec<String>, Vec<serde_json::Value>) {
         .map(|b| b.as_str().unwrap().to_owned())
         .collect();
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(dir.join("event_path_aff7db2.jsonl.gz")).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    let golden = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(dir.join("event_path_aff7db2.jsonl.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let golden = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     (at, batches, golden)
 }
 
