@@ -12,16 +12,15 @@
 
 use std::collections::HashSet;
 use tributary_contract::time::Timestamp;
-use tributary_gateway::config::{Config, RouteConfig, SchemaSourceKind, UnregisteredPolicy};
+use tributary_gateway::config::Config;
 use tributary_gateway::delivery::record::kafka_headers;
 use tributary_gateway::delivery::{RecordBatch, Router};
 use tributary_gateway::ingest::batch::{self, BatchRoute};
+use tributary_gateway::ingest::corpus::{self, APP};
 use tributary_gateway::ingest::event;
 use tributary_gateway::ingest::record::{Decider, Rules, Sender};
 use tributary_gateway::ingest::validate::{self, Lookup};
 use tributary_schema::{Registry, Source};
-
-const APP: &str = "shop";
 
 struct Setup {
     config: Config,
@@ -31,54 +30,15 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
-    let mut config = Config::default();
-    for event in ["Order Completed", "Checkout Started"] {
-        config.routing.routes.push(RouteConfig {
-            event: event.into(),
-            app: None,
-            topic: None,
-            ack: None,
-            cluster: None,
-        });
-    }
-    config.schemas.source = SchemaSourceKind::Dir;
-    config.schemas.dir = dir.clone();
-    config.schemas.unregistered = UnregisteredPolicy::Accept;
+    let config = corpus::config(true);
     let router = Router::new(&config);
-    let registry = Registry::open(Source::Dir(dir)).unwrap();
-    let allowed = [
-        "Order Completed",
-        "Checkout Started",
-        "Unknown Thing",
-        "identify",
-        "page",
-        "screen",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
+    let registry = Registry::open(Source::Dir(corpus::schemas_dir())).unwrap();
     Setup {
         config,
         router,
         registry,
-        allowed,
+        allowed: corpus::allowed_events(),
     }
-}
-
-fn corpus() -> (Timestamp, Vec<String>) {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/event_path_corpus.json");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let at = tributary_contract::time::parse(v["received_at"].as_str().unwrap()).unwrap();
-    let batches = v["batches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b.as_str().unwrap().to_owned())
-        .collect();
-    (at, batches)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -154,7 +114,7 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let (now, batches) = corpus();
+    let (now, batches) = corpus::load().unwrap();
     let stage = match (
         args.first().map(String::as_str),
         args.get(1).map(String::as_str),

@@ -21,9 +21,10 @@
 
 use serde_json::json;
 use tributary_contract::time;
-use tributary_gateway::config::{Config, RouteConfig, UnregisteredPolicy};
+use tributary_gateway::config::{Config, UnregisteredPolicy};
 use tributary_gateway::delivery::{RecordBatch, Router};
 use tributary_gateway::ingest::batch::{self, BatchRoute};
+use tributary_gateway::ingest::corpus;
 use tributary_gateway::ingest::record::{Decider, Rules, Sender};
 use tributary_schema::{Catalog, Registry, Schema, SchemaType, schema::content_id};
 
@@ -90,15 +91,7 @@ fn registry() -> Registry {
 /// CPU ns per event for `BATCHES` passes over `body`, best of `ROUNDS`.
 fn measure(body: &[u8], registry: Option<&Registry>) -> f64 {
     let mut config = Config::default();
-    for event in ["JSON Event", "Proto Event"] {
-        config.routing.routes.push(RouteConfig {
-            event: event.into(),
-            app: None,
-            topic: None,
-            ack: None,
-            cluster: None,
-        });
-    }
+    config.routing.routes = corpus::routes(&["JSON Event", "Proto Event"]);
     let router = Router::new(&config);
     let parsed = batch::parse(body, BatchRoute::Batch, 1000).unwrap();
     let rules = Rules {

@@ -14,9 +14,11 @@
 //!     `delivery::RecordBatch`.
 //!
 //! [`fuzzing`] runs decode, batch and every per-event step on arbitrary
-//! bytes.
+//! bytes; [`corpus`] is the fixed input of the event-path tests and
+//! benches.
 
 pub mod batch;
+pub mod corpus;
 pub mod decode;
 pub mod enrich;
 pub mod event;

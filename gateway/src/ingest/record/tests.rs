@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::config::{Config, RouteConfig, SchemaSourceKind, UnroutedPolicy};
+use crate::config::{Config, UnroutedPolicy};
 use crate::delivery::Record;
 use crate::ingest::batch::{self, BatchRoute};
 use std::io::Read;
@@ -13,11 +13,7 @@ use std::path::PathBuf;
 use tributary_contract::header as h;
 use tributary_schema::Source;
 
-const APP: &str = "shop";
-
-fn schemas_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas")
-}
+use crate::ingest::corpus::{self, APP};
 
 struct Setup {
     config: Config,
@@ -26,43 +22,18 @@ struct Setup {
     allowed: HashSet<String>,
 }
 
-/// The configuration of the corpus: routes for the two shop events, the
-/// repository's schemas, unregistered events accepted for `shop`.
+/// The corpus's configuration, with `unrouted` events going where it says.
 fn setup(with_registry: bool, unrouted: UnroutedPolicy) -> Setup {
-    let mut config = Config::default();
-    for event in ["Order Completed", "Checkout Started"] {
-        config.routing.routes.push(RouteConfig {
-            event: event.into(),
-            app: None,
-            topic: None,
-            ack: None,
-            cluster: None,
-        });
-    }
+    let mut config = corpus::config(with_registry);
     config.routing.unrouted = unrouted;
-    if with_registry {
-        config.schemas.source = SchemaSourceKind::Dir;
-        config.schemas.dir = schemas_dir();
-        config.schemas.unregistered = UnregisteredPolicy::Accept;
-    }
     let router = Router::new(&config);
-    let registry = with_registry.then(|| Registry::open(Source::Dir(schemas_dir())).unwrap());
-    let allowed = [
-        "Order Completed",
-        "Checkout Started",
-        "Unknown Thing",
-        "identify",
-        "page",
-        "screen",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
+    let registry =
+        with_registry.then(|| Registry::open(Source::Dir(corpus::schemas_dir())).unwrap());
     Setup {
         config,
         router,
         registry,
-        allowed,
+        allowed: corpus::allowed_events(),
     }
 }
 
@@ -247,17 +218,8 @@ fn every_header_is_written_when_it_applies() {
 
 /// The corpus and the records aff7db2 made of it.
 fn corpus() -> (Timestamp, Vec<String>, Vec<serde_json::Value>) {
+    let (at, batches) = corpus::load().unwrap();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("event_path_corpus.json")).unwrap())
-            .unwrap();
-    let at = tributary_contract::time::parse(v["received_at"].as_str().unwrap()).unwrap();
-    let batches = v["batches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b.as_str().unwrap().to_owned())
-        .collect();
     let mut text = String::new();
     flate2::read::GzDecoder::new(
         std::fs::File::open(dir.join("event_path_aff7db2.jsonl.gz")).unwrap(),
