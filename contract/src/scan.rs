@@ -4,7 +4,7 @@
 //! that borrows everything from the text.
 //!
 //! The reader returns `None` on anything it does not expect, valid JSON or
-//! not. Its callers (the gateway's batch splitter, the schema plans) treat
+//! not. Its callers (the schema plans) treat
 //! `None` as "not sure" and hand the text to serde_json, which then says
 //! precisely what is wrong. So the reader never has to produce an error
 //! message, and never panics.
@@ -175,15 +175,6 @@ impl<'a> Reader<'a> {
         let raw = self.text.get(self.at + 1..end)?;
         self.at = end + 1;
         Some(JsonStr { raw, escaped })
-    }
-
-    /// The next value whole, as its text (leading whitespace skipped).
-    pub fn raw_value(&mut self) -> Option<&'a str> {
-        self.skip_space();
-        let start = self.at;
-        let t = self.value()?;
-        self.skip(t)?;
-        self.text.get(start..self.at)
     }
 
     /// A number literal: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.

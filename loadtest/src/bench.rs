@@ -421,11 +421,11 @@ fn direct_producer(
     // The envelope of a standard-mix record, written by the contract as the
     // gateway writes it; only the message id changes per record.
     let at = tributary_contract::time::now();
-    let envelope = |message_id: &str| -> Vec<(&'static str, Vec<u8>)> {
+    let template: Vec<(&'static str, Vec<u8>)> = {
         let e = tributary_contract::envelope::EnvelopeRef {
             event_type: tributary_contract::EventType::Track,
             event_name: "Order Completed",
-            message_id,
+            message_id: "direct-0",
             app_id: "shop",
             schema_id: Some(1_648_861_406),
             encoding: tributary_contract::Encoding::ConfluentJson,
@@ -447,7 +447,6 @@ fn direct_producer(
         e.write_headers(&mut Vec::new(), |k, v| out.push((k, v.to_vec())));
         out
     };
-    let template = envelope("direct-0");
     let me = std::process::id();
     let c0 = cpu_seconds(me);
     let start = Instant::now();

@@ -359,7 +359,6 @@ async fn deliver(
             tokio::task::yield_now().await;
         }
     }
-    drop(decider);
     let max = config.limits.max_event_bytes;
     let dead: Vec<Rejected<'_>> = rejected
         .iter()

@@ -30,12 +30,14 @@ pub struct Why<'a> {
     pub rule: Option<&'a str>,
 }
 
-/// The headers of a dead letter: the `original` ones (the envelope, when
-/// the event got that far), then why.
-pub fn headers<'h>(
+/// Hands the headers of a dead letter — the `original` ones (the envelope,
+/// when the event got that far), then why — to `f`, which converts them for
+/// where the dead letter goes (librdkafka, or the spool).
+pub fn with_headers<'h, R>(
     original: impl IntoIterator<Item = (&'h str, &'h [u8])>,
     why: &Why<'_>,
-) -> OwnedHeaders {
+    f: impl FnOnce(&[(&str, &[u8])]) -> R,
+) -> R {
     let now = tributary_contract::time::format(tributary_contract::time::now());
     let mut pairs: Vec<(&str, &[u8])> = original.into_iter().collect();
     pairs.extend([
@@ -57,7 +59,15 @@ pub fn headers<'h>(
             pairs.push((name, v.as_bytes()));
         }
     }
-    kafka_headers(pairs)
+    f(&pairs)
+}
+
+/// The headers of a dead letter, for librdkafka.
+pub fn headers<'h>(
+    original: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+    why: &Why<'_>,
+) -> OwnedHeaders {
+    with_headers(original, why, |p| kafka_headers(p.iter().copied()))
 }
 
 /// An event rejected for good at ingest, to be dead-lettered.

@@ -9,7 +9,7 @@ use super::ack::{Acks, Overdue};
 use super::cluster::Cluster;
 use super::dead_letter::{self, Rejected};
 use super::producer::{KafkaRecord, Pending, is_queue_full};
-use super::record::{RecordBatch, kafka_headers, spooled_pairs};
+use super::record::{RecordBatch, kafka_headers, owned_pairs, spooled_pairs};
 use super::route::Router;
 use super::spool::SpoolRecord;
 use super::stats::DeliveryStats;
@@ -240,15 +240,14 @@ impl Delivery {
         if cluster.health.is_down() {
             let spool: Vec<SpoolRecord> = rejected
                 .iter()
-                .map(|r| {
-                    let headers = dead_letter::headers([], &r.why);
-                    SpoolRecord {
-                        topic: topic.to_string(),
-                        key: Vec::new(),
-                        payload: r.value.to_vec(),
-                        headers: super::record::owned_pairs(super::record::pairs_of(&headers)),
-                        timestamp_ms: now,
-                    }
+                .map(|r| SpoolRecord {
+                    topic: topic.to_string(),
+                    key: Vec::new(),
+                    payload: r.value.to_vec(),
+                    headers: dead_letter::with_headers([], &r.why, |p| {
+                        owned_pairs(p.iter().copied())
+                    }),
+                    timestamp_ms: now,
                 })
                 .collect();
             if cluster.spool.append(&spool, self.spool_fsync).is_err() {

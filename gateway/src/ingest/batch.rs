@@ -7,7 +7,6 @@ use crate::error::RequestError;
 use serde::Deserialize;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
-use tributary_contract::scan::{Reader, Token};
 use tributary_contract::time::{self, Timestamp};
 use tributary_contract::{ClientReport, ErrorCode, EventType};
 
@@ -88,20 +87,13 @@ pub fn parse(
             })
         }
         BatchRoute::Batch => {
-            let body = match split(text) {
-                Some(fields) => fields,
-                None => {
-                    // Not the plain shape: serde_json reads it, and says
-                    // exactly what is wrong if anything is.
-                    let b: BatchBody<'_> = serde_json::from_str(text).map_err(json_error)?;
-                    Fields {
-                        batch: b.batch.map(|e| e.into_iter().map(RawValue::get).collect()),
-                        sent_at: b.sent_at.map(RawValue::get),
-                        context: b.context,
-                        client_report: b.client_report,
-                        write_key: b.write_key,
-                    }
-                }
+            let b: BatchBody<'_> = serde_json::from_str(text).map_err(json_error)?;
+            let body = Fields {
+                batch: b.batch.map(|e| e.into_iter().map(RawValue::get).collect()),
+                sent_at: b.sent_at.map(RawValue::get),
+                context: b.context,
+                client_report: b.client_report,
+                write_key: b.write_key,
             };
             let events = body.batch.ok_or_else(|| {
                 RequestError::new(ErrorCode::InvalidBatch, "body has no `batch` array")
@@ -148,76 +140,13 @@ pub fn parse(
     }
 }
 
-/// The batch-level fields, however they were read.
+/// The batch-level fields, events as slices of the body.
 struct Fields<'a> {
     batch: Option<Vec<&'a str>>,
     sent_at: Option<&'a str>,
     context: Option<&'a RawValue>,
     client_report: Option<ClientReport>,
     write_key: Option<String>,
-}
-
-/// Reads a batch body in one pass with the contract's reader, keeping each
-/// event as a slice of the body: the common shape, an object with a
-/// `batch` array and the optional batch fields, each once. Anything else
-/// (`None`) is left to serde_json, so the outcome — including every error
-/// message — is the same either way; only the cost differs.
-fn split(text: &str) -> Option<Fields<'_>> {
-    let mut r = Reader::new(text);
-    if !matches!(r.value()?, Token::Object) {
-        return None;
-    }
-    let mut fields = Fields {
-        batch: None,
-        sent_at: None,
-        context: None,
-        client_report: None,
-        write_key: None,
-    };
-    let (mut sent_at, mut context, mut report, mut key) = (None, None, None, None);
-    let mut first = true;
-    while let Some(name) = r.next_key(&mut first)? {
-        let slot = match name.decode()?.as_ref() {
-            "batch" => {
-                if fields.batch.is_some() || !matches!(r.value()?, Token::Array) {
-                    return None;
-                }
-                let mut events = Vec::with_capacity(128);
-                let mut more = true;
-                while r.next_element(&mut more)? {
-                    events.push(r.raw_value()?);
-                }
-                fields.batch = Some(events);
-                continue;
-            }
-            "sentAt" => &mut sent_at,
-            "context" => &mut context,
-            "clientReport" => &mut report,
-            "writeKey" => &mut key,
-            _ => {
-                r.raw_value()?;
-                continue;
-            }
-        };
-        if slot.is_some() {
-            return None;
-        }
-        *slot = Some(r.raw_value()?);
-    }
-    if !r.at_end() {
-        return None;
-    }
-    fields.sent_at = sent_at;
-    if let Some(c) = context {
-        fields.context = Some(serde_json::from_str::<&RawValue>(c).ok()?);
-    }
-    if let Some(rep) = report {
-        fields.client_report = serde_json::from_str::<Option<ClientReport>>(rep).ok()?;
-    }
-    if let Some(k) = key {
-        fields.write_key = serde_json::from_str::<Option<String>>(k).ok()?;
-    }
-    Some(fields)
 }
 
 fn json_error(e: serde_json::Error) -> RequestError {
@@ -246,40 +175,6 @@ mod tests {
         assert_eq!(b.events[1], "[2]");
         assert!(b.sent_at.is_some());
         assert_eq!(b.context.unwrap().get(), r#"{"os":"x"}"#);
-    }
-
-    #[test]
-    fn the_one_pass_split_and_serde_agree() {
-        let bodies: [&[u8]; 8] = [
-            br#"{"batch":[{"a":1}, [2] ,3],"sentAt":"2026-11-25T10:00:00Z","context":{"os":"x"}}"#,
-            br#" {"writeKey":"k","batch":[],"clientReport":null,"other":{"x":[1]}} "#,
-            br#"{"batch":[{"a":"\u00e9"}],"sentAt":null,"context":null}"#,
-            br#"{"batch":[1],"batch":[2]}"#,
-            br#"{"batch":null}"#,
-            br#"{"batch":[1],"writeKey":5}"#,
-            br#"{"batch":[1]} x"#,
-            br#"{"b\u0061tch":[1]}"#,
-        ];
-        for body in bodies {
-            let text = std::str::from_utf8(body).unwrap();
-            let fast = parse(body, BatchRoute::Batch, 10);
-            let by_serde: Result<BatchBody<'_>, _> = serde_json::from_str(text);
-            match (&fast, by_serde) {
-                (Ok(b), Ok(s)) => {
-                    let events: Vec<&str> = s
-                        .batch
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(RawValue::get)
-                        .collect();
-                    assert_eq!(b.events, events, "{text}");
-                    assert_eq!(b.write_key, s.write_key, "{text}");
-                }
-                (Err(e), Err(s)) => assert_eq!(*e, json_error(s), "{text}"),
-                (Err(e), Ok(_)) => assert_eq!(e.code, ErrorCode::InvalidBatch, "{text}: {e:?}"),
-                (Ok(_), Err(e)) => panic!("{text}: split accepted what serde refuses: {e}"),
-            }
-        }
     }
 
     #[test]

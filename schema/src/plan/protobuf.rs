@@ -104,9 +104,10 @@ impl Plan {
             messages: Vec::new(),
         };
         let mut names = vec![root.full_name().to_owned()];
-        let mut queue = vec![root.clone()];
-        while let Some(desc) = queue.first().cloned() {
-            queue.remove(0);
+        // First in, first out: a message's plan index is its place in
+        // `names`, so plans are built in the order messages are found.
+        let mut queue = std::collections::VecDeque::from([root.clone()]);
+        while let Some(desc) = queue.pop_front() {
             let mut message = Message::default();
             if desc.fields().len() > MAX_FIELDS || desc.full_name().starts_with("google.protobuf.")
             {
@@ -145,7 +146,7 @@ impl Plan {
                             Some(i) => i,
                             None => {
                                 names.push(m.full_name().to_owned());
-                                queue.push(m.clone());
+                                queue.push_back(m.clone());
                                 names.len() - 1
                             }
                         };
