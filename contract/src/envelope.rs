@@ -228,7 +228,7 @@ impl Envelope {
     pub fn to_headers(&self) -> Vec<(&'static str, String)> {
         let mut h = Vec::with_capacity(header::ALL.len());
         self.borrowed()
-            .write_headers(&mut Vec::new(), |name, value| {
+            .write_headers(&mut HeaderScratch::default(), |name, value| {
                 h.push((name, String::from_utf8_lossy(value).into_owned()));
             });
         h
@@ -360,17 +360,22 @@ impl<'h> EnvelopeRef<'h> {
     /// headers a record carries and how their values are written. Values
     /// that need formatting (timestamps, the schema id) are written into
     /// `scratch`, which is reused, so nothing is allocated per record.
-    pub fn write_headers(&self, scratch: &mut Vec<u8>, mut put: impl FnMut(&'static str, &[u8])) {
+    pub fn write_headers(
+        &self,
+        scratch: &mut HeaderScratch,
+        mut put: impl FnMut(&'static str, &[u8]),
+    ) {
         put(header::EVENT_TYPE, self.event_type.as_str().as_bytes());
         put(header::EVENT_NAME, self.event_name.as_bytes());
         put(header::MESSAGE_ID, self.message_id.as_bytes());
         put(header::APP_ID, self.app_id.as_bytes());
-        scratch.clear();
+        let buf = &mut scratch.buf;
+        buf.clear();
         match self.schema_id {
-            Some(id) => write_decimal(id, scratch),
-            None => scratch.extend_from_slice(SCHEMA_NONE.as_bytes()),
+            Some(id) => write_decimal(id, buf),
+            None => buf.extend_from_slice(SCHEMA_NONE.as_bytes()),
         }
-        put(header::SCHEMA, scratch);
+        put(header::SCHEMA, buf);
         put(header::ENCODING, self.encoding.as_str().as_bytes());
         let times = [
             (header::TIMESTAMP, Some(self.timestamp)),
@@ -378,12 +383,14 @@ impl<'h> EnvelopeRef<'h> {
             (header::SENT_AT, self.sent_at),
             (header::RECEIVED_AT, Some(self.received_at)),
         ];
-        for (name, t) in times {
-            if let Some(t) = t {
-                scratch.clear();
-                time::write(t, scratch);
-                put(name, scratch);
+        for ((name, t), (last, text)) in times.into_iter().zip(&mut scratch.times) {
+            let Some(t) = t else { continue };
+            if *last != Some(t) {
+                text.clear();
+                time::write(t, text);
+                *last = Some(t);
             }
+            put(name, text);
         }
         let optional = [
             (header::CUSTOM_ATTRIBUTES, self.custom_attributes),
@@ -427,6 +434,16 @@ impl<'h> EnvelopeRef<'h> {
 }
 
 /// `n` in decimal, appended to `out`.
+/// What [`EnvelopeRef::write_headers`] reuses from one record to the next:
+/// a buffer for formatted values, and each time header's last value and
+/// text — `receivedAt` is the same for a whole request and `sentAt`
+/// usually is, so most records format only their own event time.
+#[derive(Debug, Default)]
+pub struct HeaderScratch {
+    buf: Vec<u8>,
+    times: [(Option<Timestamp>, Vec<u8>); 4],
+}
+
 fn write_decimal(mut n: u32, out: &mut Vec<u8>) {
     let mut digits = [0u8; 10];
     let mut i = digits.len();

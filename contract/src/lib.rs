@@ -5,7 +5,8 @@
 //!
 //! * [`event`] — the event and batch shapes a client sends (the Segment
 //!   Tracking API shape), as owned types for producers (SDKs, load test);
-//! * [`view`] — a zero-copy reader of one event for the ingest hot path,
+//! * [`view`] — a zero-copy reader of one event for the ingest hot path
+//!   (read while the batch is split),
 //!   which checks required fields and types and reports per-event errors;
 //! * [`envelope`] — the Kafka record layout: header names and the envelope
 //!   carried in them, with encode and decode;
@@ -14,7 +15,9 @@
 //! * [`response`] — the JSON bodies of gateway responses;
 //! * [`report`] — client reports of events an SDK dropped, by reason;
 //! * [`health`] — reserved app-health event names;
-//! * [`scan`] — finding string ends in raw JSON eight bytes at a time;
+//! * [`scan`] — reading raw JSON in one pass: string ends eight bytes at a
+//!   time, a borrowing reader, and skipping a value while measuring its
+//!   nesting and string lengths;
 //! * [`time`] — the one timestamp format used on the wire;
 //! * [`topic`] — how topic names are derived from event names;
 //! * [`wire`] — the Confluent framing of schema-encoded values, and

@@ -65,18 +65,18 @@ fn measured(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize
     };
     let mut n = 0;
     for body in bodies {
-        let batch = batch::parse(body.as_bytes(), BatchRoute::Batch, 1000).unwrap();
+        let batch = batch::parse(body.as_bytes(), BatchRoute::Batch, &s.config.limits).unwrap();
         match stage {
             Stage::Parse => n += batch.events.len(),
             Stage::Prepare => {
-                for raw in &batch.events {
-                    n += usize::from(event::check(raw, &batch, &s.config.limits, now).is_ok());
+                for e in &batch.events {
+                    n += usize::from(event::check(e, &batch, &s.config.limits, now).is_ok());
                 }
             }
             Stage::Validate => {
                 let mut value = Vec::with_capacity(64 * 1024);
-                for raw in &batch.events {
-                    let Ok((view, _)) = event::check(raw, &batch, &s.config.limits, now) else {
+                for e in &batch.events {
+                    let Ok((view, _)) = event::check(e, &batch, &s.config.limits, now) else {
                         continue;
                     };
                     if !s.allowed.contains(view.routing_name())
@@ -95,8 +95,8 @@ fn measured(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize
             Stage::Record => {
                 let mut decider = Decider::new(rules, sender, now);
                 let mut out = RecordBatch::with_capacity(batch.events.len(), 640);
-                for (index, raw) in batch.events.iter().enumerate() {
-                    let _ = decider.decide(&batch, index, raw, &mut out);
+                for (index, e) in batch.events.iter().enumerate() {
+                    let _ = decider.decide(&batch, index, e, &mut out);
                 }
                 for r in out.records() {
                     // In the gateway librdkafka takes and frees the headers.

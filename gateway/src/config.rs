@@ -109,8 +109,8 @@ pub struct LimitsConfig {
     pub max_event_bytes: usize,
     /// Deepest nesting of objects and arrays inside one event (the event
     /// object itself is level 1); deeper: `nesting_too_deep`, that event
-    /// alone. Default `32`. (Beyond 128 levels the body cannot be parsed at
-    /// all: 400 `invalid_json`.)
+    /// alone. Default `32`. The body is read without recursion, so any
+    /// depth costs only its own bytes.
     pub max_nesting_depth: usize,
     /// Longest string (key or value) inside one event, in bytes as sent;
     /// longer: `string_too_long`, that event alone. Default `65536`.

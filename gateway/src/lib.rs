@@ -5,7 +5,7 @@
 //! The data path, one module per stage, in the order a request takes:
 //!
 //! ```text
-//! server (listener) → api (routes, answers)
+//! api (listener, routes, answers)
 //!   → admission (overload, rate limits, write key, signature)
 //!   → ingest (decode → batch → per event: check → permission → route →
 //!             validate + encode → envelope headers: a RecordBatch)
@@ -25,12 +25,10 @@ pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod schemas;
-pub mod server;
 pub mod tls;
 
+use crate::admission::IpLimiter;
 use crate::admission::key_store::KeyStore;
-use crate::admission::{IpLimiter, Overload};
-use crate::api::AppState;
 use crate::config::Config;
 use crate::delivery::embedded::EmbeddedCluster;
 use crate::delivery::{Cluster, Delivery, DeliveryStats, Router};
@@ -45,7 +43,7 @@ use tokio::task::JoinHandle;
 pub struct Gateway {
     local_addr: SocketAddr,
     bootstrap: String,
-    state: Arc<AppState>,
+    state: Arc<api::AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     // Declared last: dropped after the producer has flushed.
@@ -138,25 +136,16 @@ impl Gateway {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.listen))?;
         let local_addr = listener.local_addr()?;
         let grace = Duration::from_millis(config.server.shutdown_grace_ms);
-        let state = Arc::new(AppState {
-            schemas,
+        let state = Arc::new(api::AppState::new(api::Parts {
+            config,
             keys,
             ip_limiter,
-            overload: Overload::new(&config.overload, &config.kafka),
             metrics,
-            signatures: admission::signature::Verifier::new(Duration::from_secs(
-                config.auth.hmac_window_secs,
-            )),
-            idempotency: api::idempotency::IdempotencyCache::new(
-                Duration::from_secs(config.idempotency.window_secs),
-                config.idempotency.max_entries,
-            ),
+            schemas,
             delivery,
-            shutting_down: Default::default(),
-            config,
-        });
+        }));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(
+        let task = tokio::spawn(api::server::serve(
             listener,
             tls,
             state.clone(),

@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tributary_contract::envelope::HeaderScratch;
 use tributary_contract::wire;
 
 /// Where things are.
@@ -444,7 +445,9 @@ fn direct_producer(
             unvalidated: false,
         };
         let mut out = Vec::new();
-        e.write_headers(&mut Vec::new(), |k, v| out.push((k, v.to_vec())));
+        e.write_headers(&mut HeaderScratch::default(), |k, v| {
+            out.push((k, v.to_vec()))
+        });
         out
     };
     let me = std::process::id();

@@ -182,7 +182,7 @@ where
     };
     let body = decode::decode(raw, encoding, inflate)?;
     m.decompressed_bytes.inc_by(body.len() as u64);
-    let batch = match batch::parse(&body, route, limits.max_events_per_batch) {
+    let batch = match batch::parse(&body, route, limits) {
         Ok(b) => b,
         // Without a key in a header or the query, a body that cannot be
         // read cannot carry one either: the request is unauthenticated.
@@ -351,8 +351,8 @@ async fn deliver(
     let mut decider = Decider::new(rules, sender, received_at);
     let mut records = RecordBatch::with_capacity(batch.events.len(), 640);
     let mut rejected = Vec::new();
-    for (index, raw) in batch.events.iter().enumerate() {
-        if let Err(r) = decider.decide(batch, index, raw, &mut records) {
+    for (index, event) in batch.events.iter().enumerate() {
+        if let Err(r) = decider.decide(batch, index, event, &mut records) {
             rejected.push(r);
         }
         if index % EVENTS_PER_SLICE == EVENTS_PER_SLICE - 1 {
@@ -364,7 +364,7 @@ async fn deliver(
         .iter()
         .filter(|r| !r.retryable)
         .filter_map(|r| {
-            let raw = batch.events.get(r.index)?.as_bytes();
+            let raw = batch.events.get(r.index)?.text.as_bytes();
             let why = Why {
                 reason: r.code.as_str(),
                 message: &r.message,

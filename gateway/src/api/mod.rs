@@ -1,5 +1,6 @@
-//! HTTP routes. This is the one place that maps a method and path to a
-//! handler; every route the gateway serves is listed in [`route`].
+//! The HTTP layer: the listener ([`server`]) and the routes. This is the
+//! one place that maps a method and path to a handler; every route the
+//! gateway serves is listed in [`route`].
 //!
 //! | route | handler |
 //! |---|---|
@@ -15,6 +16,7 @@
 pub mod batch;
 pub mod idempotency;
 pub mod registry;
+pub mod server;
 
 use crate::admission::key_store::KeyStore;
 use crate::admission::{IpLimiter, Overload};
@@ -28,6 +30,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tributary_contract::{ErrorCode, EventType};
 
 /// Everything a request handler needs, shared by all connections.
@@ -54,6 +57,48 @@ pub struct AppState {
     /// Set when shutdown begins; `/readyz` then fails so load balancers
     /// stop sending traffic.
     pub shutting_down: AtomicBool,
+}
+
+/// What the gateway assembles before it serves: the parts with state of
+/// their own (and background tasks) that the API uses.
+pub struct Parts {
+    /// The validated configuration.
+    pub config: Config,
+    /// Accepted write keys.
+    pub keys: Arc<KeyStore>,
+    /// The per-IP limiter, when on.
+    pub ip_limiter: Option<Arc<IpLimiter>>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Registered schemas, when validation is on.
+    pub schemas: Option<Arc<tributary_schema::Registry>>,
+    /// Sending to Kafka.
+    pub delivery: Arc<Delivery>,
+}
+
+impl AppState {
+    /// The API's state over `parts`; what only the API uses (overload
+    /// bounds, signature replay window, idempotency answers) is built here.
+    pub fn new(parts: Parts) -> AppState {
+        let config = &parts.config;
+        AppState {
+            overload: Overload::new(&config.overload, &config.kafka),
+            signatures: crate::admission::signature::Verifier::new(Duration::from_secs(
+                config.auth.hmac_window_secs,
+            )),
+            idempotency: idempotency::IdempotencyCache::new(
+                Duration::from_secs(config.idempotency.window_secs),
+                config.idempotency.max_entries,
+            ),
+            schemas: parts.schemas,
+            keys: parts.keys,
+            ip_limiter: parts.ip_limiter,
+            metrics: parts.metrics,
+            delivery: parts.delivery,
+            shutting_down: AtomicBool::new(false),
+            config: parts.config,
+        }
+    }
 }
 
 /// Every method and path the gateway serves (documented in

@@ -1,34 +1,34 @@
-//! One event's checks before anything is routed or written: size cap,
-//! shape caps, field checks, and the server's time stamps. Writing comes
-//! later and only when it is needed (a schema-encoded record never carries
-//! the normalised event, so it is never written for one).
+//! One event's checks before anything is routed or written: the size cap,
+//! then what reading it found (shape caps, form) and the field rules, and
+//! the server's time stamps. Writing comes later and only when it is
+//! needed (a schema-encoded record never carries the normalised event, so
+//! it is never written for one).
 
 use super::batch::RawBatch;
-use super::{enrich, shape};
+use super::enrich;
 use crate::config::LimitsConfig;
 use tributary_contract::ErrorCode;
 use tributary_contract::time::Timestamp;
-use tributary_contract::view::{EventView, Stamps, ViewError};
+use tributary_contract::view::{EventView, ScannedEvent, Stamps, ViewError};
 
-/// Checks the event at `raw` and stamps it.
+/// Checks the event `scan` and stamps it.
 pub fn check<'a>(
-    raw: &'a str,
-    batch: &RawBatch<'a>,
+    scan: &'a ScannedEvent<'_>,
+    batch: &RawBatch<'_>,
     limits: &LimitsConfig,
     received_at: Timestamp,
 ) -> Result<(EventView<'a>, Stamps), ViewError> {
-    if raw.len() > limits.max_event_bytes {
+    if scan.text.len() > limits.max_event_bytes {
         return Err(ViewError {
             code: ErrorCode::EventTooLarge,
             message: format!(
                 "event is {} bytes; the limit is {}",
-                raw.len(),
+                scan.text.len(),
                 limits.max_event_bytes
             ),
         });
     }
-    shape::check(raw, limits.max_nesting_depth, limits.max_string_bytes)?;
-    let view = EventView::parse(raw, batch.implied)?;
+    let view = EventView::read(scan, batch.implied)?;
     let stamps = enrich::stamps(&view, batch.sent_at, received_at);
     Ok((view, stamps))
 }

@@ -47,10 +47,10 @@ pub fn decode_batch(data: &[u8]) -> usize {
     ) else {
         return 0;
     };
-    let Ok(batch) = batch::parse(&body, route, 1000) else {
+    let (config, router) = setup();
+    let Ok(batch) = batch::parse(&body, route, &config.limits) else {
         return 0;
     };
-    let (config, router) = setup();
     let rules = Rules {
         limits: &config.limits,
         router,
@@ -66,8 +66,8 @@ pub fn decode_batch(data: &[u8]) -> usize {
     let mut decider = Decider::new(rules, sender, tributary_contract::time::now());
     let mut out = RecordBatch::default();
     let mut accepted = 0;
-    for (index, raw) in batch.events.iter().enumerate() {
-        if decider.decide(&batch, index, raw, &mut out).is_ok()
+    for (index, event) in batch.events.iter().enumerate() {
+        if decider.decide(&batch, index, event, &mut out).is_ok()
             // What the gateway writes must itself be valid JSON.
             && out.records().last().is_some_and(|r| {
                 serde_json::from_slice::<serde::de::IgnoredAny>(out.value(r)).is_ok()

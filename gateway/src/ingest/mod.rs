@@ -3,10 +3,11 @@
 //! plain function so it can be tested alone.
 //!
 //! * [`decode`] — body size cap, `Content-Encoding`, gzip with an inflation cap;
-//! * [`batch`] — the batch shape, events kept as raw slices of the body;
+//! * [`batch`] — the batch shape, read in one pass that also reads each
+//!   event's fields and measures its shape (`tributary_contract::view`);
 //! * then per event, in [`record::Decider::decide`]:
-//!   * [`event`] — size and shape caps ([`shape`]), field checks, and the
-//!     server's time stamps ([`enrich`]);
+//!   * [`event`] — size and shape caps, field checks, and the server's
+//!     time stamps ([`enrich`]);
 //!   * the write key's permission and the route (`delivery::Router`);
 //!   * [`validate`] — the payload against its registered schema, written
 //!     into the record value in its schema encoding;
@@ -24,5 +25,4 @@ pub mod enrich;
 pub mod event;
 pub mod fuzzing;
 pub mod record;
-pub mod shape;
 pub mod validate;

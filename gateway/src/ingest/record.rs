@@ -15,8 +15,9 @@ use super::validate::{self, Checked, Lookup};
 use crate::config::{AckMode, LimitsConfig, UnregisteredPolicy};
 use crate::delivery::{RecordBatch, Router};
 use std::collections::HashSet;
-use tributary_contract::envelope::EnvelopeRef;
+use tributary_contract::envelope::{EnvelopeRef, HeaderScratch};
 use tributary_contract::time::Timestamp;
+use tributary_contract::view::ScannedEvent;
 use tributary_contract::{Encoding, ErrorCode, EventRejection};
 use tributary_schema::{Registry, Resolved};
 
@@ -47,18 +48,27 @@ pub struct Sender<'s> {
     pub unregistered: UnregisteredPolicy,
 }
 
-/// Schemas looked up per request are remembered by event name: a batch
-/// holds few event types, and a registry lookup builds the subject name.
-const REMEMBERED_SCHEMAS: usize = 16;
+/// What is looked up per event name is remembered for the request: a
+/// batch holds few event types, a registry lookup builds the subject name
+/// and the permission check hashes the name.
+const REMEMBERED_NAMES: usize = 16;
+
+/// One event name's permission and schema, for the sender of a request.
+struct Known {
+    name: String,
+    allowed: bool,
+    schema: Option<Resolved>,
+}
 
 /// Decides the events of one request.
 pub struct Decider<'s> {
     rules: Rules<'s>,
     sender: Sender<'s>,
     received_at: Timestamp,
-    schemas: Vec<(String, Option<Resolved>)>,
-    /// Reused for the `tb-extra` object and formatted header values.
-    scratch: Vec<u8>,
+    known: Vec<Known>,
+    /// Reused for formatted header values.
+    scratch: HeaderScratch,
+    /// Reused for the `tb-extra` object.
     extra: Vec<u8>,
 }
 
@@ -80,41 +90,49 @@ impl<'s> Decider<'s> {
             rules,
             sender,
             received_at,
-            schemas: Vec::new(),
-            scratch: Vec::with_capacity(64),
+            known: Vec::new(),
+            scratch: HeaderScratch::default(),
             extra: Vec::with_capacity(64),
         }
     }
 
-    fn schema(&mut self, name: &str) -> Option<Resolved> {
-        let registry = self.rules.registry?;
-        if let Some((_, r)) = self.schemas.iter().find(|(n, _)| n == name) {
-            return r.clone();
+    /// Whether the sender may send `name`, and its schema.
+    fn known(&mut self, name: &str) -> (bool, Option<Resolved>) {
+        if let Some(k) = self.known.iter().find(|k| k.name == name) {
+            return (k.allowed, k.schema.clone());
         }
-        let found = registry.for_event(self.sender.app_id, name);
-        if self.schemas.len() < REMEMBERED_SCHEMAS {
-            self.schemas.push((name.to_owned(), found.clone()));
+        let allowed = self
+            .sender
+            .allowed_events
+            .is_none_or(|set| set.contains(name));
+        let schema = self
+            .rules
+            .registry
+            .and_then(|r| r.for_event(self.sender.app_id, name));
+        if self.known.len() < REMEMBERED_NAMES {
+            self.known.push(Known {
+                name: name.to_owned(),
+                allowed,
+                schema: schema.clone(),
+            });
         }
-        found
+        (allowed, schema)
     }
 
-    /// Decides event `index` of `batch` (its raw JSON is `raw`): appends
-    /// its record to `out`, or returns why it is rejected.
+    /// Decides event `index` of `batch` (as read: `event`): appends its
+    /// record to `out`, or returns why it is rejected.
     pub fn decide<'b>(
         &mut self,
         batch: &RawBatch<'b>,
         index: usize,
-        raw: &'b str,
+        event: &ScannedEvent<'b>,
         out: &mut RecordBatch,
     ) -> Result<(), EventRejection> {
-        let (view, stamps) = event::check(raw, batch, self.rules.limits, self.received_at)
+        let (view, stamps) = event::check(event, batch, self.rules.limits, self.received_at)
             .map_err(|e| rejection(index, e.code, e.message))?;
         let name = view.routing_name();
-        if self
-            .sender
-            .allowed_events
-            .is_some_and(|set| !set.contains(name))
-        {
+        let (allowed, resolved) = self.known(name);
+        if !allowed {
             return Err(rejection(
                 index,
                 ErrorCode::EventNotAllowed,
@@ -129,7 +147,6 @@ impl<'s> Decider<'s> {
                 format!("no route for event {name:?} and routing.unrouted is reject"),
             ));
         };
-        let resolved = self.schema(name);
         let lookup = match (&self.rules.registry, &resolved) {
             (None, _) => Lookup::Off,
             (Some(_), None) => Lookup::Missing,
@@ -167,7 +184,9 @@ impl<'s> Decider<'s> {
                 (
                     Some(schema_id),
                     encoding,
-                    view.context_json(batch.context).ok().flatten(),
+                    view.context_json(batch.compact_context.as_deref())
+                        .ok()
+                        .flatten(),
                     view.write_extra_fields(&mut self.extra).unwrap_or(false),
                 )
             }
@@ -191,7 +210,7 @@ impl<'s> Decider<'s> {
             client_timestamp: stamps.original_timestamp,
             sent_at: stamps.sent_at,
             received_at: self.received_at,
-            custom_attributes: view.custom_attributes.map(|c| c.get()),
+            custom_attributes: view.custom_attributes,
             unrouted: target.unrouted,
             user_id: view.user_id.as_deref(),
             anonymous_id: view.anonymous_id.as_deref(),

@@ -65,12 +65,12 @@ impl Setup {
         received_at: Timestamp,
         policy: UnregisteredPolicy,
     ) -> (RecordBatch, Vec<EventRejection>) {
-        let batch = batch::parse(body.as_bytes(), BatchRoute::Batch, 1000).unwrap();
+        let batch = batch::parse(body.as_bytes(), BatchRoute::Batch, &self.config.limits).unwrap();
         let mut d = self.decider(received_at, policy);
         let mut out = RecordBatch::default();
         let mut rejected = Vec::new();
-        for (i, raw) in batch.events.iter().enumerate() {
-            if let Err(r) = d.decide(&batch, i, raw, &mut out) {
+        for (i, event) in batch.events.iter().enumerate() {
+            if let Err(r) = d.decide(&batch, i, event, &mut out) {
                 rejected.push(r);
             }
         }

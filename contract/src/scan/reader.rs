@@ -1,73 +1,8 @@
-//! Scanning raw JSON text on the hot path: finding where a string ends
-//! eight bytes at a time (SWAR), which is most of the work of reading an
-//! event, because events are mostly strings; and a forward-only [`Reader`]
-//! that borrows everything from the text.
-//!
-//! The reader returns `None` on anything it does not expect, valid JSON or
-//! not. Its callers (the schema plans) treat
-//! `None` as "not sure" and hand the text to serde_json, which then says
-//! precisely what is wrong. So the reader never has to produce an error
-//! message, and never panics.
+//! The forward-only reader over raw JSON text: tokens, keys and elements
+//! in order, every string and number borrowed from the text.
 
+use super::string_end;
 use std::borrow::Cow;
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Flags (high bit) the bytes of `v` equal to zero. Only the lowest flag is
-/// exact (a borrow can flag a higher byte), which is all the callers use.
-#[inline]
-fn zero_bytes(v: u64) -> u64 {
-    v.wrapping_sub(LO) & !v & HI
-}
-
-/// The position of the first byte at or after `from` that is `"`, `\` or a
-/// control character (below 0x20): where a string ends, an escape starts,
-/// or the text stops being valid JSON. `bytes.len()` when there is none.
-#[inline]
-pub fn string_stop(bytes: &[u8], from: usize) -> usize {
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let v = u64::from_le_bytes(word);
-        let quote = zero_bytes(v ^ (LO * u64::from(b'"')));
-        let backslash = zero_bytes(v ^ (LO * u64::from(b'\\')));
-        let control = v.wrapping_sub(LO * 0x20) & !v & HI;
-        let hits = quote | backslash | control;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&b) = bytes.get(i) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
-            return i;
-        }
-        i += 1;
-    }
-    bytes.len()
-}
-
-/// The end of the JSON string whose opening quote is at `open`: the
-/// position of its closing quote, and whether it has escapes. `None` when
-/// it is not closed or holds a raw control character.
-#[inline]
-pub fn string_end(bytes: &[u8], open: usize) -> Option<(usize, bool)> {
-    let mut i = open + 1;
-    let mut escaped = false;
-    loop {
-        i = string_stop(bytes, i);
-        match *bytes.get(i)? {
-            b'"' => return Some((i, escaped)),
-            b'\\' => {
-                escaped = true;
-                i += 2;
-            }
-            _ => return None,
-        }
-    }
-}
 
 /// One scalar or the start of a container, as read from the text.
 #[derive(Debug, Clone, Copy)]
@@ -90,47 +25,90 @@ pub enum Token<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct JsonStr<'a> {
     /// The characters between the quotes, escapes as written.
-    raw: &'a str,
+    pub(super) raw: &'a str,
     escaped: bool,
 }
 
 impl<'a> JsonStr<'a> {
+    /// Its length in the text, between the quotes, escapes as written.
+    pub fn len_as_written(&self) -> usize {
+        self.raw.len()
+    }
+
     /// The decoded string; borrowed unless it has escapes. `None` for an
     /// escape JSON does not allow (a lone surrogate, say).
+    #[inline]
     pub fn decode(&self) -> Option<Cow<'a, str>> {
-        if !self.escaped {
-            return Some(Cow::Borrowed(self.raw));
+        if self.escaped {
+            unescape(self.raw).map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(self.raw))
         }
-        let mut quoted = String::with_capacity(self.raw.len() + 2);
-        quoted.push('"');
-        quoted.push_str(self.raw);
-        quoted.push('"');
-        serde_json::from_str::<String>(&quoted).ok().map(Cow::Owned)
     }
+}
+
+/// The characters of a string with escapes, decoded by serde_json.
+#[cold]
+fn unescape(raw: &str) -> Option<String> {
+    let mut quoted = String::with_capacity(raw.len() + 2);
+    quoted.push('"');
+    quoted.push_str(raw);
+    quoted.push('"');
+    serde_json::from_str::<String>(&quoted).ok()
 }
 
 /// The reader: a position in the text.
 pub struct Reader<'a> {
-    text: &'a str,
-    at: usize,
+    pub(super) text: &'a str,
+    pub(super) at: usize,
+    /// Whether whitespace was skipped since [`Reader::take_spaced`].
+    spaced: bool,
 }
 
 impl<'a> Reader<'a> {
     /// A reader at the start of `text`.
     pub fn new(text: &'a str) -> Reader<'a> {
-        Reader { text, at: 0 }
+        Reader {
+            text,
+            at: 0,
+            spaced: false,
+        }
     }
 
     #[inline]
-    fn byte(&self) -> Option<u8> {
+    pub(super) fn byte(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
 
+    /// Skips whitespace.
     #[inline]
-    fn skip_space(&mut self) {
+    pub fn skip_space(&mut self) {
         while matches!(self.byte(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
             self.at += 1;
+            self.spaced = true;
         }
+    }
+
+    /// The byte offset the reader is at.
+    pub fn position(&self) -> usize {
+        self.at
+    }
+
+    /// The text from `from` to the reader's position.
+    pub fn since(&self, from: usize) -> &'a str {
+        self.text.get(from..self.at).unwrap_or_default()
+    }
+
+    /// Whether whitespace was skipped since the last call: a value read
+    /// without any is already compact and can be used as it stands.
+    pub fn take_spaced(&mut self) -> bool {
+        std::mem::take(&mut self.spaced)
+    }
+
+    /// The next byte after whitespace, not consumed.
+    pub fn peek(&mut self) -> Option<u8> {
+        self.skip_space();
+        self.byte()
     }
 
     /// Whether only whitespace is left.
@@ -140,7 +118,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn literal(&mut self, word: &str) -> Option<()> {
+    pub(super) fn literal(&mut self, word: &str) -> Option<()> {
         let end = self.at + word.len();
         (self.text.get(self.at..end)? == word).then(|| self.at = end)
     }
@@ -169,7 +147,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn string(&mut self) -> Option<JsonStr<'a>> {
+    pub(super) fn string(&mut self) -> Option<JsonStr<'a>> {
         let (end, escaped) = string_end(self.text.as_bytes(), self.at)?;
         // The quotes are ASCII, so both ends are character boundaries.
         let raw = self.text.get(self.at + 1..end)?;
@@ -179,7 +157,7 @@ impl<'a> Reader<'a> {
 
     /// A number literal: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
     #[inline]
-    fn number(&mut self) -> Option<&'a str> {
+    pub(super) fn number(&mut self) -> Option<&'a str> {
         let bytes = self.text.as_bytes();
         let start = self.at;
         let mut i = start;
@@ -297,34 +275,7 @@ pub fn as_f64(literal: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_the_stop_at_every_offset_and_chunk_position() {
-        for len in 0..20 {
-            for at in 0..len {
-                for stop in [b'"', b'\\', b'\n', 0x1f] {
-                    let mut text = vec![b'a'; len];
-                    text[at] = stop;
-                    // Bytes above 0x7f and just above the control range do
-                    // not stop a string.
-                    if at > 0 {
-                        text[at - 1] = 0xc3;
-                    }
-                    assert_eq!(string_stop(&text, 0), at, "{len} {at} {stop}");
-                }
-                assert_eq!(string_stop(&vec![b' '; len], at), len);
-            }
-        }
-    }
-
-    #[test]
-    fn string_end_skips_escapes() {
-        let t = br#""a\"b\\" x"#;
-        assert_eq!(string_end(t, 0), Some((7, true)));
-        assert_eq!(string_end(br#""plain""#, 0), Some((6, false)));
-        assert_eq!(string_end(b"\"open", 0), None);
-        assert_eq!(string_end(b"\"a\nb\"", 0), None);
-    }
+    use std::borrow::Cow;
 
     fn walk(text: &str) -> Option<()> {
         let mut r = Reader::new(text);

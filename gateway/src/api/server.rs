@@ -2,7 +2,7 @@
 //! serves HTTP/1.1 and HTTP/2 on each with a header timeout that also
 //! closes idle keep-alive connections, and drains them on shutdown.
 
-use crate::api::{self, AppState, Peer};
+use super::{AppState, Peer};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -67,7 +67,7 @@ pub async fn serve(
                 let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     let state = state.clone();
                     req.extensions_mut().insert(Peer(peer));
-                    async move { Ok::<_, std::convert::Infallible>(api::route(&state, req).await) }
+                    async move { Ok::<_, std::convert::Infallible>(super::route(&state, req).await) }
                 });
                 match &tls {
                     None => {
