@@ -28,19 +28,17 @@
 //! offered rate, in `--out` (the repository keeps the latest in
 //! `bench/results/`).
 
+mod direct;
+
 use crate::drive::{self, Pool};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde::Serialize;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tributary_contract::envelope::HeaderScratch;
-use tributary_contract::wire;
 
 /// Where things are.
 #[derive(Debug, Clone)]
@@ -77,7 +75,7 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    fn new(acknowledged: u64, in_kafka: u64) -> Self {
+    pub(crate) fn new(acknowledged: u64, in_kafka: u64) -> Self {
         Delivery {
             acknowledged,
             in_kafka,
@@ -169,6 +167,8 @@ pub struct Report {
     pub ratio_gateway_to_http_sink: f64,
     /// Latency at fractions of the buffered maximum.
     pub latency: Vec<LatencyPoint>,
+    /// The direct producer under other settings and record layouts.
+    pub producer_sweep: Vec<direct::SweepRow>,
 }
 
 impl Report {
@@ -178,6 +178,7 @@ impl Report {
             && self.gateway_broker_delivery.complete()
             && self.direct_producer_delivery.complete()
             && self.latency.iter().all(|p| p.delivery.complete())
+            && self.producer_sweep.iter().all(|p| p.delivery.complete())
     }
 }
 
@@ -392,106 +393,6 @@ async fn create_topic(kafka: &str, topic: &str, partitions: i32) -> anyhow::Resu
         }
     }
     Ok(())
-}
-
-/// Produces the gateway's records (schema-framed payload, envelope
-/// headers) straight to Kafka for `secs`: records/s per core of this
-/// process (librdkafka's threads included), and the delivery of what it
-/// sent.
-fn direct_producer(
-    args: &Args,
-    topic: &str,
-    event_bytes: usize,
-) -> anyhow::Result<(f64, Delivery)> {
-    // The gateway's own librdkafka settings (its defaults, as the bench
-    // runs it), not a hand-tuned copy.
-    let config = tributary_gateway::config::Config::default();
-    let spec = tributary_gateway::delivery::producer::ProducerSpec::new(
-        &config,
-        &args.kafka,
-        &Default::default(),
-    );
-    let producer: BaseProducer = spec.client_config().create()?;
-    let mut value = Vec::new();
-    wire::frame_json(1_648_861_406, &mut value);
-    let payload = format!(
-        r#"{{"orderId":"order-1-1","total":42.5,"currency":"EUR","items":[{{"sku":"sku-000123","quantity":1}}],"pad":"{}"}}"#,
-        "x".repeat(event_bytes.saturating_sub(420))
-    );
-    value.extend_from_slice(payload.as_bytes());
-    // The envelope of a standard-mix record, written by the contract as the
-    // gateway writes it; only the message id changes per record.
-    let at = tributary_contract::time::now();
-    let template: Vec<(&'static str, Vec<u8>)> = {
-        let e = tributary_contract::envelope::EnvelopeRef {
-            event_type: tributary_contract::EventType::Track,
-            event_name: "Order Completed",
-            message_id: "direct-0",
-            app_id: "shop",
-            schema_id: Some(1_648_861_406),
-            encoding: tributary_contract::Encoding::ConfluentJson,
-            timestamp: at,
-            client_timestamp: None,
-            sent_at: Some(at),
-            received_at: at,
-            custom_attributes: None,
-            unrouted: false,
-            user_id: None,
-            anonymous_id: Some("device-17"),
-            context: Some(
-                r#"{"app":{"version":"4.2.0","build":"4200"},"os":{"name":"Android","version":"15"},"locale":"de-DE","userAgent":"Mozilla/5.0 (Linux; Android 15; Pixel 9 Build/AP4A.250105.002) ShopApp/4.2.0 okhttp/4.12.0"}"#,
-            ),
-            extra: Some(r#"{"sessionId":1764000000017}"#),
-            unvalidated: false,
-        };
-        let mut out = Vec::new();
-        e.write_headers(&mut HeaderScratch::default(), |k, v| {
-            out.push((k, v.to_vec()))
-        });
-        out
-    };
-    let me = std::process::id();
-    let c0 = cpu_seconds(me);
-    let start = Instant::now();
-    let mut sent = 0u64;
-    while start.elapsed().as_secs_f64() < args.seconds {
-        let id = format!("direct-{sent}");
-        let mut h = OwnedHeaders::new_with_capacity(template.len());
-        for (k, v) in &template {
-            let value = if *k == tributary_contract::header::MESSAGE_ID {
-                id.as_bytes()
-            } else {
-                v.as_slice()
-            };
-            h = h.insert(Header {
-                key: k,
-                value: Some(value),
-            });
-        }
-        let rec = BaseRecord::to(topic)
-            .key("device-17")
-            .payload(&value)
-            .headers(h);
-        match producer.send(rec) {
-            Ok(()) => sent += 1,
-            Err(_) => {
-                // Queue full: wait without spinning, so CPU time measures
-                // the work per record, not a busy loop at saturation.
-                producer.poll(Duration::ZERO);
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-        if sent % 1000 == 0 {
-            producer.poll(Duration::ZERO);
-        }
-    }
-    producer.flush(Duration::from_secs(30))?;
-    let c1 = cpu_seconds(me);
-    let found = RecordCounter::new(&args.kafka, vec![topic.to_owned()])?.count_now()?;
-    Ok((
-        sent as f64 / (c1 - c0).max(0.01),
-        Delivery::new(sent, found),
-    ))
 }
 
 /// Counts the records in a set of topics (the sum of their partitions'
@@ -752,12 +653,37 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     create_topic(&args.kafka, &direct_topic, 3).await?;
     let a = args.clone();
     let eb = pool.event_bytes;
-    let (direct, direct_delivery) =
-        tokio::task::spawn_blocking(move || direct_producer(&a, &direct_topic, eb)).await??;
+    let row = tokio::task::spawn_blocking(move || {
+        direct::produce(&a, &direct_topic, eb, direct::GATEWAY, a.seconds, false)
+    })
+    .await??;
+    let (direct, direct_delivery) = (row.records_per_core, row.delivery);
     eprintln!(
         "  {direct:.0} records/s per producer core; delivered {}",
         direct_delivery.cell()
     );
+
+    // What librdkafka's settings and the record layout cost.
+    eprintln!("bench: producer settings sweep");
+    let mut producer_sweep = Vec::new();
+    for (i, variant) in direct::SWEEP.iter().enumerate() {
+        let topic = format!("{prefix}sweep{i}");
+        create_topic(&args.kafka, &topic, 3).await?;
+        let a = args.clone();
+        let v = *variant;
+        let row = tokio::task::spawn_blocking(move || {
+            direct::produce(&a, &topic, eb, v, (a.seconds / 2.0).max(2.0), true)
+        })
+        .await??;
+        eprintln!(
+            "  {}: {:.0} records/s per core, {:.0} bytes sent per record; delivered {}",
+            row.name,
+            row.records_per_core,
+            row.wire_bytes_per_record,
+            row.delivery.cell()
+        );
+        producer_sweep.push(row);
+    }
 
     // Pipeline over what the gateway wrote.
     eprintln!("bench: pipeline Kafka -> Parquet");
@@ -788,6 +714,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         ratio_gateway_broker_to_direct: brk_core / direct.max(1.0),
         ratio_gateway_to_http_sink: buf_core / sink_core.max(1.0),
         latency,
+        producer_sweep,
     };
     write(&report, &args.out)?;
     Ok(report)
@@ -860,6 +787,19 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     s += "\n![latency against offered rate](latest.svg)\n";
+    if let Some(base) = r.producer_sweep.first() {
+        s += "\n## librdkafka's part\n\nThe direct producer under one changed setting or record layout at a time (statistics every second, to count the bytes sent). Bytes sent per record is what the brokers receive, store and replicate.\n\n| variant | records/s per core | vs defaults | bytes sent per record | delivered |\n|---|---:|---:|---:|---:|\n";
+        for p in &r.producer_sweep {
+            s += &format!(
+                "| {} | {} | {:.2} | {:.0} | {} |\n",
+                p.name,
+                rate(p.records_per_core, &p.delivery),
+                p.records_per_core / base.records_per_core.max(1.0),
+                p.wire_bytes_per_record,
+                p.delivery.cell()
+            );
+        }
+    }
     s
 }
 
