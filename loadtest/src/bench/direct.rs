@@ -53,13 +53,13 @@ pub const SWEEP: &[Variant] = &[
         headers: Headers::Envelope,
     },
     Variant {
-        name: "compression zstd (level 3)",
-        settings: &[("compression.type", "zstd")],
+        name: "compression snappy",
+        settings: &[("compression.type", "snappy")],
         headers: Headers::Envelope,
     },
     Variant {
-        name: "compression zstd level 1",
-        settings: &[("compression.type", "zstd"), ("compression.level", "1")],
+        name: "compression lz4, level 12",
+        settings: &[("compression.level", "12")],
         headers: Headers::Envelope,
     },
     Variant {
@@ -176,6 +176,36 @@ fn template(headers: Headers) -> Vec<(&'static str, Vec<u8>)> {
     out
 }
 
+/// Schema-framed payloads of about `event_bytes`, differing in their
+/// padding (words drawn pseudo-randomly), so that compression meets text
+/// that repeats like real properties do, not one record over and over.
+fn values(event_bytes: usize) -> Vec<Vec<u8>> {
+    const WORDS: [&str; 16] = [
+        "order", "basket", "sku", "delivery", "store", "eur", "item", "promo", "rider", "eta",
+        "cart", "tip", "zone", "menu", "price", "fee",
+    ];
+    let mut seed = 0x2545_f491_u64;
+    (0..256)
+        .map(|i| {
+            let mut pad = String::new();
+            while pad.len() + 420 < event_bytes {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                pad.push_str(WORDS[(seed >> 60) as usize]);
+                pad.push('-');
+            }
+            let mut value = Vec::new();
+            wire::frame_json(1_648_861_406, &mut value);
+            value.extend_from_slice(
+                format!(
+                    r#"{{"orderId":"order-{i}","total":42.5,"currency":"EUR","items":[{{"sku":"sku-000123","quantity":1}}],"pad":"{pad}"}}"#
+                )
+                .as_bytes(),
+            );
+            value
+        })
+        .collect()
+}
+
 /// Produces `variant`'s records to `topic` for `secs`: records/s per core
 /// of this process (librdkafka's threads included), bytes sent per record
 /// (when `count_bytes`, which reads librdkafka's statistics every second
@@ -204,13 +234,7 @@ pub fn produce(
         client.set(*k, *v);
     }
     let producer: BaseProducer<WireBytes> = client.create_with_context(WireBytes::default())?;
-    let mut value = Vec::new();
-    wire::frame_json(1_648_861_406, &mut value);
-    let payload = format!(
-        r#"{{"orderId":"order-1-1","total":42.5,"currency":"EUR","items":[{{"sku":"sku-000123","quantity":1}}],"pad":"{}"}}"#,
-        "x".repeat(event_bytes.saturating_sub(420))
-    );
-    value.extend_from_slice(payload.as_bytes());
+    let values = values(event_bytes);
     let template = template(variant.headers);
     let me = std::process::id();
     let c0 = cpu_seconds(me);
@@ -230,7 +254,8 @@ pub fn produce(
                 value: Some(value),
             });
         }
-        let mut rec = BaseRecord::to(topic).key("device-17").payload(&value);
+        let value = &values[sent as usize % values.len()];
+        let mut rec = BaseRecord::to(topic).key("device-17").payload(value);
         if !template.is_empty() {
             rec = rec.headers(h);
         }
