@@ -413,6 +413,22 @@ impl RecordCounter {
 
     /// The count now (blocking).
     fn count_now(&self) -> anyhow::Result<u64> {
+        // Topics the gateway has just created may not have a leader yet:
+        // the broker answers "not leader" for a moment, then counts.
+        let mut tries = 0;
+        loop {
+            match self.count_once() {
+                Err(e) if tries < 20 => {
+                    tries += 1;
+                    eprintln!("bench: counting records: {e}; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    fn count_once(&self) -> anyhow::Result<u64> {
         let mut total = 0i64;
         for t in &self.topics {
             let md = self
