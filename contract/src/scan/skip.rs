@@ -112,7 +112,7 @@ impl Open {
     }
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     /// Skips one whole value, measuring it into `shape`; `depth` is the
     /// nesting level of the container the value is in (0 at the top).
     /// `None` when the text is not valid JSON.
@@ -178,6 +178,17 @@ impl Reader<'_> {
             }
             return Some(());
         }
+    }
+
+    /// Skips one whole value as [`Reader::skip_value`] does and returns its
+    /// text, without the whitespace around it. Whitespace inside it is
+    /// reported by the next [`Reader::take_spaced`].
+    pub fn raw_value(&mut self, depth: usize, shape: &mut Shape) -> Option<&'a str> {
+        self.skip_space();
+        let from = self.at;
+        self.take_spaced();
+        self.skip_value(depth, shape)?;
+        Some(self.since(from))
     }
 
     /// A member's key and its colon, the key measured.

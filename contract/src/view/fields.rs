@@ -83,13 +83,7 @@ pub fn read_event<'a>(r: &mut Reader<'a>, mut shape: Shape) -> Option<ScannedEve
     let mut first = true;
     while let Some(key) = r.next_key(&mut first)? {
         shape.string(key.len_as_written());
-        let value_start = {
-            r.skip_space();
-            r.position()
-        };
-        r.take_spaced();
-        r.skip_value(1, &mut shape)?;
-        let value = r.since(value_start);
+        let value = r.raw_value(1, &mut shape)?;
         let compact = !r.take_spaced();
         let Some(key) = key.decode() else {
             form = Form::Malformed;

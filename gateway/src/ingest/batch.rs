@@ -200,13 +200,8 @@ fn read_fast<'a>(text: &'a str, limits: &LimitsConfig) -> Option<Fields<'a>> {
             fields.batch = events(&mut r, limits, &mut fields.count)?;
             continue;
         }
-        let from = {
-            r.skip_space();
-            r.position()
-        };
-        r.skip_value(0, &mut Shape::unlimited())?;
         // As serde_json reads an `Option`: `null` is absent.
-        let value = r.since(from);
+        let value = r.raw_value(0, &mut Shape::unlimited())?;
         let present = (value != "null").then_some(value);
         match slot {
             1 => fields.sent_at = present,
