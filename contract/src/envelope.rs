@@ -54,6 +54,12 @@ pub mod header {
     /// `true` when the app has no schema for this event and its policy is to
     /// accept such events unvalidated (to the unvalidated topic).
     pub const UNVALIDATED: &str = "tb-unvalidated";
+    /// What the gateway found out about the sender, as one flat compact
+    /// JSON object (absent if nothing): `ip` (as the app's privacy rules
+    /// keep it), `country`, `region`, `city`, `postalCode`, `timeZone`,
+    /// `asn`, `asOrg`, `browser`, `browserVersion`, `os`, `osVersion`,
+    /// `device`, and `bot: true` for flagged traffic.
+    pub const ENRICHMENT: &str = "tb-enrichment";
 
     /// Not an envelope header: marks a heartbeat record (no event) the
     /// gateway writes to each partition of a quiet topic, so consumers that
@@ -83,12 +89,13 @@ pub mod header {
             CONTEXT => 14,
             EXTRA => 15,
             UNVALIDATED => 16,
+            ENRICHMENT => 17,
             _ => return None,
         })
     }
 
     /// Every header name, in the order the gateway writes them.
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 18] = [
         EVENT_TYPE,
         EVENT_NAME,
         MESSAGE_ID,
@@ -106,6 +113,7 @@ pub mod header {
         CONTEXT,
         EXTRA,
         UNVALIDATED,
+        ENRICHMENT,
     ];
 }
 
@@ -209,6 +217,8 @@ pub struct Envelope {
     pub extra: Option<String>,
     /// Accepted without a schema by the app's unregistered-event policy.
     pub unvalidated: bool,
+    /// The gateway's enrichment object, compact JSON.
+    pub enrichment: Option<String>,
 }
 
 /// Why a record's headers could not be read as an envelope.
@@ -254,6 +264,7 @@ impl Envelope {
             context: self.context.as_deref(),
             extra: self.extra.as_deref(),
             unvalidated: self.unvalidated,
+            enrichment: self.enrichment.as_deref(),
         }
     }
 
@@ -290,6 +301,7 @@ pub struct EnvelopeRef<'h> {
     pub context: Option<&'h str>,
     pub extra: Option<&'h str>,
     pub unvalidated: bool,
+    pub enrichment: Option<&'h str>,
 }
 
 impl<'h> EnvelopeRef<'h> {
@@ -352,6 +364,7 @@ impl<'h> EnvelopeRef<'h> {
             context: get(header::CONTEXT),
             extra: get(header::EXTRA),
             unvalidated: get(header::UNVALIDATED) == Some("true"),
+            enrichment: get(header::ENRICHMENT),
         })
     }
 
@@ -400,6 +413,7 @@ impl<'h> EnvelopeRef<'h> {
             (header::CONTEXT, self.context),
             (header::EXTRA, self.extra),
             (header::UNVALIDATED, self.unvalidated.then_some("true")),
+            (header::ENRICHMENT, self.enrichment),
         ];
         for (name, value) in optional {
             if let Some(v) = value {
@@ -429,6 +443,7 @@ impl<'h> EnvelopeRef<'h> {
             context: own(self.context),
             extra: own(self.extra),
             unvalidated: self.unvalidated,
+            enrichment: own(self.enrichment),
         }
     }
 }
@@ -483,6 +498,7 @@ mod tests {
             context: Some(r#"{"os":{"name":"iOS"}}"#.into()),
             extra: Some(r#"{"sessionId":1}"#.into()),
             unvalidated: false,
+            enrichment: Some(r#"{"ip":"203.0.113.0","country":"DE"}"#.into()),
         };
         let headers = env.to_headers();
         assert!(!headers.iter().any(|(n, _)| *n == header::SENT_AT));

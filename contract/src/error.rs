@@ -66,6 +66,9 @@ error_codes! {
     KafkaUnavailable = "kafka_unavailable",
     /// A bug. Never expected; reported so it can be found.
     Internal = "internal",
+    /// An admin action needs configuration this gateway lacks (for
+    /// suppressions: `privacy.suppression_file`).
+    NotConfigured = "not_configured",
 
     // ---- event-level ----
     /// The batch element is not a JSON object.
@@ -116,6 +119,7 @@ impl ErrorCode {
             RateLimited => 429,
             NotFound => 404,
             MethodNotAllowed => 405,
+            NotConfigured => 409,
             PayloadTooLarge | DecompressedTooLarge | TooManyEvents | EventTooLarge
             | StringTooLong => 413,
             UnsupportedEncoding => 415,

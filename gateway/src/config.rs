@@ -5,6 +5,10 @@
 //! runs at start-up and reports every problem at once, naming the field.
 //! `gateway/tributary.example.toml` is the annotated reference copy.
 
+mod edge;
+
+pub use edge::*;
+
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -44,6 +48,10 @@ pub struct Config {
     pub keys: Vec<WriteKeyConfig>,
     /// `[log]`: log format and filter.
     pub log: LogConfig,
+    /// `[enrichment]`: client IP, user agent, geo and bots on every event.
+    pub enrichment: EnrichmentConfig,
+    /// `[privacy]`: per-app privacy rules and suppression.
+    pub privacy: PrivacyConfig,
 }
 
 /// `[server]`
@@ -70,6 +78,11 @@ pub struct ServerConfig {
     /// Largest request head (request line and headers), in bytes; larger
     /// gets 431. Default `16384`.
     pub max_header_bytes: usize,
+    /// Proxies (CIDRs, or single addresses) whose `Forwarded` /
+    /// `X-Forwarded-For` is believed: the client is the rightmost hop that
+    /// is not one of them. Empty (the default): the connection's peer is
+    /// the client, whatever the headers say.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +95,7 @@ impl Default for ServerConfig {
             body_timeout_ms: 30_000,
             max_headers: 64,
             max_header_bytes: 16 << 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -441,9 +455,9 @@ pub struct RateLimitsConfig {
     pub ip_requests_per_second: u32,
     /// Burst of requests per client IP. Default `400`.
     pub ip_requests_burst: u32,
-    /// Take the client IP from the first `X-Forwarded-For` address (only
-    /// behind a proxy that sets it). Default `false`.
-    pub trust_forwarded_for: bool,
+    /// Removed: it took the first `X-Forwarded-For` hop, which any client
+    /// can write. Setting it is an error naming `server.trusted_proxies`.
+    pub trust_forwarded_for: Option<bool>,
 }
 
 impl Default for RateLimitsConfig {
@@ -455,7 +469,7 @@ impl Default for RateLimitsConfig {
             key_events_burst: 200_000,
             ip_requests_per_second: 200,
             ip_requests_burst: 400,
-            trust_forwarded_for: false,
+            trust_forwarded_for: None,
         }
     }
 }
@@ -619,6 +633,12 @@ pub struct WriteKeyConfig {
     /// `admission::signature`.
     #[serde(default)]
     pub hmac_secret: Option<String>,
+    /// The key of a server library sending on behalf of its users: the
+    /// `context.ip` and `context.userAgent` its events carry are the end
+    /// user's and are kept (and enriched) instead of the sending server's
+    /// own address and agent. Default `false`.
+    #[serde(default)]
+    pub server_side: bool,
 }
 
 /// Log output format.
@@ -648,6 +668,16 @@ impl Default for LogConfig {
             filter: "info".into(),
         }
     }
+}
+
+/// A network as configured: a CIDR (`10.0.0.0/8`, `fd00::/8`) or a single
+/// address (`192.0.2.1`, taken as its /32 or /128).
+pub fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    let t = text.trim();
+    t.parse::<ipnet::IpNet>()
+        .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(|n| n.trunc())
+        .map_err(|_| format!("{text:?} is not an address or a CIDR network"))
 }
 
 /// The write key `--dev` accepts when the configuration lists none.
@@ -807,6 +837,46 @@ impl Config {
                 && let Err(e) = check_topic_name(t)
             {
                 bad(format!("routing.routes[{i}].topic: {e}"));
+            }
+        }
+        if self.rate_limits.trust_forwarded_for.is_some() {
+            bad("rate_limits.trust_forwarded_for was removed: it believed the first X-Forwarded-For hop, which clients forge; list your proxies in server.trusted_proxies instead".into());
+        }
+        for (i, p) in self.server.trusted_proxies.iter().enumerate() {
+            if let Err(e) = parse_network(p) {
+                bad(format!("server.trusted_proxies[{i}]: {e}"));
+            }
+        }
+        for (i, p) in self.enrichment.bot_networks.iter().enumerate() {
+            if let Err(e) = parse_network(p) {
+                bad(format!("enrichment.bot_networks[{i}]: {e}"));
+            }
+        }
+        let e = &self.enrichment;
+        for (name, path) in [
+            ("geo_city_db", &e.geo_city_db),
+            ("geo_asn_db", &e.geo_asn_db),
+        ] {
+            if let Some(p) = path
+                && !p.is_file()
+            {
+                bad(format!("enrichment.{name}: {} is not a file", p.display()));
+            }
+        }
+        if e.geo_reload_poll_secs == 0 || self.privacy.poll_secs == 0 {
+            bad("enrichment.geo_reload_poll_secs and privacy.poll_secs must be at least 1".into());
+        }
+        if self
+            .privacy
+            .admin_token
+            .as_deref()
+            .is_some_and(|t| t.len() < 16)
+        {
+            bad("privacy.admin_token must be at least 16 characters".into());
+        }
+        for (app, rules) in &self.privacy.apps {
+            for p in rules.check(&format!("privacy.apps.{app}")) {
+                bad(p);
             }
         }
         if problems.is_empty() {

@@ -7,13 +7,14 @@
 //! ```text
 //! api (listener, routes, answers)
 //!   → admission (overload, rate limits, write key, signature)
-//!   → ingest (decode → batch → per event: check → permission → route →
+//!   → ingest (decode → batch → per event: check → suppression →
+//!             enrichment and privacy → permission → route →
 //!             validate + encode → envelope headers: a RecordBatch)
 //!   → delivery (send or spool per cluster, wait for acks, dead letters) → Kafka
 //! ```
 //!
 //! Dependencies point the same way: `api` → `ingest`/`admission` →
-//! `delivery` → the contract; nothing below `api` names its state.
+//! `enrich`/`privacy` → `delivery` → the contract; nothing below `api` names its state.
 //! [`Gateway::start`] runs it in-process (tests, embedding); the
 //! `tributary-gateway` binary wraps it with a CLI and signal handling.
 
@@ -21,9 +22,12 @@ pub mod admission;
 pub mod api;
 pub mod config;
 pub mod delivery;
+pub mod enrich;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod privacy;
+mod reload;
 pub mod schemas;
 pub mod tls;
 
@@ -114,6 +118,16 @@ impl Gateway {
         if keys.has_file() {
             keys.spawn_reloader(Duration::from_secs(config.auth.keys_file_poll_secs.max(1)));
         }
+        let enricher =
+            Arc::new(enrich::Enricher::new(&config.enrichment).map_err(|e| anyhow::anyhow!(e))?);
+        if let Some(geo) = enricher.geo() {
+            geo.spawn_reload(Duration::from_secs(
+                config.enrichment.geo_reload_poll_secs.max(1),
+            ));
+        }
+        let privacy =
+            Arc::new(privacy::Privacy::load(&config.privacy).map_err(|e| anyhow::anyhow!(e))?);
+        privacy.spawn_reloader();
         let ip_limiter = IpLimiter::new(
             config.rate_limits.ip_requests_per_second,
             config.rate_limits.ip_requests_burst,
@@ -140,6 +154,8 @@ impl Gateway {
             config,
             keys,
             ip_limiter,
+            enricher,
+            privacy,
             metrics,
             schemas,
             delivery,

@@ -7,6 +7,7 @@
 //!   segments, write, commit;
 //! * [`rows`] — one record → one row, through the contract library;
 //! * [`payload`] — the payload's typed columns, read in one pass;
+//! * [`enrichment`] — the gateway's geo and user-agent facts as columns;
 //! * [`segment`] — deterministic rotation and object naming (why replays
 //!   never duplicate);
 //! * [`parquet_out`] — rows → Arrow columns → Parquet;
@@ -17,6 +18,7 @@
 //! * [`config`] — the TOML configuration.
 
 pub mod config;
+pub mod enrichment;
 pub mod health;
 pub mod metrics;
 pub mod offload;

@@ -8,6 +8,8 @@
 //!   `user_id`, `anonymous_id`, `session_id`, `app_version`, `context`,
 //!   `custom_attributes`, `extra` as JSON text, and `kafka_topic`,
 //!   `kafka_partition`, `kafka_offset`);
+//! * the gateway's enrichment as typed columns (`ip`, `geo_*`, `ua_*`,
+//!   `is_bot`: [`crate::enrichment`]);
 //! * the payload's schema-declared properties as typed columns named
 //!   `p_<property>` — string, int64, double, boolean; declared nested
 //!   objects and arrays as JSON text;
@@ -19,6 +21,7 @@
 //! timestamps in the file), which is what makes replays rewrite identical
 //! objects.
 
+use crate::enrichment::EnrichmentColumns;
 use crate::payload::{Cell, ColumnType, Layout};
 use crate::rows::{DeadLetterRow, ErrorRow, EventRow};
 use arrow_array::builder::{
@@ -132,6 +135,7 @@ pub struct EventColumns {
     custom_attributes: StringBuilder,
     extra: StringBuilder,
     kafka_offset: Int64Builder,
+    enrichment: EnrichmentColumns,
     payload: Vec<PayloadColumn>,
     payload_rest: StringBuilder,
 }
@@ -173,6 +177,7 @@ impl EventColumns {
             custom_attributes: StringBuilder::new(),
             extra: StringBuilder::new(),
             kafka_offset: Int64Builder::new(),
+            enrichment: EnrichmentColumns::default(),
             payload,
             payload_rest: StringBuilder::new(),
         }
@@ -209,6 +214,7 @@ impl EventColumns {
         self.custom_attributes.append_option(r.custom_attributes);
         self.extra.append_option(r.extra.as_deref());
         self.kafka_offset.append_value(r.offset);
+        self.enrichment.push(r.enrichment);
         for (i, col) in self.payload.iter_mut().enumerate() {
             col.push(r.payload.cells.get(i).and_then(Option::as_ref));
         }
@@ -270,6 +276,7 @@ impl EventColumns {
             Arc::new(partitions),
             Arc::new(self.kafka_offset.finish()),
         ];
+        self.enrichment.finish(&mut fields, &mut columns);
         // Typed payload columns, then the undeclared rest.
         for ((name, _), col) in self.layout.columns.iter().zip(&mut self.payload) {
             let (dt, array) = col.finish();

@@ -77,6 +77,8 @@ pub struct EventRow<'a> {
     pub custom_attributes: Option<&'a str>,
     /// Other top-level fields JSON.
     pub extra: Option<Cow<'a, str>>,
+    /// The gateway's enrichment (`tb-enrichment`, JSON), when present.
+    pub enrichment: Option<&'a str>,
     /// The payload columns of the event's schema version.
     pub layout: Arc<Layout>,
     /// The payload (properties or traits), split by `layout`.
@@ -435,6 +437,7 @@ impl Decoder {
             context,
             custom_attributes: env.custom_attributes,
             extra,
+            enrichment: env.enrichment,
             layout,
             payload,
         })
@@ -485,6 +488,7 @@ mod tests {
             context: context.map(str::to_owned),
             extra: extra.map(str::to_owned),
             unvalidated: schema_id.is_none(),
+            enrichment: None,
         }
     }
 

@@ -277,6 +277,7 @@ mod tests {
             context: None,
             custom_attributes: None,
             extra: None,
+            enrichment: None,
             layout: Default::default(),
             payload: Default::default(),
         })

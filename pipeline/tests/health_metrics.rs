@@ -47,6 +47,7 @@ fn event(
         context: None,
         custom_attributes: None,
         extra: None,
+        enrichment: None,
         layout,
         payload,
     }

@@ -35,6 +35,12 @@ impl<'a> JsonStr<'a> {
         self.raw.len()
     }
 
+    /// The characters between the quotes, escapes as written: what to
+    /// paste to write the same string again.
+    pub fn as_written(&self) -> &'a str {
+        self.raw
+    }
+
     /// The decoded string; borrowed unless it has escapes. `None` for an
     /// escape JSON does not allow (a lone surrogate, say).
     #[inline]
@@ -92,6 +98,12 @@ impl<'a> Reader<'a> {
     /// The byte offset the reader is at.
     pub fn position(&self) -> usize {
         self.at
+    }
+
+    /// Moves to byte offset `at` (one [`Reader::position`] gave), to read
+    /// a value again.
+    pub fn seek(&mut self, at: usize) {
+        self.at = at.min(self.text.len());
     }
 
     /// The text from `from` to the reader's position.

@@ -40,6 +40,9 @@ pub struct Principal {
     pub events: Option<Limiter>,
     /// HMAC secret: requests with this key must be signed.
     pub hmac_secret: Option<Vec<u8>>,
+    /// A server library's key (`server_side`): its events' `context.ip`
+    /// and `context.userAgent` are its end users'.
+    pub server_side: bool,
 }
 
 impl Principal {
@@ -89,6 +92,7 @@ impl WriteKeys {
                         k.events_burst.unwrap_or(limits.key_events_burst),
                     ),
                     hmac_secret: k.hmac_secret.as_ref().map(|s| s.as_bytes().to_vec()),
+                    server_side: k.server_side,
                 };
                 Some((d, Arc::new(p)))
             })

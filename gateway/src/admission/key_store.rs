@@ -59,34 +59,11 @@ impl KeyStore {
     /// Starts the task that reloads the keys file on SIGHUP and when it
     /// changes (polled every `poll`); it ends when the store is dropped.
     pub fn spawn_reloader(self: &Arc<Self>, poll: std::time::Duration) {
-        let store = Arc::downgrade(self);
-        tokio::spawn(async move {
-            #[cfg(unix)]
-            let mut hup =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-            let mut tick = tokio::time::interval(poll);
-            loop {
-                #[cfg(unix)]
-                let signalled = async {
-                    match hup.as_mut() {
-                        Some(h) => {
-                            h.recv().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
-                #[cfg(not(unix))]
-                let signalled = std::future::pending::<()>();
-                let by_signal = tokio::select! {
-                    _ = tick.tick() => false,
-                    () = signalled => true,
-                };
-                let Some(store) = store.upgrade() else { break };
-                if by_signal {
-                    store.reload_logged("SIGHUP");
-                } else {
-                    store.reload_if_changed();
-                }
+        crate::reload::spawn_watch(Arc::downgrade(self), poll, |store, by_signal| {
+            if by_signal {
+                store.reload_logged("SIGHUP");
+            } else {
+                store.reload_if_changed();
             }
         });
     }

@@ -1,6 +1,7 @@
 //! Admission: deciding whether a request may enter, before and while its
 //! body is read.
 //!
+//! * [`client_ip`] — the client's address, through trusted proxies only;
 //! * [`overload`] — bounded requests and bytes in progress, load shedding;
 //! * [`auth`] — write keys (hashed, constant-time), per-key bindings;
 //! * [`key_store`] — the keys in force, reloaded on SIGHUP or file change;
@@ -8,6 +9,7 @@
 //! * [`signature`] — optional HMAC request signing with a replay window.
 
 pub mod auth;
+pub mod client_ip;
 pub mod key_store;
 pub mod overload;
 pub mod rate_limit;

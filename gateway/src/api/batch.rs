@@ -23,6 +23,7 @@ use crate::delivery::record::RecordBatch;
 use crate::error::RequestError;
 use crate::ingest::batch::{self, BatchRoute, RawBatch};
 use crate::ingest::decode;
+use crate::ingest::edge::Edge;
 use crate::ingest::record::{Decider, Rules, Sender};
 use crate::metrics::{EventLabels, LimitLabels};
 use bytes::Bytes;
@@ -83,20 +84,11 @@ fn limited(state: &AppState, l: Limited) -> RequestError {
     e
 }
 
-/// The client's address: the connection's peer, or the first
-/// `X-Forwarded-For` hop when the gateway is told to trust it.
+/// The client's address (`admission::client_ip`): the one answer both
+/// the per-IP limit and `context.ip` use.
 fn client_ip(state: &AppState, parts: &http::request::Parts) -> Option<IpAddr> {
-    if state.config.rate_limits.trust_forwarded_for
-        && let Some(ip) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(ip);
-    }
-    parts.extensions.get::<Peer>().map(|p| p.0.ip())
+    let peer = parts.extensions.get::<Peer>()?.0.ip();
+    Some(state.proxies.client(peer, &parts.headers))
 }
 
 async fn accept<B>(
@@ -134,7 +126,8 @@ where
     })?;
 
     // Who is asking, and within which limits.
-    if let (Some(limiter), Some(ip)) = (&state.ip_limiter, client_ip(state, parts)) {
+    let client = client_ip(state, parts);
+    if let (Some(limiter), Some(ip)) = (&state.ip_limiter, client) {
         limiter.check(ip).map_err(|l| limited(state, l))?;
     }
     let keys = state.keys.current();
@@ -244,7 +237,14 @@ where
         },
     };
 
-    let outcome = deliver(state, &principal, &batch, time::now()).await;
+    let request_agent = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let origin = Origin {
+        client_ip: client,
+        request_agent,
+    };
+    let outcome = deliver(state, &principal, &batch, origin, time::now()).await;
     m.accepted_events
         .inc_by((outcome.accepted + outcome.acked + outcome.acked_spooled) as u64);
     for r in &outcome.rejected {
@@ -281,6 +281,9 @@ struct Outcome {
     acked: usize,
     /// Broker-mode events made durable in the spool (answered 200 too).
     acked_spooled: usize,
+    /// Dropped at the edge (suppressed ids, bots): answered as accepted,
+    /// since a retry would be dropped again.
+    dropped: usize,
     rejected: Vec<EventRejection>,
 }
 
@@ -302,6 +305,7 @@ impl Outcome {
             accepted: settled.accepted,
             acked: settled.acked,
             acked_spooled: settled.acked_spooled,
+            dropped: 0,
             rejected,
         };
         if settled.overdue {
@@ -327,12 +331,21 @@ impl Outcome {
     }
 }
 
+/// Where a request came from, as far as its events' enrichment goes.
+#[derive(Clone, Copy)]
+struct Origin<'r> {
+    client_ip: Option<IpAddr>,
+    request_agent: Option<&'r str>,
+}
+
 /// Decides every event's record, then sends them and the dead letters of
-/// the events rejected for good.
+/// the events rejected for good (with the app's privacy rules applied to
+/// them too).
 async fn deliver(
     state: &AppState,
     principal: &Principal,
     batch: &RawBatch<'_>,
+    origin: Origin<'_>,
     received_at: Timestamp,
 ) -> Outcome {
     let config = &state.config;
@@ -348,7 +361,17 @@ async fn deliver(
         allowed_events: principal.allowed_events.as_ref(),
         unregistered: config.schemas.unregistered_policy(&principal.app_id),
     };
-    let mut decider = Decider::new(rules, sender, received_at);
+    let privacy = state.privacy.current();
+    let policy = privacy.policy(&principal.app_id).map(|p| &**p);
+    let edge = Edge {
+        enricher: &state.enricher,
+        policy,
+        suppressed: privacy.suppressed(&principal.app_id).map(|s| &**s),
+        server_side: principal.server_side,
+        client_ip: origin.client_ip,
+        request_agent: origin.request_agent,
+    };
+    let mut decider = Decider::new(rules, sender, received_at).with_edge(edge);
     let mut records = RecordBatch::with_capacity(batch.events.len(), 640);
     let mut rejected = Vec::new();
     for (index, event) in batch.events.iter().enumerate() {
@@ -359,15 +382,44 @@ async fn deliver(
             tokio::task::yield_now().await;
         }
     }
+    let mut dropped = 0;
+    for (why, n) in decider.dropped() {
+        dropped += n;
+        state
+            .metrics
+            .events
+            .get_or_create(&EventLabels {
+                outcome: "dropped",
+                code: why.as_str(),
+            })
+            .inc_by(*n as u64);
+    }
     let max = config.limits.max_event_bytes;
+    // Scrubbed copies of the dead letters, when the app has rules: the
+    // raw event and the message (which may quote a value) both.
+    let scrubbed: Vec<Option<(String, String)>> = rejected
+        .iter()
+        .map(|r| {
+            let p = policy.filter(|_| !r.retryable)?;
+            let raw = batch.events.get(r.index)?.text;
+            Some(crate::privacy::scrub_rejected(p, raw, &r.message))
+        })
+        .collect();
     let dead: Vec<Rejected<'_>> = rejected
         .iter()
-        .filter(|r| !r.retryable)
-        .filter_map(|r| {
-            let raw = batch.events.get(r.index)?.text.as_bytes();
+        .zip(&scrubbed)
+        .filter(|(r, _)| !r.retryable)
+        .filter_map(|(r, clean)| {
+            let (raw, message) = match clean {
+                Some((raw, message)) => (raw.as_bytes(), message.as_str()),
+                None => (
+                    batch.events.get(r.index)?.text.as_bytes(),
+                    r.message.as_str(),
+                ),
+            };
             let why = Why {
                 reason: r.code.as_str(),
-                message: &r.message,
+                message,
                 stage: "validation",
                 topic: "",
                 truncated: false,
@@ -379,14 +431,16 @@ async fn deliver(
         })
         .collect();
     let settled = state.delivery.send(&records, &dead).await;
-    Outcome::new(batch.events.len(), rejected, settled)
+    let mut outcome = Outcome::new(batch.events.len(), rejected, settled);
+    outcome.dropped = dropped;
+    outcome
 }
 
 /// The status and body of a processed request, or the error that replaces
 /// them when nothing could be accepted for a retryable reason (503) or the
 /// single event of a `/v1/<kind>` request was rejected.
 fn respond(route: BatchRoute, out: Outcome) -> Result<(StatusCode, Bytes), RequestError> {
-    let accepted = out.accepted + out.acked + out.acked_spooled;
+    let accepted = out.accepted + out.acked + out.acked_spooled + out.dropped;
     if accepted == 0 && !out.rejected.is_empty() && out.rejected.iter().all(|r| r.retryable) {
         let code = if out.rejected.iter().any(|r| r.code == ErrorCode::QueueFull) {
             ErrorCode::Overloaded

@@ -11,20 +11,25 @@
 //! | `GET /readyz` | ready for traffic (not shutting down) |
 //! | `GET /stats` | delivery counters as JSON |
 //! | `GET /metrics` | Prometheus text exposition |
+//! | `POST /admin/suppressions` | [`admin`]: suppress a user or anonymous id (admin token) |
 //! | `GET /schemas/ids/{id}`, `GET /subjects[/{s}/versions[/{v}[/schema]]]` | [`registry`]: the Confluent Schema Registry read API |
 
+pub mod admin;
 pub mod batch;
 pub mod idempotency;
 pub mod registry;
 pub mod server;
 
+use crate::admission::client_ip::TrustedProxies;
 use crate::admission::key_store::KeyStore;
 use crate::admission::{IpLimiter, Overload};
 use crate::config::Config;
 use crate::delivery::Delivery;
+use crate::enrich::Enricher;
 use crate::error::RequestError;
 use crate::ingest::batch::BatchRoute;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels, route_label};
+use crate::privacy::Privacy;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -41,6 +46,12 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Requests-per-second limiter per client IP (`None` when off).
     pub ip_limiter: Option<Arc<IpLimiter>>,
+    /// Whose `Forwarded` / `X-Forwarded-For` is believed.
+    pub proxies: TrustedProxies,
+    /// User agent, geo and bot enrichment.
+    pub enricher: Arc<Enricher>,
+    /// Per-app privacy rules and suppressions (reloadable).
+    pub privacy: Arc<Privacy>,
     /// Work-in-progress bounds and load shedding.
     pub overload: Overload,
     /// Prometheus metrics.
@@ -68,6 +79,10 @@ pub struct Parts {
     pub keys: Arc<KeyStore>,
     /// The per-IP limiter, when on.
     pub ip_limiter: Option<Arc<IpLimiter>>,
+    /// The enrichment stages.
+    pub enricher: Arc<Enricher>,
+    /// The privacy rules.
+    pub privacy: Arc<Privacy>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Registered schemas, when validation is on.
@@ -93,6 +108,16 @@ impl AppState {
             schemas: parts.schemas,
             keys: parts.keys,
             ip_limiter: parts.ip_limiter,
+            proxies: TrustedProxies::new(
+                config
+                    .server
+                    .trusted_proxies
+                    .iter()
+                    .filter_map(|p| crate::config::parse_network(p).ok())
+                    .collect(),
+            ),
+            enricher: parts.enricher,
+            privacy: parts.privacy,
             metrics: parts.metrics,
             delivery: parts.delivery,
             shutting_down: AtomicBool::new(false),
@@ -129,6 +154,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/subjects/{subject}/versions"),
     ("GET", "/subjects/{subject}/versions/{version}"),
     ("GET", "/subjects/{subject}/versions/{version}/schema"),
+    ("POST", "/admin/suppressions"),
 ];
 
 /// The connecting client's address, set by the server on each request.
@@ -196,6 +222,15 @@ where
         && let Some(resp) = registry::handle(state, path, parts.uri.query())
     {
         return resp;
+    }
+    if path == "/admin/suppressions" {
+        return match parts.method {
+            Method::POST => admin::suppress(state, &parts, body)
+                .await
+                .unwrap_or_else(not_found),
+            _ if state.config.privacy.admin_token.is_some() => method_not_allowed(),
+            _ => not_found(),
+        };
     }
     match (&parts.method, path) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),

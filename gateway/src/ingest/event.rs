@@ -5,7 +5,7 @@
 //! it is never written for one).
 
 use super::batch::RawBatch;
-use super::enrich;
+use super::stamps;
 use crate::config::LimitsConfig;
 use tributary_contract::ErrorCode;
 use tributary_contract::time::Timestamp;
@@ -29,19 +29,19 @@ pub fn check<'a>(
         });
     }
     let view = EventView::read(scan, batch.implied)?;
-    let stamps = enrich::stamps(&view, batch.sent_at, received_at);
+    let stamps = stamps::stamps(&view, batch.sent_at, received_at);
     Ok((view, stamps))
 }
 
 /// Appends the normalised event (the value of a record that is not
-/// schema-encoded) to `out`.
+/// schema-encoded) to `out`, its context merged over `batch_context`.
 pub fn write_normalised(
     view: &EventView<'_>,
     stamps: &Stamps,
-    batch: &RawBatch<'_>,
+    batch_context: Option<&str>,
     out: &mut Vec<u8>,
 ) -> Result<(), ViewError> {
-    view.write_payload(out, stamps, batch.context)
+    view.write_payload(out, stamps, batch_context)
         .map_err(|e| ViewError {
             code: ErrorCode::InvalidEvent,
             message: format!("cannot normalise event: {e}"),

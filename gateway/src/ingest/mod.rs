@@ -7,7 +7,9 @@
 //!   event's fields and measures its shape (`tributary_contract::view`);
 //! * then per event, in [`record::Decider::decide`]:
 //!   * [`event`] — size and shape caps, field checks, and the server's
-//!     time stamps ([`enrich`]);
+//!     time stamps ([`stamps`]);
+//!   * [`edge`] — suppression, enrichment (`crate::enrich`) and the app's
+//!     privacy rules (`crate::privacy`);
 //!   * the write key's permission and the route (`delivery::Router`);
 //!   * [`validate`] — the payload against its registered schema, written
 //!     into the record value in its schema encoding;
@@ -21,8 +23,9 @@
 pub mod batch;
 pub mod corpus;
 pub mod decode;
-pub mod enrich;
+pub mod edge;
 pub mod event;
 pub mod fuzzing;
 pub mod record;
+pub mod stamps;
 pub mod validate;

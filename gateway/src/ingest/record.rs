@@ -3,13 +3,16 @@
 //! rejection and every header is unit-tested here; delivery then only
 //! sends what was decided.
 //!
-//! Per event, in order: checks and stamps ([`event::check`]), the write
-//! key's permission, the route, validation and the value in its schema
-//! encoding ([`validate::check`]), then the envelope headers and the key.
+//! Per event, in order: checks and stamps ([`event::check`]), the edge
+//! stage (suppression, enrichment, privacy rules: [`edge`]), the write
+//! key's permission, the route, validation of what will be stored and
+//! the value in its schema encoding ([`validate::check`]), then the
+//! envelope headers and the key.
 //! Everything is written into the request's [`RecordBatch`], borrowing
 //! from the request body; a rejected event leaves nothing behind.
 
 use super::batch::RawBatch;
+use super::edge::{Dropped, Edge, EdgeStage};
 use super::event;
 use super::validate::{self, Checked, Lookup};
 use crate::config::{AckMode, LimitsConfig, UnregisteredPolicy};
@@ -70,6 +73,10 @@ pub struct Decider<'s> {
     scratch: HeaderScratch,
     /// Reused for the `tb-extra` object.
     extra: Vec<u8>,
+    /// Suppression, enrichment and privacy; `None` when all are off.
+    edge: Option<EdgeStage<'s>>,
+    /// Events dropped at the edge, by reason.
+    dropped: Vec<(Dropped, usize)>,
 }
 
 fn rejection(index: usize, code: ErrorCode, message: String) -> EventRejection {
@@ -93,6 +100,29 @@ impl<'s> Decider<'s> {
             known: Vec::new(),
             scratch: HeaderScratch::default(),
             extra: Vec::with_capacity(64),
+            edge: None,
+            dropped: Vec::new(),
+        }
+    }
+
+    /// Runs the edge stage described by `edge` on every event (unless it
+    /// has nothing to do).
+    pub fn with_edge(mut self, edge: Edge<'s>) -> Decider<'s> {
+        let stage = EdgeStage::new(edge);
+        self.edge = stage.is_on().then_some(stage);
+        self
+    }
+
+    /// Events dropped at the edge so far, by reason: answered as accepted
+    /// (the client must not retry them) but not sent.
+    pub fn dropped(&self) -> &[(Dropped, usize)] {
+        &self.dropped
+    }
+
+    fn count_drop(&mut self, why: Dropped) {
+        match self.dropped.iter_mut().find(|(d, _)| *d == why) {
+            Some((_, n)) => *n += 1,
+            None => self.dropped.push((why, 1)),
         }
     }
 
@@ -120,7 +150,8 @@ impl<'s> Decider<'s> {
     }
 
     /// Decides event `index` of `batch` (as read: `event`): appends its
-    /// record to `out`, or returns why it is rejected.
+    /// record to `out`, or returns why it is rejected. An event dropped at
+    /// the edge appends nothing and is counted in [`Decider::dropped`].
     pub fn decide<'b>(
         &mut self,
         batch: &RawBatch<'b>,
@@ -130,6 +161,28 @@ impl<'s> Decider<'s> {
     ) -> Result<(), EventRejection> {
         let (view, stamps) = event::check(event, batch, self.rules.limits, self.received_at)
             .map_err(|e| rejection(index, e.code, e.message))?;
+        let applied = match &mut self.edge {
+            None => None,
+            Some(stage) => {
+                let context = view
+                    .context_json(batch.compact_context.as_deref())
+                    .ok()
+                    .flatten();
+                match stage.apply(&view, context.as_deref()) {
+                    Ok(a) => Some(a),
+                    Err(why) => {
+                        self.count_drop(why);
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        // From here on the event is what will be stored; its context is
+        // already merged with the batch's when the edge stage ran.
+        let (view, batch_context, compact_batch_context) = match &applied {
+            Some(a) => (a.onto(view), None, None),
+            None => (view, batch.context, batch.compact_context.as_deref()),
+        };
         let name = view.routing_name();
         let (allowed, resolved) = self.known(name);
         if !allowed {
@@ -184,14 +237,13 @@ impl<'s> Decider<'s> {
                 (
                     Some(schema_id),
                     encoding,
-                    view.context_json(batch.compact_context.as_deref())
-                        .ok()
-                        .flatten(),
+                    view.context_json(compact_batch_context).ok().flatten(),
                     view.write_extra_fields(&mut self.extra).unwrap_or(false),
                 )
             }
             Checked::NoRegistry | Checked::Unvalidated => {
-                if let Err(e) = event::write_normalised(&view, &stamps, batch, out.buffer()) {
+                if let Err(e) = event::write_normalised(&view, &stamps, batch_context, out.buffer())
+                {
                     out.roll_back(mark);
                     return Err(rejection(index, e.code, e.message));
                 }
@@ -219,6 +271,7 @@ impl<'s> Decider<'s> {
                 .then(|| std::str::from_utf8(&self.extra).ok())
                 .flatten(),
             unvalidated: checked == Checked::Unvalidated,
+            enrichment: applied.as_ref().and_then(|a| a.enrichment.as_deref()),
         };
         envelope.write_headers(&mut self.scratch, |name, value| out.header(name, value));
         let key = out.push_bytes(view.partition_key().as_bytes());

@@ -1,4 +1,4 @@
-//! Enrichment: server receipt time and clock-skew correction.
+//! The server's time stamps of an event: receipt time and clock-skew correction.
 //!
 //! Device clocks are often wrong by minutes or days. The device's own clock
 //! is consistent with itself, though, so the gap between when an event

@@ -1,0 +1,46 @@
+//! The one loop behind every file the gateway reloads without a restart
+//! (keys, privacy rules and suppressions, geo databases): check on a
+//! timer and, on Unix, on SIGHUP.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+/// Calls `check(target, by_signal)` every `poll` and on each SIGHUP,
+/// until `target` is dropped. `by_signal` says a SIGHUP asked for it (read
+/// again even if unchanged); otherwise the callee reloads only what
+/// changed.
+pub fn spawn_watch<T: Send + Sync + 'static>(
+    target: Weak<T>,
+    poll: Duration,
+    check: impl Fn(&T, bool) + Send + 'static,
+) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut tick = tokio::time::interval(poll);
+        tick.tick().await;
+        loop {
+            #[cfg(unix)]
+            let signalled = async {
+                match hup.as_mut() {
+                    Some(h) => {
+                        h.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let signalled = std::future::pending::<()>();
+            let by_signal = tokio::select! {
+                _ = tick.tick() => false,
+                () = signalled => true,
+            };
+            let Some(target) = target.upgrade() else {
+                break;
+            };
+            // The files are small (a geo database is only mapped), so the
+            // check runs on the runtime like any short task.
+            check(&target, by_signal);
+        }
+    });
+}
