@@ -303,17 +303,25 @@ pub struct GatewayProcess {
     pub child: std::process::Child,
     /// Its listening address.
     pub addr: SocketAddr,
+    /// Every line it has printed (its JSON log) so far.
+    pub output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl GatewayProcess {
     /// Starts the binary with `--config path` and waits for its address.
     pub fn start(config: &std::path::Path) -> GatewayProcess {
+        GatewayProcess::start_with(config, &[])
+    }
+
+    /// [`GatewayProcess::start`] with extra environment (`RUST_LOG`, say).
+    pub fn start_with(config: &std::path::Path, env: &[(&str, &str)]) -> GatewayProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(gateway_binary())
             .args(["--config", config.to_str().expect("utf-8 path")])
             .env("TRIBUTARY_LOG_FORMAT", "json")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn gateway");
         let out = child.stdout.take().expect("stdout");
@@ -326,8 +334,25 @@ impl GatewayProcess {
             .parse()
             .expect("address");
         // Keep reading: a closed pipe would fail the gateway's later prints.
-        std::thread::spawn(move || for _ in lines {});
-        GatewayProcess { child, addr }
+        let output = std::sync::Arc::new(std::sync::Mutex::new(vec![line]));
+        let keep = output.clone();
+        std::thread::spawn(move || {
+            for l in lines.map_while(Result::ok) {
+                keep.lock().expect("log lines").push(l);
+            }
+        });
+        let err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let keep = output.clone();
+        std::thread::spawn(move || {
+            for l in err.lines().map_while(Result::ok) {
+                keep.lock().expect("log lines").push(l);
+            }
+        });
+        GatewayProcess {
+            child,
+            addr,
+            output,
+        }
     }
 
     /// Peak resident memory of the process so far, in KiB (VmHWM).
