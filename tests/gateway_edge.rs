@@ -218,10 +218,12 @@ async fn the_per_ip_limit_keys_on_the_same_address_whatever_a_client_prepends() 
     let http = HttpClient::new(gw.local_addr());
     let go = |id: &'static str, xff: &'static str| {
         let http = http.clone();
+        // Buffered answers in milliseconds, well inside the limiter's
+        // one-second period (a first broker-mode answer can take longer).
         async move {
             send(
                 &http,
-                KEY_BROKER,
+                KEY_BUFFERED,
                 event(id, json!({})),
                 &[("x-forwarded-for", xff)],
             )
@@ -229,12 +231,12 @@ async fn the_per_ip_limit_keys_on_the_same_address_whatever_a_client_prepends() 
             .status
         }
     };
-    assert_eq!(go("l1", "6.6.6.6, 198.51.100.7").await, 200);
+    assert_eq!(go("l1", "6.6.6.6, 198.51.100.7").await, 202);
     // A different forged first hop: the first-hop rule gave a fresh key.
     assert_eq!(go("l2", "7.7.7.7, 198.51.100.7").await, 429);
     assert_eq!(
         go("l3", "198.51.100.8").await,
-        200,
+        202,
         "another client has its own budget"
     );
     gw.shutdown().await.unwrap();
@@ -371,4 +373,72 @@ fn toml_section(text: &str) -> tributary_gateway::config::AppPrivacyConfig {
     let whole = format!("[privacy.apps.x]\n{text}\n");
     let mut c = tributary_gateway::config::Config::parse(&whole).unwrap();
     c.privacy.apps.remove("x").unwrap()
+}
+
+#[test]
+fn check_config_reports_edge_mistakes_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str| {
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(
+            &path,
+            format!("[[keys]]\nkey = \"k\"\napp_id = \"shop\"\n{text}"),
+        )
+        .unwrap();
+        let out = std::process::Command::new(gateway_binary())
+            .args(["--config", path.to_str().unwrap(), "--check-config"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let rules = dir.path().join("privacy.toml");
+    std::fs::write(&rules, "[apps.shop]\nip = \"drop\"\n").unwrap();
+    let good = format!(
+        "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n[privacy]\nrules_file = \"{}\"\n[privacy.apps.web]\nhash_key = \"0123456789abcdef\"\npatterns = {{ email = \"hash\" }}\nrules = [{{ path = \"traits.*\", action = \"mask\" }}]\n",
+        rules.display()
+    );
+    assert_eq!(check(&good), (Some(0), String::new()));
+    for (text, named) in [
+        (
+            "[rate_limits]\ntrust_forwarded_for = true\n",
+            "server.trusted_proxies",
+        ),
+        (
+            "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+            "server.trusted_proxies[0]",
+        ),
+        (
+            "[privacy.apps.web]\nrules = [{ path = \"properties.email\", action = \"hash\" }]\n",
+            "privacy.apps.web.hash_key",
+        ),
+        (
+            "[privacy.apps.web]\nrules = [{ path = \"userId\", action = \"drop\" }]\n",
+            "privacy.apps.web.rules[0]",
+        ),
+        (
+            "[privacy.apps.web]\nrules = [{ path = \"payload.x\", action = \"mask\" }]\n",
+            "must start with one of",
+        ),
+        (
+            "[enrichment]\ngeo_city_db = \"/nonexistent/City.mmdb\"\n",
+            "enrichment.geo_city_db",
+        ),
+    ] {
+        let (code, err) = check(text);
+        assert_eq!(code, Some(2), "{text}");
+        assert!(err.contains(named), "{text}: {err}");
+    }
+    std::fs::write(&rules, "[apps.shop]\nip = \"sometimes\"\n").unwrap();
+    let (code, err) = check(&format!(
+        "[privacy]\nrules_file = \"{}\"\n",
+        rules.display()
+    ));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("privacy rules") && err.contains("sometimes"),
+        "{err}"
+    );
 }

@@ -125,6 +125,16 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     if cli.check_config {
+        // The files the configuration names are read too: a rules file
+        // that does not parse or a geo database that does not open would
+        // otherwise only show at start-up.
+        let files = tributary_gateway::privacy::Privacy::load(&cfg.privacy)
+            .map(drop)
+            .and_then(|()| tributary_gateway::enrich::Enricher::new(&cfg.enrichment).map(drop));
+        if let Err(e) = files {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
         println!("configuration is valid");
         return std::process::ExitCode::SUCCESS;
     }
