@@ -5,21 +5,32 @@
 //! event's checks and stamps), validate (+ permission, route, validation
 //! and the value in its schema encoding) and record (the whole decide step
 //! with envelope headers and key, and the headers converted for
-//! librdkafka). The same command measures aff7db2 with that revision's
-//! harness (`bench/instructions/aff7db2.rs`) over the same corpus.
+//! librdkafka), and edge (record with every edge stage on: geo and ASN
+//! lookups in a database built here, the user agent, and privacy rules
+//! with all three detectors). The same command measures aff7db2 with that
+//! revision's harness (`bench/instructions/aff7db2.rs`) over the same
+//! corpus.
 
 #![allow(clippy::unwrap_used, missing_docs)]
+
+#[allow(dead_code, clippy::expect_used)]
+#[path = "../src/enrich/geo/test_db.rs"]
+mod test_db;
 
 use std::collections::HashSet;
 use tributary_contract::time::Timestamp;
 use tributary_gateway::config::Config;
+use tributary_gateway::config::{AppPrivacyConfig, EnrichmentConfig};
 use tributary_gateway::delivery::record::kafka_headers;
 use tributary_gateway::delivery::{RecordBatch, Router};
+use tributary_gateway::enrich::Enricher;
 use tributary_gateway::ingest::batch::{self, BatchRoute};
 use tributary_gateway::ingest::corpus::{self, APP};
+use tributary_gateway::ingest::edge::Edge;
 use tributary_gateway::ingest::event;
 use tributary_gateway::ingest::record::{Decider, Rules, Sender};
 use tributary_gateway::ingest::validate::{self, Lookup};
+use tributary_gateway::privacy::policy::AppPolicy;
 use tributary_schema::{Registry, Source};
 
 struct Setup {
@@ -27,17 +38,67 @@ struct Setup {
     router: Router,
     registry: Registry,
     allowed: HashSet<String>,
+    enricher: Enricher,
+    policy: AppPolicy,
+    _geo: tempfile::TempDir,
+}
+
+/// Every edge stage on, as `loadtest`'s bench configures them.
+fn edge_stages() -> (Enricher, AppPolicy, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (city, asn) = (dir.path().join("city.mmdb"), dir.path().join("asn.mmdb"));
+    test_db::write_city(
+        &city,
+        &[test_db::Place {
+            network: "203.0.113.0/24",
+            country: "DE",
+            region: "BE",
+            city: "Berlin",
+            postal: "10115",
+            time_zone: "Europe/Berlin",
+        }],
+    );
+    test_db::write_asn(
+        &asn,
+        &[test_db::Network {
+            network: "203.0.113.0/24",
+            asn: 64500,
+            org: "Example Transit",
+        }],
+    );
+    let enricher = Enricher::new(&EnrichmentConfig {
+        geo_city_db: Some(city),
+        geo_asn_db: Some(asn),
+        ..EnrichmentConfig::default()
+    })
+    .unwrap();
+    let rules: AppPrivacyConfig = toml::from_str(
+        r#"ip = "truncate"
+hash_key = "bench-hash-key-0123456789"
+patterns = { email = "hash", card = "mask", phone = "mask" }
+rules = [
+  { path = "properties.email", action = "hash" },
+  { path = "traits.*", action = "mask" },
+  { path = "context.device.advertisingId", action = "drop" },
+]"#,
+    )
+    .unwrap();
+    (enricher, AppPolicy::compile(&rules), dir)
 }
 
 fn setup() -> Setup {
     let config = corpus::config(true);
     let router = Router::new(&config);
     let registry = Registry::open(Source::Dir(corpus::schemas_dir())).unwrap();
+    let (enricher, policy, geo) = edge_stages();
     Setup {
         config,
         router,
         registry,
         allowed: corpus::allowed_events(),
+        enricher,
+        policy,
+        _geo: geo,
     }
 }
 
@@ -47,10 +108,15 @@ enum Stage {
     Prepare,
     Validate,
     Record,
+    Edge,
 }
 
 #[inline(never)]
 fn measured(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize {
+    run(s, bodies, now, stage)
+}
+
+fn run(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize {
     let rules = Rules {
         limits: &s.config.limits,
         router: &s.router,
@@ -92,8 +158,20 @@ fn measured(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize
                     );
                 }
             }
-            Stage::Record => {
+            Stage::Record | Stage::Edge => {
                 let mut decider = Decider::new(rules, sender, now);
+                if stage == Stage::Edge {
+                    decider = decider.with_edge(Edge {
+                        enricher: &s.enricher,
+                        policy: Some(&s.policy),
+                        suppressed: None,
+                        server_side: false,
+                        client_ip: Some(std::net::IpAddr::from([203, 0, 113, 9])),
+                        request_agent: Some(
+                            "Mozilla/5.0 (Linux; Android 15; Pixel 9) ShopApp/4.2.0 okhttp/4.12.0",
+                        ),
+                    });
+                }
                 let mut out = RecordBatch::with_capacity(batch.events.len(), 640);
                 for (index, e) in batch.events.iter().enumerate() {
                     let _ = decider.decide(&batch, index, e, &mut out);
@@ -122,14 +200,22 @@ fn main() {
         (Some("run"), Some("parse")) => Stage::Parse,
         (Some("run"), Some("prepare")) => Stage::Prepare,
         (Some("run"), Some("validate")) => Stage::Validate,
+        (Some("run"), Some("edge" | "edge-cold")) => Stage::Edge,
         (Some("run"), _) => Stage::Record,
         _ => {
             // `cargo bench` without arguments: a quick smoke run.
-            eprintln!("usage: event_path run <parse|prepare|validate|record>");
+            eprintln!("usage: event_path run <parse|prepare|validate|record|edge>");
             Stage::Record
         }
     };
     let s = setup();
+    // The steady state of a running gateway: the user-agent rules
+    // compiled and the corpus's agents already seen (their first parse,
+    // tens of microseconds each, is counted by `run edge-cold`).
+    let cold = args.get(1).map(String::as_str) == Some("edge-cold");
+    if stage == Stage::Edge && !cold {
+        run(&s, &batches[..8], now, stage);
+    }
     // The standard mix only: the first eight batches.
     let n = measured(&s, &batches[..8], now, stage);
     println!("events: {n}");

@@ -11,6 +11,7 @@
 
 use crate::config::{BotRule, PrivacyAction};
 use crate::enrich::Enricher;
+use crate::privacy::patterns;
 use crate::privacy::policy::AppPolicy;
 use crate::privacy::rewrite::{Edit, rewrite};
 use crate::privacy::suppression::Suppressed;
@@ -183,13 +184,13 @@ impl<'s> EdgeStage<'s> {
         applied.enrichment = sighting.header.clone();
         if let Some(p) = e.policy {
             let node = |root| p.root.child_of_root(root);
-            let patterns = !p.patterns.is_empty();
             for (raw, root, into) in [
                 (view.properties, "properties", &mut applied.properties),
                 (view.traits, "traits", &mut applied.traits),
             ] {
                 if let Some(raw) = raw
-                    && (patterns || node(root).is_some())
+                    && (patterns::may_match(raw, &p.kinds)
+                        || node(root).is_some_and(|n| n.may_select(raw)))
                 {
                     *into = rewrite(raw, node(root), p, &Edit::default()).and_then(|r| r.text);
                 }

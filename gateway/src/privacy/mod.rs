@@ -226,9 +226,8 @@ pub fn scrub_rejected(policy: &AppPolicy, raw: &str, message: &str) -> (String, 
             Some(r) => (r.text.unwrap_or_else(|| raw.to_owned()), r.replaced),
             None => (String::new(), vec![raw.to_owned()]),
         };
-    let kinds = policy.pattern_kinds();
     replaced.extend(
-        patterns::find(message, &kinds)
+        patterns::find(message, &policy.kinds)
             .into_iter()
             .map(|(a, b, _)| message[a..b].to_owned()),
     );

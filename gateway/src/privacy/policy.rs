@@ -10,7 +10,8 @@ use std::net::IpAddr;
 /// A level of the path-rule tree.
 #[derive(Debug, Default)]
 pub struct PathNode {
-    named: Vec<(String, PathNode)>,
+    /// Member name (with its quotes, as it stands in JSON text), node.
+    named: Vec<(Quoted, PathNode)>,
     any: Option<Box<PathNode>>,
     /// The action on the value this node selects.
     pub action: Option<PrivacyAction>,
@@ -25,10 +26,10 @@ impl PathNode {
         let child = if *first == "*" {
             self.any.get_or_insert_with(Box::default)
         } else {
-            let at = match self.named.iter().position(|(k, _)| k == first) {
+            let at = match self.named.iter().position(|(k, _)| k.name() == *first) {
                 Some(i) => i,
                 None => {
-                    self.named.push(((*first).to_owned(), PathNode::default()));
+                    self.named.push((Quoted::new(first), PathNode::default()));
                     self.named.len() - 1
                 }
             };
@@ -39,7 +40,7 @@ impl PathNode {
 
     /// The nodes selecting member `key`: the named one, then `*`.
     pub fn members<'n>(&'n self, key: &str, into: &mut Vec<&'n PathNode>) {
-        if let Some((_, n)) = self.named.iter().find(|(k, _)| k == key) {
+        if let Some((_, n)) = self.named.iter().find(|(k, _)| k.name() == key) {
             into.push(n);
         }
         if let Some(n) = &self.any {
@@ -50,7 +51,22 @@ impl PathNode {
     /// The node of top-level object `root` (`properties`, `traits`,
     /// `context`), when any rule starts there.
     pub fn child_of_root(&self, root: &str) -> Option<&PathNode> {
-        self.named.iter().find(|(k, _)| k == root).map(|(_, n)| n)
+        self.named
+            .iter()
+            .find(|(k, _)| k.name() == root)
+            .map(|(_, n)| n)
+    }
+
+    /// Whether a rule below this node could select something in the JSON
+    /// text `text`: it has a `*` (anything may match), or one of the keys
+    /// it names appears in it, quoted. A cheap test that spares most
+    /// objects the walk.
+    pub fn may_select(&self, text: &str) -> bool {
+        self.any.is_some()
+            || self
+                .named
+                .iter()
+                .any(|(k, n)| k.finder.find(text.as_bytes()).is_some() || n.may_select(text))
     }
 
     /// The nodes selecting an array element (`*` only).
@@ -58,6 +74,25 @@ impl PathNode {
         if let Some(n) = &self.any {
             into.push(n);
         }
+    }
+}
+
+/// A member name, and a searcher for it between quotes.
+#[derive(Debug)]
+struct Quoted {
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Quoted {
+    fn new(name: &str) -> Quoted {
+        Quoted {
+            finder: memchr::memmem::Finder::new(format!("\"{name}\"").as_bytes()).into_owned(),
+        }
+    }
+
+    fn name(&self) -> &str {
+        let quoted = self.finder.needle();
+        std::str::from_utf8(&quoted[1..quoted.len() - 1]).unwrap_or_default()
     }
 }
 
@@ -71,6 +106,8 @@ pub struct AppPolicy {
     pub geo: bool,
     /// Detectors switched on, with their actions.
     pub patterns: Vec<(PiiPattern, PrivacyAction)>,
+    /// The same detectors, without their actions.
+    pub kinds: Vec<PiiPattern>,
     /// Path rules from the event root.
     pub root: PathNode,
     /// Actions on `userId`, `anonymousId`, `groupId`, `previousId`.
@@ -102,6 +139,7 @@ impl AppPolicy {
             bots: c.bots,
             geo: c.geo.unwrap_or(true),
             patterns: c.patterns.iter().map(|(p, a)| (*p, *a)).collect(),
+            kinds: c.patterns.keys().copied().collect(),
             root,
             ids,
             hasher: c
@@ -134,11 +172,6 @@ impl AppPolicy {
                 }
             }),
         }
-    }
-
-    /// The detectors switched on.
-    pub fn pattern_kinds(&self) -> Vec<PiiPattern> {
-        self.patterns.iter().map(|(p, _)| *p).collect()
     }
 
     /// The action of detector `p`.

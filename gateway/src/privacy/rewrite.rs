@@ -37,7 +37,7 @@ pub struct Rewritten {
 
 struct Walk<'p> {
     policy: &'p AppPolicy,
-    kinds: Vec<PiiPattern>,
+    kinds: &'p [PiiPattern],
     changed: bool,
     replaced: Vec<String>,
 }
@@ -61,7 +61,7 @@ pub fn rewrite(
 ) -> Option<Rewritten> {
     let mut w = Walk {
         policy,
-        kinds: policy.pattern_kinds(),
+        kinds: &policy.kinds,
         changed: false,
         replaced: Vec::new(),
     };
@@ -203,7 +203,7 @@ impl Walk<'_> {
             }
             Token::Str(s) => {
                 let text = s.decode()?;
-                let found = patterns::find(&text, &self.kinds);
+                let found = patterns::find(&text, self.kinds);
                 if found.is_empty() {
                     out.extend_from_slice(r.since(start).as_bytes());
                 } else {

@@ -12,6 +12,9 @@
 //!   broker-side ceiling) and the ratio gateway / direct;
 //! * a minimal hyper server that reads and discards the same requests (the
 //!   HTTP-only ceiling) and the ratio gateway / sink;
+//! * the gateway with every edge stage (enrichment, privacy rules) off
+//!   and on, alternating in the same run ([`edge`]): the CPU they add per
+//!   event;
 //! * the pipeline's Kafka → Parquet rate on the local store;
 //! * latency percentiles (from intended send time) at 25, 50, 75 and 90 %
 //!   of the gateway's measured maximum.
@@ -29,6 +32,7 @@
 //! `bench/results/`).
 
 mod direct;
+mod edge;
 
 use crate::drive::{self, Pool};
 use rdkafka::ClientConfig;
@@ -165,6 +169,8 @@ pub struct Report {
     pub ratio_gateway_broker_to_direct: f64,
     /// gateway (buffered) / HTTP sink.
     pub ratio_gateway_to_http_sink: f64,
+    /// The edge stages off against on.
+    pub edge: edge::EdgeCost,
     /// Latency at fractions of the buffered maximum.
     pub latency: Vec<LatencyPoint>,
     /// The direct producer under other settings and record layouts.
@@ -176,6 +182,7 @@ impl Report {
     pub fn delivered_all(&self) -> bool {
         self.gateway_buffered_delivery.complete()
             && self.gateway_broker_delivery.complete()
+            && self.edge.on_delivery.complete()
             && self.direct_producer_delivery.complete()
             && self.latency.iter().all(|p| p.delivery.complete())
             && self.producer_sweep.iter().all(|p| p.delivery.complete())
@@ -283,7 +290,10 @@ fn spawn_with_url(mut cmd: Command) -> anyhow::Result<(Proc, String)> {
     Ok((proc, url))
 }
 
-fn gateway_config(args: &Args, dir: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
+/// The gateway's configuration in `dir` (its spool there too), with
+/// `extra` TOML sections appended.
+fn gateway_config(args: &Args, dir: &Path, prefix: &str, extra: &str) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
     let path = dir.join("gateway.toml");
     std::fs::write(
         &path,
@@ -321,6 +331,7 @@ ack = "buffered"
 key = "bench-broker"
 app_id = "shop"
 ack = "broker"
+{extra}
 "#,
             kafka = args.kafka,
             schemas = args.schemas.display(),
@@ -570,7 +581,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     // Gateway.
     let mut cmd = Command::new(&args.gateway);
     cmd.arg("--config")
-        .arg(gateway_config(&args, &work, &prefix)?);
+        .arg(gateway_config(&args, &work, &prefix, edge::OFF)?);
     let (gw, url) = spawn_with_url(cmd)?;
     let topics = vec![
         format!("{prefix}order_completed"),
@@ -640,6 +651,43 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         );
         latency.push(point);
     }
+
+    // The edge stages: a second gateway with them on, measured in turn
+    // with the first (off).
+    eprintln!("bench: edge stages off and on (ack = buffered)");
+    let on_dir = work.join("edge-on");
+    std::fs::create_dir_all(&on_dir)?;
+    let mut cmd = Command::new(&args.gateway);
+    cmd.arg("--config")
+        .arg(gateway_config(&args, &on_dir, &prefix, &edge::on(&on_dir))?);
+    let (gw_on, url_on) = spawn_with_url(cmd)?;
+    let before = counter.count().await?;
+    let o = drive::closed_loop(
+        &pool,
+        &format!("{url_on}/v1/batch"),
+        &basic("bench-buffered"),
+        args.connections,
+        5.0,
+    )
+    .await;
+    counter.delivery(before, o.acknowledged).await?;
+    let key = "bench-buffered";
+    let (on1, _, _, d1) =
+        measure_gateway(&pool, &url_on, key, &args, gw_on.pid(), &counter).await?;
+    let (off2, _, _, _) = measure_gateway(&pool, &url, key, &args, gw.pid(), &counter).await?;
+    let (on2, _, _, d2) =
+        measure_gateway(&pool, &url_on, key, &args, gw_on.pid(), &counter).await?;
+    let on_delivery = if d1.complete() { d2 } else { d1 };
+    let (off_runs, on_runs) = ([buf_core, off2], [on1, on2]);
+    let edge_cost = edge::EdgeCost::new(off_runs, on_runs, on_delivery);
+    eprintln!(
+        "  off {:.0}, on {:.0} events/s per gateway core: {:+.1} % CPU per event; delivered {}",
+        edge_cost.off_eps_per_core,
+        edge_cost.on_eps_per_core,
+        edge_cost.cpu_overhead * 100.0,
+        edge_cost.on_delivery.cell()
+    );
+    gw_on.terminate();
     gw.terminate();
 
     // HTTP-only ceiling.
@@ -730,6 +778,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         ratio_gateway_broker_to_direct: brk_core / direct.max(1.0),
         ratio_gateway_to_http_sink: buf_core / sink_core.max(1.0),
         latency,
+        edge: edge_cost,
         producer_sweep,
     };
     write(&report, &args.out)?;
@@ -762,6 +811,13 @@ pub fn markdown(r: &Report) -> String {
         "| gateway, ack = broker | {} | | {} |\n",
         rate(r.gateway_broker_eps_per_core, &r.gateway_broker_delivery),
         r.gateway_broker_delivery.cell()
+    );
+    s += &format!(
+        "| gateway, ack = buffered, every edge stage on (geo, agent, privacy rules) | {} | {:+.1} % CPU per event vs off ({:.0}) | {} |\n",
+        rate(r.edge.on_eps_per_core, &r.edge.on_delivery),
+        r.edge.cpu_overhead * 100.0,
+        r.edge.off_eps_per_core,
+        r.edge.on_delivery.cell()
     );
     s += &format!(
         "| direct rdkafka producer (broker-side ceiling, the gateway's producer settings) | {} | gateway / direct = {:.2} buffered, {:.2} broker | {} |\n",
