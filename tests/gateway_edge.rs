@@ -245,26 +245,7 @@ async fn the_per_ip_limit_keys_on_the_same_address_whatever_a_client_prepends() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_geo_bots_and_suppression_on_real_records() {
     let dir = tempfile::tempdir().unwrap();
-    let (city, asn) = (dir.path().join("city.mmdb"), dir.path().join("asn.mmdb"));
-    test_db::write_city(
-        &city,
-        &[test_db::Place {
-            network: "203.0.113.0/24",
-            country: "DE",
-            region: "BE",
-            city: "Berlin",
-            postal: "10115",
-            time_zone: "Europe/Berlin",
-        }],
-    );
-    test_db::write_asn(
-        &asn,
-        &[test_db::Network {
-            network: "203.0.113.0/24",
-            asn: 64500,
-            org: "Example Transit",
-        }],
-    );
+    let (city, asn) = test_db::write_example(dir.path(), "203.0.113.0/24");
     let mut c = test_config(&kafka(), &unique_prefix("edge-facts"));
     c.rate_limits.ip_requests_per_second = 0;
     c.server.trusted_proxies = vec!["127.0.0.1".into()];

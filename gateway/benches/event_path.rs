@@ -46,26 +46,7 @@ struct Setup {
 /// Every edge stage on, as `loadtest`'s bench configures them.
 fn edge_stages() -> (Enricher, AppPolicy, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let (city, asn) = (dir.path().join("city.mmdb"), dir.path().join("asn.mmdb"));
-    test_db::write_city(
-        &city,
-        &[test_db::Place {
-            network: "203.0.113.0/24",
-            country: "DE",
-            region: "BE",
-            city: "Berlin",
-            postal: "10115",
-            time_zone: "Europe/Berlin",
-        }],
-    );
-    test_db::write_asn(
-        &asn,
-        &[test_db::Network {
-            network: "203.0.113.0/24",
-            asn: 64500,
-            org: "Example Transit",
-        }],
-    );
+    let (city, asn) = test_db::write_example(dir.path(), "203.0.113.0/24");
     let enricher = Enricher::new(&EnrichmentConfig {
         geo_city_db: Some(city),
         geo_asn_db: Some(asn),

@@ -109,7 +109,7 @@ pub enum BotRule {
     #[default]
     Tag,
     /// Dropped at the edge, answered as accepted, counted
-    /// (`tributary_gateway_dropped_events_total{reason="bot"}`).
+    /// (`tributary_events_total{outcome="dropped",code="bot"}`).
     Drop,
 }
 

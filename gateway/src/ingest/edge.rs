@@ -39,7 +39,7 @@ pub struct Edge<'s> {
 }
 
 /// Why an event was dropped at the edge (the `code` of its
-/// `tributary_gateway_events_total{outcome="dropped"}` count).
+/// `tributary_events_total{outcome="dropped"}` count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {
     /// Its user or anonymous id is suppressed.

@@ -22,26 +22,7 @@ pub const OFF: &str = "[enrichment]\nip = false\nuser_agent = false\n";
 /// The sections that turn every edge stage on, with geo databases
 /// written into `dir`.
 pub fn on(dir: &Path) -> String {
-    let (city, asn) = (dir.join("city.mmdb"), dir.join("asn.mmdb"));
-    test_db::write_city(
-        &city,
-        &[test_db::Place {
-            network: "127.0.0.0/8",
-            country: "DE",
-            region: "BE",
-            city: "Berlin",
-            postal: "10115",
-            time_zone: "Europe/Berlin",
-        }],
-    );
-    test_db::write_asn(
-        &asn,
-        &[test_db::Network {
-            network: "127.0.0.0/8",
-            asn: 64500,
-            org: "Example Transit",
-        }],
-    );
+    let (city, asn) = test_db::write_example(dir, "127.0.0.0/8");
     format!(
         r#"[enrichment]
 geo_city_db = "{city}"

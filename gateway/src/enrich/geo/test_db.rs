@@ -117,6 +117,37 @@ pub fn write_city(to: &Path, places: &[Place]) {
     save(&db, to);
 }
 
+/// The place every test and bench uses: Berlin, at `network`.
+pub fn berlin(network: &'static str) -> Place {
+    Place {
+        network,
+        country: "DE",
+        region: "BE",
+        city: "Berlin",
+        postal: "10115",
+        time_zone: "Europe/Berlin",
+    }
+}
+
+/// A City database with Berlin and an ASN database with AS 64500
+/// ("Example Transit"), both at `network`, written into `dir`: their paths.
+pub fn write_example(
+    dir: &Path,
+    network: &'static str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (city, asn) = (dir.join("city.mmdb"), dir.join("asn.mmdb"));
+    write_city(&city, &[berlin(network)]);
+    write_asn(
+        &asn,
+        &[Network {
+            network,
+            asn: 64500,
+            org: "Example Transit",
+        }],
+    );
+    (city, asn)
+}
+
 /// Writes an ASN database of `networks` to `to`.
 pub fn write_asn(to: &Path, networks: &[Network]) {
     let mut db = database("GeoLite2-ASN");

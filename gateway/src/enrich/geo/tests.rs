@@ -4,14 +4,7 @@ use super::test_db::{Network, Place, write_asn, write_city};
 use super::*;
 
 fn berlin() -> Place {
-    Place {
-        network: "203.0.113.0/24",
-        country: "DE",
-        region: "BE",
-        city: "Berlin",
-        postal: "10115",
-        time_zone: "Europe/Berlin",
-    }
+    super::test_db::berlin("203.0.113.0/24")
 }
 
 #[test]
