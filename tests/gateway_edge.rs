@@ -38,17 +38,8 @@ fn event(id: &str, context: Value) -> Vec<u8> {
 }
 
 async fn send(http: &HttpClient, key: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Reply {
-    use base64::Engine as _;
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
-    );
-    let mut all = vec![
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    all.extend_from_slice(headers);
-    http.request("POST", "/v1/batch", &all, body).await
+    http.post_with("/v1/batch", key, &body, false, headers)
+        .await
 }
 
 /// Every record of the gateway's event topics, by message id.

@@ -11,26 +11,10 @@
 
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tributary_contract::envelope::header;
 use tributary_tests::*;
-
-fn kafka_script(action: &str) {
-    assert!(
-        std::env::var(KAFKA_ENV).is_err(),
-        "this test stops and starts the local broker with scripts/kafka; unset {KAFKA_ENV}"
-    );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka");
-    let status = Command::new(script)
-        .arg(action)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "scripts/kafka {action} failed");
-}
 
 /// Sends batches alternating between the two delivery modes until
 /// `until`, recording every message id the gateway acknowledged.

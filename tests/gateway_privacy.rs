@@ -17,7 +17,7 @@
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tributary_tests::*;
 
@@ -27,20 +27,6 @@ const CLIENT_IP: &str = "198.51.100.77";
 const SENT_IP: &str = "192.0.2.201";
 const AD_ID: &str = "AD-7f3c-unique";
 const KEY_LIMITED: &str = "test-key-limited";
-
-fn kafka_script(action: &str) {
-    assert!(
-        std::env::var(KAFKA_ENV).is_err(),
-        "this test stops and starts the local broker with scripts/kafka; unset {KAFKA_ENV}"
-    );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka");
-    let status = Command::new(script)
-        .arg(action)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "scripts/kafka {action} failed");
-}
 
 fn order(id: &str, extra: Value) -> Value {
     let mut e = json!({
@@ -56,23 +42,10 @@ fn order(id: &str, extra: Value) -> Value {
 }
 
 async fn send(http: &HttpClient, key: &str, events: Vec<Value>) -> Reply {
-    use base64::Engine as _;
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
-    );
     let body = serde_json::to_vec(&json!({ "batch": events })).unwrap();
-    http.request(
-        "POST",
-        "/v1/batch",
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-            ("x-forwarded-for", &format!("6.6.6.6, {CLIENT_IP}")),
-        ],
-        body,
-    )
-    .await
+    let xff = format!("6.6.6.6, {CLIENT_IP}");
+    http.post_with("/v1/batch", key, &body, true, &[("x-forwarded-for", &xff)])
+        .await
 }
 
 /// Every raw value that must not be stored, and where it was found.

@@ -2,8 +2,15 @@
 //! (keys, privacy rules and suppressions, geo databases): check on a
 //! timer and, on Unix, on SIGHUP.
 
+use std::path::Path;
 use std::sync::Weak;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+/// A file's modification time, what every watcher compares; `None` when
+/// the file cannot be read (it keeps what is in force).
+pub fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
 
 /// Calls `check(target, by_signal)` every `poll` and on each SIGHUP,
 /// until `target` is dropped. `by_signal` says a SIGHUP asked for it (read

@@ -65,8 +65,7 @@ pub struct Tls {
 }
 
 fn mtimes(cfg: &TlsConfig) -> Option<SystemTime> {
-    let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    m(&cfg.cert_file).max(m(&cfg.key_file))
+    crate::reload::mtime(&cfg.cert_file).max(crate::reload::mtime(&cfg.key_file))
 }
 
 impl Tls {

@@ -51,6 +51,23 @@ pub fn kafka() -> String {
     bootstrap
 }
 
+/// Runs `scripts/kafka <action>` (`stop`, `start`) on the local broker,
+/// for the tests that take Kafka away; such a test runs alone in its own
+/// test binary.
+pub fn kafka_script(action: &str) {
+    assert!(
+        std::env::var(KAFKA_ENV).is_err(),
+        "this test stops and starts the local broker with scripts/kafka; unset {KAFKA_ENV}"
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka");
+    let status = std::process::Command::new(script)
+        .arg(action)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run scripts/kafka");
+    assert!(status.success(), "scripts/kafka {action} failed");
+}
+
 /// A topic prefix no other test (or earlier run) uses.
 pub fn unique_prefix(name: &str) -> String {
     format!("t.{name}.{}.", uuid::Uuid::new_v4().simple())
@@ -175,6 +192,19 @@ impl HttpClient {
 
     /// POSTs `body` to `path` with a Basic write key, gzipped if asked.
     pub async fn post(&self, path: &str, key: &str, body: &[u8], gzip_it: bool) -> Reply {
+        self.post_with(path, key, body, gzip_it, &[]).await
+    }
+
+    /// [`HttpClient::post`] with `extra` request headers
+    /// (`X-Forwarded-For`, `User-Agent`, …).
+    pub async fn post_with(
+        &self,
+        path: &str,
+        key: &str,
+        body: &[u8],
+        gzip_it: bool,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         use base64::Engine as _;
         let auth = format!(
             "Basic {}",
@@ -184,6 +214,7 @@ impl HttpClient {
             ("authorization", auth.as_str()),
             ("content-type", "application/json"),
         ];
+        headers.extend_from_slice(extra);
         let body = if gzip_it {
             headers.push(("content-encoding", "gzip"));
             gzip(body)

@@ -8,6 +8,7 @@
 
 use super::auth::WriteKeys;
 use crate::config::{Config, RateLimitsConfig, WriteKeyConfig};
+use crate::reload::mtime;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -35,10 +36,6 @@ fn read_file(path: &Path) -> Result<Vec<WriteKeyConfig>, String> {
     let parsed: KeysFile =
         toml::from_str(&text).map_err(|e| format!("keys file {}: {e}", path.display()))?;
     Ok(parsed.keys)
-}
-
-fn mtime(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 impl KeyStore {

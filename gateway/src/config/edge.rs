@@ -173,9 +173,12 @@ pub struct AppPrivacyConfig {
     pub hash_key: Option<String>,
     /// Built-in detectors switched on, each with its action, for example
     /// `{ email = "hash", card = "mask" }`. They look inside every string
-    /// of `properties`, `traits`, `context` and unknown top-level fields.
+    /// of `properties`, `traits` and `context` (and of the whole event
+    /// when it is dead-lettered); unknown top-level fields are not looked
+    /// at.
     pub patterns: BTreeMap<PiiPattern, PrivacyAction>,
-    /// Rules on paths; the first that selects a value wins.
+    /// Rules on paths. A rule on a member covers everything below it; where
+    /// a named key and `*` both select a value, the named key's rule wins.
     pub rules: Vec<PathRuleConfig>,
     /// `userId`s whose events are dropped at the edge.
     pub suppressed_user_ids: Vec<String>,

@@ -8,6 +8,7 @@
 //! under one. A file that cannot be opened is reported and the one in
 //! force is kept.
 
+use crate::reload::mtime;
 use maxminddb::{Mmap, Reader, geoip2};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -38,10 +39,6 @@ struct Database {
     path: PathBuf,
     seen: Mutex<Option<SystemTime>>,
     reader: RwLock<Option<Arc<Reader<Mmap>>>>,
-}
-
-fn mtime(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Maps a MaxMind database file.

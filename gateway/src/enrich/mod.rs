@@ -122,16 +122,6 @@ impl Enricher {
         })
     }
 
-    /// Nothing configured: no stage runs.
-    pub fn off() -> Enricher {
-        Enricher {
-            ip: false,
-            agents: None,
-            geo: None,
-            bot_networks: Vec::new(),
-        }
-    }
-
     /// Whether any stage runs.
     pub fn is_on(&self) -> bool {
         self.ip || self.agents.is_some() || self.geo.is_some() || !self.bot_networks.is_empty()

@@ -226,13 +226,7 @@ impl<'s> EdgeStage<'s> {
             return (seen.out.clone(), seen.agent.clone());
         }
         let e = self.edge;
-        let stored = ip.and_then(|ip| match e.policy {
-            Some(p) => p.stored_ip(ip),
-            None => Some(ip),
-        });
-        let ip_json = stored
-            .filter(|_| e.enricher.ip)
-            .map(|ip| format!("\"{ip}\""));
+        let ip_json = self.stored_ip(ip).map(|ip| format!("\"{ip}\""));
         let set = [("ip", ip_json.as_deref())];
         let edit = Edit {
             set: if e.enricher.ip { &set } else { &[] },
@@ -269,6 +263,16 @@ impl<'s> EdgeStage<'s> {
         (out, agent)
     }
 
+    /// The address as stored: after the app's `ip` rule, and only when
+    /// `enrichment.ip` is on.
+    fn stored_ip(&self, ip: Option<IpAddr>) -> Option<IpAddr> {
+        let ip = ip.filter(|_| self.edge.enricher.ip)?;
+        match self.edge.policy {
+            Some(p) => p.stored_ip(ip),
+            None => Some(ip),
+        }
+    }
+
     /// The facts of a sender at `ip` with `agent`, remembered per pair.
     fn sighting(&mut self, ip: Option<IpAddr>, agent: Option<String>) -> &Sighting {
         if let Some(i) = self
@@ -281,11 +285,7 @@ impl<'s> EdgeStage<'s> {
         let e = self.edge;
         let with_geo = e.policy.is_none_or(|p| p.geo);
         let facts = e.enricher.facts(ip, agent.as_deref(), with_geo);
-        let stored = ip.and_then(|ip| match e.policy {
-            Some(p) => p.stored_ip(ip),
-            None => Some(ip),
-        });
-        let stored_text = stored.filter(|_| e.enricher.ip).map(|ip| ip.to_string());
+        let stored_text = self.stored_ip(ip).map(|ip| ip.to_string());
         let s = Sighting {
             ip,
             bot: facts.bot,

@@ -18,6 +18,7 @@ pub mod rewrite;
 pub mod suppression;
 
 use crate::config::{AppPrivacyConfig, PrivacyConfig};
+use crate::reload::mtime;
 use policy::AppPolicy;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -68,10 +69,6 @@ pub struct Privacy {
     editing: Mutex<()>,
 }
 
-fn mtime(path: Option<&Path>) -> Option<SystemTime> {
-    std::fs::metadata(path?).and_then(|m| m.modified()).ok()
-}
-
 impl Privacy {
     /// Loads the rules of `config`; fails if a file cannot be read or a
     /// rule is wrong.
@@ -118,7 +115,7 @@ impl Privacy {
             .editing
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let seen = self.files().map(mtime);
+        let seen = self.files().map(|f| f.and_then(mtime));
         let mut sections = self.inline.clone();
         if let Some(path) = &self.rules_file {
             let text = std::fs::read_to_string(path)
@@ -175,7 +172,7 @@ impl Privacy {
     /// ends when the store is dropped.
     pub fn spawn_reloader(self: &Arc<Self>) {
         crate::reload::spawn_watch(Arc::downgrade(self), self.poll, |p, by_signal| {
-            let now = p.files().map(mtime);
+            let now = p.files().map(|f| f.and_then(mtime));
             let seen = *p
                 .seen
                 .lock()
