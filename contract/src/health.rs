@@ -3,8 +3,14 @@
 //! from them. Their schemas ship with the schema registry
 //! (`schema/reserved/`), so every app gets them without writing any.
 
-/// The app process started; properties `coldStart`, `launchDurationMs`.
-pub const APP_LAUNCHED: &str = "Application Launched";
+/// First start on this device; properties `version`, `build`.
+pub const APP_INSTALLED: &str = "Application Installed";
+/// Started with another version or build than last time; properties
+/// `version`, `build`, `previousVersion`, `previousBuild`.
+pub const APP_UPDATED: &str = "Application Updated";
+/// The app was opened; properties `coldStart`, `fromBackground`, `version`,
+/// `build`, `url`, `referrer`, `launchDurationMs`.
+pub const APP_OPENED: &str = "Application Opened";
 /// The app came to the foreground.
 pub const APP_FOREGROUNDED: &str = "Application Foregrounded";
 /// The app went to the background.
@@ -23,8 +29,10 @@ pub const NETWORK_REQUEST: &str = "Network Request";
 pub const SCREEN_RENDERED: &str = "Screen Rendered";
 
 /// Every reserved name.
-pub const ALL: [&str; 9] = [
-    APP_LAUNCHED,
+pub const ALL: [&str; 11] = [
+    APP_INSTALLED,
+    APP_UPDATED,
+    APP_OPENED,
     APP_FOREGROUNDED,
     APP_BACKGROUNDED,
     SESSION_STARTED,

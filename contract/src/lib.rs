@@ -15,6 +15,7 @@
 //! * [`response`] — the JSON bodies of gateway responses;
 //! * [`report`] — client reports of events an SDK dropped, by reason;
 //! * [`health`] — reserved app-health event names;
+//! * [`settings`] — server-driven SDK settings and their bounds;
 //! * [`scan`] — reading raw JSON in one pass: string ends eight bytes at a
 //!   time, a borrowing reader, and skipping a value while measuring its
 //!   nesting and string lengths;
@@ -32,6 +33,7 @@ pub mod health;
 pub mod report;
 pub mod response;
 pub mod scan;
+pub mod settings;
 pub mod time;
 pub mod topic;
 pub mod view;
@@ -42,4 +44,5 @@ pub use error::ErrorCode;
 pub use event::{BatchRequest, Event, EventType};
 pub use report::{ClientReport, DropReason};
 pub use response::{BatchResponse, ErrorBody, EventRejection};
+pub use settings::RemoteSettings;
 pub use view::{EventView, ViewError};

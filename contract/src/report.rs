@@ -20,17 +20,28 @@ pub enum DropReason {
     OptOut,
     /// Storage was damaged (torn write, corruption) and the record unreadable.
     Corrupt,
+    /// The server's settings switched the SDK, or this event name, off.
+    DisabledByServer,
+    /// Not recorded because of sampling: the device's `sample_rate`, or
+    /// the server's rate for the event name. Weight kept events by the
+    /// inverse of the rate in force (see `settingsVersion` in the context).
+    SampledOut,
+    /// A before-send plugin of the app dropped it.
+    DroppedByPlugin,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::QueueFull,
         DropReason::TooOld,
         DropReason::TooLarge,
         DropReason::RejectedByServer,
         DropReason::OptOut,
         DropReason::Corrupt,
+        DropReason::DisabledByServer,
+        DropReason::SampledOut,
+        DropReason::DroppedByPlugin,
     ];
 
     /// The reason as it appears in JSON (`queue_full`, …), for code that
@@ -43,6 +54,9 @@ impl DropReason {
             DropReason::RejectedByServer => "rejected_by_server",
             DropReason::OptOut => "opt_out",
             DropReason::Corrupt => "corrupt",
+            DropReason::DisabledByServer => "disabled_by_server",
+            DropReason::SampledOut => "sampled_out",
+            DropReason::DroppedByPlugin => "dropped_by_plugin",
         }
     }
 }

@@ -15,6 +15,14 @@ pub struct BatchResponse {
     pub accepted: usize,
     /// Events not accepted, each with its reason. Empty when all were taken.
     pub rejected: Vec<EventRejection>,
+    /// The version of the write key's SDK settings in force
+    /// ([`crate::settings`]); a device whose version differs fetches them.
+    #[serde(
+        default,
+        rename = "settingsVersion",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub settings_version: Option<String>,
 }
 
 /// Why one event of a batch was not accepted.

@@ -6,8 +6,10 @@
 //! `gateway/tributary.example.toml` is the annotated reference copy.
 
 mod edge;
+mod sdk_settings;
 
 pub use edge::*;
+pub use sdk_settings::*;
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -52,6 +54,8 @@ pub struct Config {
     pub enrichment: EnrichmentConfig,
     /// `[privacy]`: per-app privacy rules and suppression.
     pub privacy: PrivacyConfig,
+    /// `[sdk_settings]`: what `GET /v1/settings` tells each app's SDKs.
+    pub sdk_settings: SdkSettingsConfig,
 }
 
 /// `[server]`
@@ -876,6 +880,14 @@ impl Config {
         }
         for (app, rules) in &self.privacy.apps {
             for p in rules.check(&format!("privacy.apps.{app}")) {
+                bad(p);
+            }
+        }
+        if self.sdk_settings.poll_secs == 0 {
+            bad("sdk_settings.poll_secs must be at least 1".into());
+        }
+        for (app, s) in &self.sdk_settings.apps {
+            for p in s.check(&format!("sdk_settings.apps.{app}")) {
                 bad(p);
             }
         }

@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod privacy;
 mod reload;
 pub mod schemas;
+pub mod sdk_settings;
 pub mod tls;
 
 use crate::admission::IpLimiter;
@@ -128,6 +129,11 @@ impl Gateway {
         let privacy =
             Arc::new(privacy::Privacy::load(&config.privacy).map_err(|e| anyhow::anyhow!(e))?);
         privacy.spawn_reloader();
+        let sdk_settings = Arc::new(
+            sdk_settings::SdkSettings::load(&config.sdk_settings)
+                .map_err(|e| anyhow::anyhow!(e))?,
+        );
+        sdk_settings.spawn_reloader();
         let ip_limiter = IpLimiter::new(
             config.rate_limits.ip_requests_per_second,
             config.rate_limits.ip_requests_burst,
@@ -156,6 +162,7 @@ impl Gateway {
             ip_limiter,
             enricher,
             privacy,
+            sdk_settings,
             metrics,
             schemas,
             delivery,

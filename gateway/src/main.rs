@@ -130,7 +130,10 @@ async fn main() -> std::process::ExitCode {
         // otherwise only show at start-up.
         let files = tributary_gateway::privacy::Privacy::load(&cfg.privacy)
             .map(drop)
-            .and_then(|()| tributary_gateway::enrich::Enricher::new(&cfg.enrichment).map(drop));
+            .and_then(|()| tributary_gateway::enrich::Enricher::new(&cfg.enrichment).map(drop))
+            .and_then(|()| {
+                tributary_gateway::sdk_settings::SdkSettings::load(&cfg.sdk_settings).map(drop)
+            });
         if let Err(e) = files {
             eprintln!("error: {e}");
             return std::process::ExitCode::from(2);

@@ -1,6 +1,6 @@
 //! The one loop behind every file the gateway reloads without a restart
-//! (keys, privacy rules and suppressions, geo databases): check on a
-//! timer and, on Unix, on SIGHUP.
+//! (keys, privacy rules and suppressions, SDK settings, geo databases):
+//! check on a timer and, on Unix, on SIGHUP.
 
 use std::path::Path;
 use std::sync::Weak;
@@ -10,6 +10,35 @@ use std::time::{Duration, SystemTime};
 /// the file cannot be read (it keeps what is in force).
 pub fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// What reads its files again without a restart: the privacy rules, the
+/// SDK settings.
+pub trait Reloadable: Send + Sync + 'static {
+    /// What it holds, for log lines ("privacy rules").
+    const WHAT: &'static str;
+    /// Whether a file changed since the last successful reload.
+    fn changed(&self) -> bool;
+    /// Reads the files again; on error what is in force stays.
+    fn reload(&self) -> Result<(), String>;
+}
+
+/// Reloads `target` on SIGHUP and when one of its files changes (checked
+/// every `poll`), logging the outcome, until it is dropped.
+pub fn spawn_reloader<T: Reloadable>(target: &std::sync::Arc<T>, poll: Duration) {
+    spawn_watch(std::sync::Arc::downgrade(target), poll, |t, by_signal| {
+        let why = if by_signal {
+            "SIGHUP"
+        } else if t.changed() {
+            "file changed"
+        } else {
+            return;
+        };
+        match t.reload() {
+            Ok(()) => tracing::info!(why, "{} reloaded", T::WHAT),
+            Err(e) => tracing::error!(why, "{e}; keeping the {} in force", T::WHAT),
+        }
+    });
 }
 
 /// Calls `check(target, by_signal)` every `poll` and on each SIGHUP,

@@ -9,10 +9,18 @@ use crate::schema::{RESERVED_APP, Schema, SchemaType, content_id, subject_for};
 use tributary_contract::health;
 
 /// (event name, JSON Schema text) of every reserved event.
-pub const SCHEMAS: [(&str, &str); 9] = [
+pub const SCHEMAS: [(&str, &str); 11] = [
     (
-        health::APP_LAUNCHED,
-        include_str!("../reserved/application_launched.json"),
+        health::APP_INSTALLED,
+        include_str!("../reserved/application_installed.json"),
+    ),
+    (
+        health::APP_UPDATED,
+        include_str!("../reserved/application_updated.json"),
+    ),
+    (
+        health::APP_OPENED,
+        include_str!("../reserved/application_opened.json"),
     ),
     (
         health::APP_FOREGROUNDED,

@@ -80,6 +80,12 @@ pub struct SdkConfig {
     pub library_name: String,
     /// Library version in the context. Default: this crate's version.
     pub library_version: String,
+    /// What is captured without being asked (lifecycle, screens, errors,
+    /// attribution); each on by default, each switchable by the server.
+    pub auto_capture: crate::autocapture::AutoCaptureConfig,
+    /// Fetch the server's settings (`GET /v1/settings`). Default `true`;
+    /// turn off for an endpoint that is not a Tributary gateway.
+    pub remote_settings: bool,
 }
 
 impl Default for SdkConfig {
@@ -108,6 +114,8 @@ impl Default for SdkConfig {
             },
             library_name: "tributary-sdk-core".into(),
             library_version: env!("CARGO_PKG_VERSION").into(),
+            auto_capture: crate::autocapture::AutoCaptureConfig::default(),
+            remote_settings: true,
         }
     }
 }

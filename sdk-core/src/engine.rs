@@ -7,17 +7,22 @@
 //! its idempotency key and its exact events across retries and restarts, so
 //! the gateway can recognise a retry and answer it without producing twice.
 
+pub mod capture;
+
 use crate::config::{Compression, Consent, SdkConfig};
 use crate::context::Context;
 use crate::drops::DropCounts;
 use crate::event::EventDraft;
 use crate::ids::{Rng, stable_hash};
 use crate::json::{JsonObject, write_int, write_str};
+#[cfg(feature = "plugins")]
+use crate::plugins::{Chain, Outcome};
 use crate::policy::{self, Verdict};
 use crate::queue::Queue;
 use crate::session::{Boundary, Sessions};
+use crate::settings::ServerSettings;
 use crate::storage::{InFlightBatch, PersistedState, Priority, Storage, StorageError, StoredEvent};
-use crate::upload::{UploadRequest, UploadResult, UploadTask};
+use crate::upload::{RequestKind, UploadRequest, UploadResult, UploadTask};
 use std::time::Duration;
 use tributary_contract::event::field;
 use tributary_contract::{DropReason, EventType, health, time};
@@ -58,14 +63,14 @@ pub struct EngineStats {
     /// by the server, purged). `enqueued = delivered + dropped_queued + queued`
     /// holds over the life of a store.
     pub dropped_queued: u64,
-    /// Events not sent because this device is sampled out (not a loss).
-    pub sampled_out: u64,
     /// Requests handed to the platform.
     pub requests: u64,
     /// Events queued now.
     pub queued: usize,
     /// Bytes queued now.
     pub queued_bytes: usize,
+    /// The version of the server's settings in force, if any.
+    pub settings_version: Option<String>,
 }
 
 impl EngineStats {
@@ -111,6 +116,14 @@ pub struct Engine<S: Storage> {
     next_request: u64,
     sampled_in: bool,
     stats: EngineStats,
+    settings: ServerSettings,
+    #[cfg(feature = "plugins")]
+    plugins: Chain,
+    /// Campaign context waiting for the next recorded event.
+    #[cfg(feature = "auto-capture")]
+    campaign: Option<JsonObject>,
+    /// This start began a new session (a cold open).
+    cold_start: bool,
 }
 
 impl<S: Storage> Engine<S> {
@@ -155,7 +168,14 @@ impl<S: Storage> Engine<S> {
         let anon = state.anonymous_id.clone().unwrap_or_default();
         let sampled_in = (stable_hash(&anon) as f64 / u64::MAX as f64) < cfg.sample_rate
             || cfg.sample_rate >= 1.0;
+        let settings = ServerSettings::restored(&state);
         let mut engine = Engine {
+            settings,
+            #[cfg(feature = "plugins")]
+            plugins: Chain::default(),
+            #[cfg(feature = "auto-capture")]
+            campaign: None,
+            cold_start: false,
             context: library_context(&cfg.library_name, &cfg.library_version),
             auth_header: String::from("Basic ") + &auth,
             batch_cap: cfg.max_batch_events,
@@ -180,7 +200,9 @@ impl<S: Storage> Engine<S> {
         }
         if consent != Consent::Denied {
             let cold = engine.cfg.new_session_on_start;
+            let before = engine.sessions.id;
             engine.touch_session(now_ms, cold);
+            engine.cold_start = engine.sessions.id != before;
         }
         engine.save_state();
         Ok(engine)
@@ -437,6 +459,7 @@ impl<S: Storage> Engine<S> {
         EngineStats {
             queued: self.queue.len(),
             queued_bytes: self.queue.bytes(),
+            settings_version: self.settings.version().map(str::to_owned),
             ..self.stats.clone()
         }
     }
@@ -469,8 +492,18 @@ impl<S: Storage> Engine<S> {
         if self.consent() != Consent::Granted || !self.online {
             return UploadTask::Done;
         }
-        if self.in_flight.as_ref().is_some_and(|f| f.request.is_some()) {
+        if self.settings.request().is_some()
+            || self.in_flight.as_ref().is_some_and(|f| f.request.is_some())
+        {
             return UploadTask::Done;
+        }
+        if self.cfg.remote_settings && self.settings.due(now_ms) {
+            return UploadTask::Upload(self.settings_request());
+        }
+        if self.settings.killed() {
+            // Nothing goes out while the server says so; the settings are
+            // fetched again at their TTL (or after a failed fetch).
+            return UploadTask::Wait(Duration::from_secs(60));
         }
         if now_ms < self.not_before_ms {
             return UploadTask::Wait(ms(self.not_before_ms - now_ms));
@@ -486,15 +519,18 @@ impl<S: Storage> Engine<S> {
                 self.flush_requested = false;
                 return UploadTask::Done;
             };
-            let due = oldest.created_ms + self.cfg.flush_interval_ms as i64;
+            let due = oldest.created_ms
+                + self.settings.flush_interval_ms(self.cfg.flush_interval_ms) as i64;
             let ready = self.flush_requested
-                || self.queue.waiting() >= self.cfg.flush_at_events
+                || self.queue.waiting() >= self.settings.flush_at(self.cfg.flush_at_events)
                 || self.queue.waiting_bytes() >= self.cfg.max_batch_bytes
                 || now_ms >= due;
             if !ready {
                 return UploadTask::Wait(ms(due - now_ms));
             }
-            let cap = self.batch_cap.min(self.cfg.max_batch_events);
+            let cap = self
+                .batch_cap
+                .min(self.settings.max_batch(self.cfg.max_batch_events));
             let seqs = self.queue.take_batch(cap, self.cfg.max_batch_bytes);
             let batch = InFlightBatch {
                 key: self.rng.uuid_v7(now_ms),
@@ -527,6 +563,11 @@ impl<S: Storage> Engine<S> {
 
     /// Reports the result of request `id`.
     pub fn on_response(&mut self, id: u64, result: UploadResult, now_ms: i64) {
+        if self.settings.request() == Some(id) {
+            self.on_settings(result, now_ms);
+            return;
+        }
+        self.settings.observe_answer(&result);
         let Some(flight) = self.in_flight.as_mut() else {
             return;
         };
@@ -620,13 +661,40 @@ impl<S: Storage> Engine<S> {
             self.count_drop(DropReason::OptOut, 1);
             return Err(EnqueueError::Dropped(DropReason::OptOut));
         }
-        if priority == Priority::Normal && !self.sampled_in {
-            self.stats.sampled_out += 1;
-            return Ok(());
+        let name = event.event.as_deref().unwrap_or(event.kind.as_str());
+        let health = priority == Priority::High;
+        let verdict = self
+            .settings
+            .verdict(name, health, &mut self.rng)
+            .or((!health && !self.sampled_in).then_some(DropReason::SampledOut));
+        if let Some(reason) = verdict {
+            self.count_drop(reason, 1);
+            return Err(EnqueueError::Dropped(reason));
         }
         self.touch_session(now_ms, false);
         event.session_id = self.sessions.id;
-        self.enqueue(&event, priority, now_ms)
+        #[cfg(feature = "auto-capture")]
+        if event.context.is_none() {
+            event.context = self.campaign.take().map(|c| {
+                let mut out = b"{\"campaign\":".to_vec();
+                out.extend_from_slice(c.as_bytes());
+                out.push(b'}');
+                JsonObject::written(out)
+            });
+        }
+        #[cfg_attr(not(feature = "plugins"), allow(unused_mut))]
+        let mut body = event.to_json();
+        #[cfg(feature = "plugins")]
+        if !self.plugins.is_empty() {
+            match self.plugins.run(body) {
+                Outcome::Keep(b) => body = b,
+                Outcome::Dropped => {
+                    self.count_drop(DropReason::DroppedByPlugin, 1);
+                    return Err(EnqueueError::Dropped(DropReason::DroppedByPlugin));
+                }
+            }
+        }
+        self.enqueue_body(body, priority, now_ms)
     }
 
     fn enqueue(
@@ -635,7 +703,15 @@ impl<S: Storage> Engine<S> {
         priority: Priority,
         now_ms: i64,
     ) -> Result<(), EnqueueError> {
-        let body = event.to_json();
+        self.enqueue_body(event.to_json(), priority, now_ms)
+    }
+
+    fn enqueue_body(
+        &mut self,
+        body: Vec<u8>,
+        priority: Priority,
+        now_ms: i64,
+    ) -> Result<(), EnqueueError> {
         if body.len() > self.cfg.max_event_bytes {
             self.count_drop(DropReason::TooLarge, 1);
             return Err(EnqueueError::Dropped(DropReason::TooLarge));
@@ -746,7 +822,20 @@ impl<S: Storage> Engine<S> {
         key(&mut body, field::SENT_AT);
         write_str(&mut body, &time::format_millis(now_ms));
         key(&mut body, field::CONTEXT);
-        body.extend_from_slice(self.context.as_bytes());
+        let context = self.context.as_bytes();
+        match (self.settings.version(), context.split_last()) {
+            // The settings in force, for re-weighting sampled events.
+            (Some(v), Some((&b'}', head))) => {
+                body.extend_from_slice(head);
+                if head.len() > 1 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(b"\"settingsVersion\":");
+                write_str(&mut body, v);
+                body.push(b'}');
+            }
+            _ => body.extend_from_slice(context),
+        }
         if !report.is_empty() {
             // The contract's `ClientReport`: {"dropped":{"<reason>":n,…}}.
             key(&mut body, field::CLIENT_REPORT);
@@ -782,6 +871,7 @@ impl<S: Storage> Engine<S> {
         }
         UploadRequest {
             id,
+            kind: RequestKind::Batch,
             url: String::from(self.cfg.endpoint.trim_end_matches('/')) + "/v1/batch",
             headers,
             body,

@@ -36,6 +36,9 @@ pub struct EventDraft {
     pub traits: Option<JsonObject>,
     /// Session id.
     pub session_id: Option<i64>,
+    /// The event's own context, merged over the batch's by the gateway
+    /// (the campaign on the first event of a session).
+    pub context: Option<JsonObject>,
 }
 
 impl EventDraft {
@@ -54,6 +57,7 @@ impl EventDraft {
             properties: None,
             traits: None,
             session_id: None,
+            context: None,
         }
     }
 
@@ -91,6 +95,7 @@ impl EventDraft {
         for (name, value) in [
             (field::PROPERTIES, &self.properties),
             (field::TRAITS, &self.traits),
+            (field::CONTEXT, &self.context),
         ] {
             if let Some(v) = value {
                 key(&mut out, name);

@@ -62,9 +62,9 @@ impl Rng {
 }
 
 /// A stable hash of a string (FNV-1a), for per-device sampling decisions.
-pub fn stable_hash(s: &str) -> u64 {
+pub fn stable_hash(s: impl AsRef<[u8]>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
+    for &b in s.as_ref() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }

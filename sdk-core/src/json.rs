@@ -152,6 +152,23 @@ pub fn rejections(body: &[u8]) -> Option<Vec<(usize, bool)>> {
     Some(out)
 }
 
+/// The `settingsVersion` of a gateway answer (`BatchResponse`), if it has
+/// one. Versions are hex digests: the raw string is the value.
+pub fn settings_version(body: &[u8]) -> Option<String> {
+    let mut r = Reader::new(body);
+    let mut out = None;
+    r.object(|r, key| {
+        if key != b"settingsVersion" {
+            return r.skip_value(0);
+        }
+        r.ws();
+        out = std::str::from_utf8(r.string()?).ok().map(str::to_owned);
+        Ok(())
+    })
+    .ok()?;
+    out
+}
+
 /// Nesting deeper than this is refused rather than recursed into.
 const MAX_DEPTH: usize = 128;
 
@@ -410,9 +427,12 @@ mod tests {
                     rule: None,
                 },
             ],
+            settings_version: Some("0a1b".into()),
         };
         let body = serde_json::to_vec(&resp).unwrap();
         assert_eq!(rejections(&body), Some(vec![(1, false), (4, true)]));
+        assert_eq!(settings_version(&body).as_deref(), Some("0a1b"));
+        assert_eq!(settings_version(br#"{"accepted":2,"rejected":[]}"#), None);
         assert_eq!(rejections(br#"{"accepted":2,"rejected":[]}"#), Some(vec![]));
         assert_eq!(rejections(b"not json"), None);
         assert_eq!(rejections(b""), None);

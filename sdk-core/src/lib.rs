@@ -28,6 +28,9 @@
 //! # Modules
 //!
 //! * [`config`] — limits and policy knobs, with defaults;
+//! * [`settings`] — the server's settings: fetching, bounds, per-event verdicts;
+//! * [`autocapture`] — what lifecycle, screens, crashes and campaigns become;
+//! * [`plugins`] — the app's before-send hooks;
 //! * [`engine`] — the public API (`track`, `identify`, …) and the upload state machine;
 //! * [`drops`] — drop counts by reason;
 //! * [`event`] — an event as recorded, written to JSON;
@@ -41,6 +44,7 @@
 //! * [`ids`] — message ids (UUIDv7) and the engine's PRNG;
 //! * `native` (feature `native`) — file storage, HTTP transport, worker thread.
 
+pub mod autocapture;
 pub mod config;
 pub mod context;
 pub mod drops;
@@ -48,20 +52,26 @@ pub mod engine;
 pub mod event;
 pub mod ids;
 pub mod json;
+#[cfg(feature = "plugins")]
+pub mod plugins;
 pub mod policy;
 pub mod queue;
 pub mod session;
+pub mod settings;
 pub mod storage;
 pub mod upload;
 
 #[cfg(feature = "native")]
 pub mod native;
 
+pub use autocapture::{AutoCaptureConfig, AutoKind, Crash, Opened};
 pub use config::{Consent, SdkConfig};
 pub use context::Context;
 pub use drops::DropCounts;
 pub use engine::{Engine, EngineStats, EnqueueError};
 pub use json::JsonObject;
+#[cfg(feature = "plugins")]
+pub use plugins::BeforeSend;
 pub use storage::{MemoryStorage, Priority, Storage, StorageError, StoredEvent};
-pub use tributary_contract::DropReason;
-pub use upload::{UploadRequest, UploadResult, UploadTask};
+pub use tributary_contract::{DropReason, RemoteSettings};
+pub use upload::{RequestKind, UploadRequest, UploadResult, UploadTask};

@@ -42,7 +42,10 @@ pub enum Verdict {
 pub fn classify(result: &UploadResult) -> Verdict {
     match result {
         UploadResult::Timeout | UploadResult::Network(_) => Verdict::RetryLater { after_ms: None },
-        UploadResult::Accepted { rejected } => delivered(rejected.clone()),
+        UploadResult::Accepted { rejected, .. } => delivered(rejected.clone()),
+        // Never the answer to a batch; a platform that says so is wrong,
+        // and the batch is sent again.
+        UploadResult::Settings(_) => Verdict::RetryLater { after_ms: None },
         UploadResult::Http {
             status,
             retry_after,
@@ -117,6 +120,7 @@ mod tests {
     fn rejections_read_by_the_platform_count_like_a_body() {
         let read = UploadResult::Accepted {
             rejected: vec![(0, false), (2, true)],
+            settings_version: None,
         };
         assert_eq!(
             classify(&read),

@@ -60,7 +60,7 @@ pub struct InFlightBatch {
 /// The engine's small durable state. Missing fields read as their
 /// defaults, so a platform may seed a new store with only the identity
 /// (the web SDK shares the anonymous id and session between tabs this way).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PersistedState {
     /// Device-scoped id, created on first start.
@@ -79,6 +79,19 @@ pub struct PersistedState {
     pub unreported: DropCounts,
     /// Consent as last set by the app.
     pub consent: Option<crate::Consent>,
+    /// The server's settings last received (`crate::settings`).
+    #[cfg(feature = "remote-settings")]
+    pub settings: Option<tributary_contract::RemoteSettings>,
+    /// When they were fetched or confirmed, ms.
+    #[cfg(feature = "remote-settings")]
+    pub settings_fetched_ms: Option<i64>,
+    /// The app version and build of the last open (for `Application
+    /// Updated`); `opened` says there was one (else `Application Installed`).
+    pub app_version: Option<String>,
+    /// See `app_version`.
+    pub app_build: Option<String>,
+    /// See `app_version`.
+    pub opened: bool,
 }
 
 /// What a store holds at start-up.

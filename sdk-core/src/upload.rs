@@ -16,12 +16,33 @@ pub enum UploadTask {
     Done,
 }
 
+/// What a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `POST /v1/batch`: a batch of events.
+    Batch,
+    /// `GET /v1/settings`: the server's settings (no body).
+    Settings,
+}
+
+impl RequestKind {
+    /// The HTTP method.
+    pub fn method(self) -> &'static str {
+        match self {
+            RequestKind::Batch => "POST",
+            RequestKind::Settings => "GET",
+        }
+    }
+}
+
 /// One HTTP request, fully prepared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRequest {
     /// Identifies the request in `Engine::on_response`.
     pub id: u64,
-    /// Full URL (`<endpoint>/v1/batch`).
+    /// A batch, or a settings fetch; [`RequestKind::method`] is the method.
+    pub kind: RequestKind,
+    /// Full URL (`<endpoint>/v1/batch`, `<endpoint>/v1/settings`).
     pub url: String,
     /// Headers to send, including `Authorization` and `Idempotency-Key`.
     pub headers: Vec<(String, String)>,
@@ -36,7 +57,7 @@ pub struct UploadRequest {
 }
 
 /// What happened to a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum UploadResult {
     /// An HTTP response arrived.
     Http {
@@ -54,7 +75,13 @@ pub enum UploadResult {
     Accepted {
         /// Rejected events by batch position, and whether each may be retried.
         rejected: Vec<(usize, bool)>,
+        /// The answer's `settingsVersion`.
+        settings_version: Option<String>,
     },
+    /// The answer to a settings fetch, read by the platform's own JSON
+    /// parser (the web SDK): the settings, or `None` for `304 Not
+    /// Modified`. Other statuses are reported as [`UploadResult::Http`].
+    Settings(Option<tributary_contract::RemoteSettings>),
     /// No response within the platform's timeout. The gateway may or may
     /// not have taken the batch; the retry's idempotency key settles it.
     Timeout,

@@ -103,7 +103,10 @@ proptest! {
 #[test]
 fn an_engine_restarted_on_a_damaged_store_keeps_working_and_reports_the_loss() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = SdkConfig::new("wk", "http://gateway");
+    let cfg = SdkConfig {
+        remote_settings: false,
+        ..SdkConfig::new("wk", "http://gateway")
+    };
     {
         let storage = FileStorage::open(dir.path()).unwrap();
         let mut e = Engine::new(cfg.clone(), storage, 1, 1_000).unwrap();

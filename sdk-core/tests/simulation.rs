@@ -161,6 +161,8 @@ fn config() -> SdkConfig {
         flush_interval_ms: 10_000,
         max_event_age_ms: 3_600_000,
         compression: Compression::None,
+        // Settings fetches have their own tests (tests/settings.rs).
+        remote_settings: false,
         ..SdkConfig::new("wk", "http://gateway")
     }
 }
@@ -667,7 +669,10 @@ fn evict_frees_room_from_the_oldest_waiting_events_and_counts_them() {
     // The batch in flight is untouched: its answer still settles it.
     e.on_response(
         in_flight.id,
-        UploadResult::Accepted { rejected: vec![] },
+        UploadResult::Accepted {
+            rejected: vec![],
+            settings_version: None,
+        },
         2_500,
     );
     assert_eq!(e.stats().delivered, in_flight.event_count as u64);

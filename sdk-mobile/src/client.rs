@@ -161,15 +161,80 @@ impl Tributary {
         self.with(|c| c.set_context(context.into()))
     }
 
-    /// Reports an app lifecycle transition.
+    /// Reports an app lifecycle transition (recorded as `Application
+    /// Foregrounded` / `Backgrounded` when lifecycle capture is on).
     pub fn lifecycle(&self, event: Lifecycle) -> Result<(), TributaryError> {
         self.with(|c| match event {
-            Lifecycle::Foreground => {}
-            Lifecycle::Background => c.request_flush(),
+            Lifecycle::Foreground => c.app_foregrounded(),
+            Lifecycle::Background => c.app_backgrounded(),
             Lifecycle::Terminate => {
                 let _ = c.flush(TERMINATE_FLUSH);
             }
         })
+    }
+
+    /// The app started (once per process): `Application Installed` or
+    /// `Updated` when that is what happened, then `Application Opened`.
+    /// `url` is a deep link it was opened with, if any (its UTM
+    /// parameters become the campaign of the next event).
+    pub fn app_opened(
+        &self,
+        version: Option<String>,
+        build: Option<String>,
+        url: Option<String>,
+    ) -> Result<(), TributaryError> {
+        self.with(|c| {
+            c.app_opened(tributary_sdk_core::Opened {
+                version,
+                build,
+                url,
+                referrer: None,
+            })
+        })
+    }
+
+    /// A screen the platform layer saw (an activity, a view controller);
+    /// recorded when screen capture is on.
+    pub fn screen_viewed(
+        &self,
+        name: String,
+        properties_json: Option<String>,
+    ) -> Result<(), TributaryError> {
+        non_empty("screen name", &name)?;
+        let p = properties(properties_json)?;
+        self.with(|c| c.auto_view(false, &name, p))
+    }
+
+    /// A deep link opened while the app runs.
+    pub fn opened_url(&self, url: String) -> Result<(), TributaryError> {
+        self.with(|c| c.opened_url(&url))
+    }
+
+    /// Records a crash from the thread that is dying: written durably
+    /// before this returns, delivered by the next start. Call from an
+    /// uncaught-exception handler, then hand on to the previous handler.
+    pub fn record_crash(
+        &self,
+        kind: String,
+        message: String,
+        stack: String,
+        source: String,
+    ) -> Result<(), TributaryError> {
+        let crash = tributary_sdk_core::Crash {
+            kind,
+            message,
+            stack,
+            fatal: true,
+            source,
+        };
+        self.with(|c| c.record_crash(&crash))?
+            .map_err(|reason| TributaryError::Storage { reason })
+    }
+
+    /// Adds a before-send plugin: it sees each event's JSON as recorded and
+    /// returns it (changed or not), or null to drop it.
+    pub fn add_plugin(&self, plugin: Arc<dyn BeforeSendPlugin>) -> Result<(), TributaryError> {
+        self.with(|c| c.add_plugin(Box::new(ForeignPlugin(plugin))))
     }
 
     /// Counters and queue size.
@@ -186,6 +251,21 @@ impl Tributary {
         };
         let client = client.ok_or(TributaryError::Closed)?;
         Ok(client.shutdown(Duration::from_millis(deadline_ms)).into())
+    }
+}
+
+/// A before-send hook written in Kotlin or Swift.
+#[uniffi::export(foreign)]
+pub trait BeforeSendPlugin: Send + Sync {
+    /// The event to keep (its JSON object text), or null to drop it.
+    fn process(&self, event_json: String) -> Option<String>;
+}
+
+struct ForeignPlugin(Arc<dyn BeforeSendPlugin>);
+
+impl tributary_sdk_core::BeforeSend for ForeignPlugin {
+    fn process(&mut self, event: &str) -> Option<String> {
+        self.0.process(event.to_owned())
     }
 }
 
@@ -206,6 +286,11 @@ mod tests {
             session_timeout_ms: 1_800_000,
             sample_rate: 1.0,
             initial_consent: None,
+            auto_lifecycle: true,
+            auto_screens: true,
+            auto_errors: true,
+            auto_attribution: true,
+            remote_settings: false,
         }
     }
 

@@ -30,7 +30,7 @@ mod client;
 mod transport;
 mod types;
 
-pub use client::Tributary;
+pub use client::{BeforeSendPlugin, Tributary};
 pub use transport::{HttpOutcome, HttpRequest, HttpSender};
 pub use types::{
     Consent, DeviceContext, FlushReport, Lifecycle, Stats, TributaryConfig, TributaryError,

@@ -8,9 +8,12 @@ use std::sync::Arc;
 use tributary_sdk_core::native::HttpTransport;
 use tributary_sdk_core::{UploadRequest, UploadResult};
 
-/// One upload, ready to send as an HTTP POST.
+/// One request, ready to send: a batch (`POST`) or a settings fetch
+/// (`GET`, no body; a `304` answer means the settings are unchanged).
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct HttpRequest {
+    /// `POST` or `GET`.
+    pub method: String,
     /// Full URL.
     pub url: String,
     /// Headers to set (including `Content-Encoding`, `Authorization`,
@@ -55,6 +58,7 @@ pub(crate) struct ForeignTransport(pub Arc<dyn HttpSender>);
 impl HttpTransport for ForeignTransport {
     fn send(&self, request: &UploadRequest) -> UploadResult {
         let req = HttpRequest {
+            method: request.kind.method().to_owned(),
             url: request.url.clone(),
             headers: request.headers.iter().cloned().collect(),
             body: request.body.clone(),

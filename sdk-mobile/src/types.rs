@@ -38,6 +38,21 @@ pub struct TributaryConfig {
     /// Consent at first start; afterwards the last value set is remembered.
     #[uniffi(default = None)]
     pub initial_consent: Option<Consent>,
+    /// Capture installed/updated/opened/foregrounded/backgrounded.
+    #[uniffi(default = true)]
+    pub auto_lifecycle: bool,
+    /// Capture screen views the platform layer reports (activities).
+    #[uniffi(default = true)]
+    pub auto_screens: bool,
+    /// Capture crashes (uncaught exceptions).
+    #[uniffi(default = true)]
+    pub auto_errors: bool,
+    /// Campaign (UTM) context from deep links.
+    #[uniffi(default = true)]
+    pub auto_attribution: bool,
+    /// Fetch the gateway's settings for this write key.
+    #[uniffi(default = true)]
+    pub remote_settings: bool,
 }
 
 impl TributaryConfig {
@@ -52,6 +67,13 @@ impl TributaryConfig {
             sample_rate: self.sample_rate,
             consent: self.initial_consent.unwrap_or(Consent::Granted).into(),
             library_name: "tributary-mobile".into(),
+            auto_capture: tributary_sdk_core::AutoCaptureConfig {
+                lifecycle: self.auto_lifecycle,
+                screens: self.auto_screens,
+                errors: self.auto_errors,
+                attribution: self.auto_attribution,
+            },
+            remote_settings: self.remote_settings,
             ..SdkConfig::new(self.write_key.clone(), self.endpoint.clone())
         }
     }
@@ -225,4 +247,10 @@ pub enum TributaryError {
     /// The client was shut down.
     #[error("the client is shut down")]
     Closed,
+    /// The on-device store could not be written (a crash file, say).
+    #[error("storage: {reason}")]
+    Storage {
+        /// What failed.
+        reason: String,
+    },
 }

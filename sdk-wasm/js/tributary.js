@@ -17,9 +17,12 @@ export const VERSION = '0.1.0';
 const CORE_OPTIONS = ['maxQueueEvents', 'maxQueueBytes', 'maxEventBytes', 'maxBatchEvents', 'maxBatchBytes',
   'flushAt', 'flushIntervalMs', 'maxEventAgeMs', 'backoffBaseMs', 'backoffCapMs', 'sessionTimeoutMs',
   'sampleRate', 'consent', 'compress'];
-const OWN_OPTIONS = ['writeKey', 'endpoint', 'storage', 'timeoutMs', 'beaconBytes', 'context', 'onError'];
+const OWN_OPTIONS = ['writeKey', 'endpoint', 'storage', 'timeoutMs', 'beaconBytes', 'context', 'onError', 'plugins'];
+// Drop reasons the core counts (DropReason::ALL).
+const REASONS = 9;
+const counts = (a) => [...(a || []), ...Array(REASONS).fill(0)].slice(0, REASONS);
 const CONSENT = ['granted', 'pending', 'denied'];
-const KIND = { track: 0, identify: 1, page: 2, screen: 3, group: 4, alias: 5 };
+const KIND = { track: 0, identify: 1, page: 2, screen: 3, group: 4, alias: 5, plugin: 6 };
 const ADOPT_EVERY_MS = 30000;
 
 /** An error from the SDK; `code` is one of `invalid_config`, `invalid_argument`, `storage`, `closed`. */
@@ -86,7 +89,7 @@ class Lane {
       st.session_id ?? sh.s ?? NaN, st.session_last_activity_ms ?? sh.l ?? NaN,
       st.next_seq || 0, st.consent ? CONSENT.indexOf(st.consent) : 255,
       f ? f.key : '', new Float64Array(f ? f.seqs : []),
-      new Float64Array([...(f && f.report || [0, 0, 0, 0, 0, 0]), ...(st.unreported || [0, 0, 0, 0, 0, 0])]));
+      new Float64Array([...counts(f && f.report), ...counts(st.unreported)]));
     const opts = new Float64Array(CORE_OPTIONS.map((k) => {
       const v = o[k];
       if (v === undefined) return NaN;
@@ -289,6 +292,8 @@ export class Tributary {
       const next = JSON.stringify({ a: s.anonymous_id, u: s.user_id, s: s.session_id, l: s.session_last_activity_ms });
       if (next !== shared) { shared = next; store.meta(JSON.parse(next)).catch(() => {}); }
     };
+    this.plugins = [];
+    for (const p of o.plugins || []) this.addPlugin(p);
     const on = (target, type, fn) => { if (target && target.addEventListener) { target.addEventListener(type, fn); this.off.push(() => target.removeEventListener(type, fn)); } };
     this.off = [];
     const hide = () => { for (const l of this.lanes()) l.hide(); };
@@ -334,10 +339,35 @@ export class Tributary {
     }
   }
 
+  /**
+   * Adds a before-send plugin: `fn(event)` gets each recorded event as a
+   * plain object (type, event or name, properties or traits, ids) and
+   * returns it (changed or not), or null to drop it (counted as
+   * `dropped_by_plugin`). A plugin that throws leaves the event as it was.
+   */
+  addPlugin(fn) {
+    if (typeof fn !== 'function') fail('invalid_argument', 'a plugin must be a function');
+    this.plugins.push(fn);
+  }
+
   record(kind, name, props, what) {
     if (this.closed) fail('closed', 'this Tributary instance is closed');
     if (typeof name !== 'string') fail('invalid_argument', `${what} must be a string`);
-    const r = this.core.record(KIND[kind], name, json(props, kind === 'identify' || kind === 'group' ? 'traits' : 'properties'), Date.now());
+    const key = kind === 'identify' || kind === 'group' ? 'traits' : 'properties';
+    let text = json(props, key);
+    if (this.plugins.length) {
+      const nk = kind === 'track' ? 'event' : 'name';
+      let e = { type: kind, [nk]: name, [key]: text ? JSON.parse(text) : {} };
+      for (const p of this.plugins) {
+        let n;
+        try { n = p(e); } catch { continue; }
+        if (n == null) { this.core.record(KIND.plugin, '', '', 0); this.lane.save(); return false; }
+        if (isObject(n)) e = n;
+      }
+      name = e[nk] ?? name;
+      text = json(e[key] || {}, key);
+    }
+    const r = this.core.record(KIND[kind], name, text, Date.now());
     if (r === 255) fail('invalid_argument', out(this.core));
     this.lane.save();
     this.lane.pump();

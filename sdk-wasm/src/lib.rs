@@ -121,7 +121,7 @@ impl Loader {
     /// (`""` absent), session id and last activity (`NaN` absent), next
     /// sequence number, consent (0–2, other: unset), the in-flight batch
     /// (`""` none) and the drop counts (report of the batch in flight, then
-    /// unreported; six each, in `DropReason::ALL` order).
+    /// unreported; `DropReason::ALL.len()` each, in that order).
     #[allow(clippy::too_many_arguments)]
     pub fn state(
         &mut self,
@@ -146,10 +146,11 @@ impl Loader {
         s.consent = (consent <= 2).then(|| consent_from(consent));
         let mut report = DropCounts::default();
         for (i, n) in drops.iter().enumerate() {
-            let (Some(reason), true) = (DropReason::ALL.get(i % 6), *n > 0.0) else {
+            let n_reasons = DropReason::ALL.len();
+            let (Some(reason), true) = (DropReason::ALL.get(i % n_reasons), *n > 0.0) else {
                 continue;
             };
-            if i < 6 {
+            if i < n_reasons {
                 report.set(*reason, *n as u64);
             } else {
                 s.unreported.set(*reason, *n as u64);
@@ -212,7 +213,8 @@ impl Core {
 
     /// Records an event. `kind`: 0 track (`name` = event), 1 identify
     /// (`name` = user id), 2 page, 3 screen, 4 group (`name` = group id),
-    /// 5 alias (`name` = new user id). `json` is the properties or traits:
+    /// 5 alias (`name` = new user id), 6 dropped by a page plugin (only
+    /// counted). `json` is the properties or traits:
     /// `JSON.stringify` of a plain object, or `""` for none. Returns
     /// [`QUEUED`], a drop reason's position in `DropReason::ALL` + 1, or
     /// [`INVALID`] with the message in `out`.
@@ -230,7 +232,12 @@ impl Core {
             2 => e.page(name, props, now),
             3 => e.screen(name, props, now),
             4 => e.group(name, props, now),
-            _ => e.alias(name, now),
+            5 => e.alias(name, now),
+            // A plugin of the page dropped the event before it got here.
+            _ => {
+                e.count_drop_by_plugin();
+                Err(EnqueueError::Dropped(DropReason::DroppedByPlugin))
+            }
         };
         match result {
             Ok(()) => QUEUED,
@@ -331,6 +338,7 @@ impl Core {
                     .chunks_exact(2)
                     .map(|p| (p[0] as usize, p[1] != 0.0))
                     .collect(),
+                settings_version: None,
             }
         } else {
             UploadResult::Http {
@@ -411,7 +419,7 @@ impl Core {
 
     /// Leaves counters, queue size and identity in `out` as JSON:
     /// `dropped` (by reason), `enqueued`, `delivered`, `droppedTotal`,
-    /// `sampledOut`, `requests`, `queued`, `queuedBytes`, `anonymousId`,
+    /// `requests`, `queued`, `queuedBytes`, `anonymousId`,
     /// `userId`, `idle`.
     pub fn stats(&mut self) {
         let s = self.engine.stats();
@@ -421,7 +429,6 @@ impl Core {
             ("enqueued", s.enqueued),
             ("delivered", s.delivered),
             ("droppedTotal", s.dropped_total()),
-            ("sampledOut", s.sampled_out),
             ("requests", s.requests),
             ("queued", s.queued as u64),
             ("queuedBytes", s.queued_bytes as u64),

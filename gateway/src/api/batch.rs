@@ -226,10 +226,10 @@ where
         Some(key) => loop {
             match state.idempotency.claim(&principal.app_id, key) {
                 Claim::New(t) => break Some(t),
-                Claim::Done(c) => return Ok(cached_answer(&c)),
+                Claim::Done(c) => return Ok(cached_answer(state, &principal, &c)),
                 Claim::Wait(slot) => {
                     if let Some(c) = idempotency::wait(slot).await {
-                        return Ok(cached_answer(&c));
+                        return Ok(cached_answer(state, &principal, &c));
                     }
                     // The first attempt gave up without an answer: try again.
                 }
@@ -262,16 +262,17 @@ where
             body: body.clone(),
         });
     }
-    Ok(json_bytes(status, body))
+    let resp = json_bytes(status, body.clone());
+    Ok(super::settings::stamp(state, &principal, resp, &body))
 }
 
 /// The remembered answer of an already-processed batch.
-fn cached_answer(c: &Cached) -> Response<Full<Bytes>> {
+fn cached_answer(state: &AppState, principal: &Principal, c: &Cached) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(c.status).unwrap_or(StatusCode::OK);
     let mut resp = json_bytes(status, c.body.clone());
     resp.headers_mut()
         .insert(REPLAYED, http::HeaderValue::from_static("true"));
-    resp
+    super::settings::stamp(state, principal, resp, &c.body)
 }
 
 /// What happened to the events of one request.
@@ -461,6 +462,7 @@ fn respond(route: BatchRoute, out: Outcome) -> Result<(StatusCode, Bytes), Reque
     let body = serde_json::to_vec(&BatchResponse {
         accepted,
         rejected: out.rejected,
+        settings_version: None,
     })
     .unwrap_or_default();
     Ok((status, Bytes::from(body)))

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `POST /v1/batch` | [`batch`], batch body |
 //! | `POST /v1/{track,identify,page,screen,group,alias}` | [`batch`], one event |
+//! | `GET /v1/settings` | [`settings`]: the SDK settings of the write key's app |
 //! | `OPTIONS /v1/*` | CORS preflight for browsers |
 //! | `GET /healthz` | process is alive |
 //! | `GET /readyz` | ready for traffic (not shutting down) |
@@ -19,6 +20,7 @@ pub mod batch;
 pub mod idempotency;
 pub mod registry;
 pub mod server;
+pub mod settings;
 
 use crate::admission::client_ip::TrustedProxies;
 use crate::admission::key_store::KeyStore;
@@ -30,6 +32,7 @@ use crate::error::RequestError;
 use crate::ingest::batch::BatchRoute;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels, route_label};
 use crate::privacy::Privacy;
+use crate::sdk_settings::SdkSettings;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -52,6 +55,8 @@ pub struct AppState {
     pub enricher: Arc<Enricher>,
     /// Per-app privacy rules and suppressions (reloadable).
     pub privacy: Arc<Privacy>,
+    /// What each app's SDKs are told (reloadable).
+    pub sdk_settings: Arc<SdkSettings>,
     /// Work-in-progress bounds and load shedding.
     pub overload: Overload,
     /// Prometheus metrics.
@@ -83,6 +88,8 @@ pub struct Parts {
     pub enricher: Arc<Enricher>,
     /// The privacy rules.
     pub privacy: Arc<Privacy>,
+    /// The SDK settings.
+    pub sdk_settings: Arc<SdkSettings>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Registered schemas, when validation is on.
@@ -118,6 +125,7 @@ impl AppState {
             ),
             enricher: parts.enricher,
             privacy: parts.privacy,
+            sdk_settings: parts.sdk_settings,
             metrics: parts.metrics,
             delivery: parts.delivery,
             shutting_down: AtomicBool::new(false),
@@ -145,6 +153,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("OPTIONS", "/v1/group"),
     ("POST", "/v1/alias"),
     ("OPTIONS", "/v1/alias"),
+    ("GET", "/v1/settings"),
+    ("OPTIONS", "/v1/settings"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -193,6 +203,17 @@ where
 {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
+    if path == "/v1/settings" {
+        return match parts.method {
+            Method::GET => settings::get(state, &parts),
+            Method::OPTIONS => {
+                let mut resp = preflight("GET, OPTIONS");
+                settings::cors(resp.headers_mut());
+                resp
+            }
+            _ => method_not_allowed(),
+        };
+    }
     if let Some(kind) = path.strip_prefix("/v1/") {
         let batch_route = match kind {
             "batch" | "import" => Some(BatchRoute::Batch),
@@ -200,7 +221,7 @@ where
         };
         let mut resp = match (batch_route, &parts.method) {
             (None, _) => not_found(),
-            (Some(_), &Method::OPTIONS) => preflight(),
+            (Some(_), &Method::OPTIONS) => preflight("POST, OPTIONS"),
             (Some(r), &Method::POST) => batch::handle(state, r, &parts, body).await,
             (Some(_), _) => method_not_allowed(),
         };
@@ -214,7 +235,7 @@ where
         );
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("retry-after"),
+            HeaderValue::from_static("retry-after, tributary-settings-version"),
         );
         return resp;
     }
@@ -279,12 +300,12 @@ where
     }
 }
 
-fn preflight() -> Response<Full<Bytes>> {
+fn preflight(methods: &'static str) -> Response<Full<Bytes>> {
     let mut resp = text(StatusCode::NO_CONTENT, "");
     let h = resp.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, OPTIONS"),
+        HeaderValue::from_static(methods),
     );
     // Every request header the SDKs send: the web SDK's batches carry
     // Idempotency-Key; signed server-side senders may come from a browser
@@ -292,7 +313,7 @@ fn preflight() -> Response<Full<Bytes>> {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(
-            "authorization, content-type, content-encoding, idempotency-key, x-tributary-timestamp, x-tributary-signature",
+            "authorization, content-type, content-encoding, idempotency-key, if-none-match, x-tributary-timestamp, x-tributary-signature",
         ),
     );
     h.insert(

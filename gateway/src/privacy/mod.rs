@@ -161,28 +161,10 @@ impl Privacy {
         Ok(())
     }
 
-    fn reload_logged(&self, why: &str) {
-        match self.reload() {
-            Ok(()) => tracing::info!(why, "privacy rules reloaded"),
-            Err(e) => tracing::error!(why, "{e}; keeping the privacy rules in force"),
-        }
-    }
-
     /// Starts the task that reloads on SIGHUP and when a file changes; it
     /// ends when the store is dropped.
     pub fn spawn_reloader(self: &Arc<Self>) {
-        crate::reload::spawn_watch(Arc::downgrade(self), self.poll, |p, by_signal| {
-            let now = p.files().map(|f| f.and_then(mtime));
-            let seen = *p
-                .seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if by_signal {
-                p.reload_logged("SIGHUP");
-            } else if now != seen {
-                p.reload_logged("file changed");
-            }
-        });
+        crate::reload::spawn_reloader(self, self.poll);
     }
 
     /// Adds a suppressed id for `app`: appended to the suppression file
@@ -208,6 +190,22 @@ impl Privacy {
         next.suppressed.insert(app.to_owned(), Arc::new(s));
         self.install(next);
         Ok(())
+    }
+}
+
+impl crate::reload::Reloadable for Privacy {
+    const WHAT: &'static str = "privacy rules";
+
+    fn changed(&self) -> bool {
+        let seen = *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.files().map(|f| f.and_then(mtime)) != seen
+    }
+
+    fn reload(&self) -> Result<(), String> {
+        Privacy::reload(self)
     }
 }
 

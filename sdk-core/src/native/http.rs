@@ -40,11 +40,20 @@ impl UreqTransport {
 #[cfg(feature = "native-http")]
 impl HttpTransport for UreqTransport {
     fn send(&self, request: &UploadRequest) -> UploadResult {
-        let mut req = self.agent.post(&request.url);
-        for (k, v) in &request.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        match req.send(&request.body[..]) {
+        let sent = if request.kind == crate::upload::RequestKind::Settings {
+            let mut req = self.agent.get(&request.url);
+            for (k, v) in &request.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            req.call()
+        } else {
+            let mut req = self.agent.post(&request.url);
+            for (k, v) in &request.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            req.send(&request.body[..])
+        };
+        match sent {
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
                 let retry_after = resp

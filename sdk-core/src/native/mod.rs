@@ -13,6 +13,7 @@
 //! that window loses it. A full channel (the worker far behind) drops the
 //! event and counts it as `queue_full`.
 
+pub mod crash_file;
 pub mod file_storage;
 pub mod http;
 
@@ -21,9 +22,12 @@ pub use http::HttpTransport;
 #[cfg(feature = "native-http")]
 pub use http::UreqTransport;
 
+use crate::autocapture::{Crash, Opened};
 use crate::config::{Consent, SdkConfig};
 use crate::context::Context;
+use crate::engine::capture::CrashContext;
 use crate::engine::{Engine, EngineStats};
+use crate::plugins::BeforeSend;
 use crate::upload::UploadTask;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -56,6 +60,11 @@ enum Call {
     Group(String, Map<String, Value>),
     Alias(String),
     Reset,
+    Opened(Box<Opened>),
+    Foregrounded,
+    Backgrounded,
+    View(bool, String, Map<String, Value>),
+    OpenedUrl(String),
 }
 
 enum Command {
@@ -65,6 +74,7 @@ enum Command {
     Consent(Consent),
     Context(Box<Context>),
     Online(bool),
+    Plugin(Box<dyn BeforeSend + Send>),
     Stop,
 }
 
@@ -97,6 +107,9 @@ pub struct NativeClient {
     /// The worker's latest counters, refreshed after every step, so stats
     /// and an overdue flush can be answered while it is busy sending.
     snapshot: Arc<Mutex<EngineStats>>,
+    /// Identity and session for a crash handler, refreshed the same way.
+    crash: Arc<Mutex<CrashContext>>,
+    dir: PathBuf,
 }
 
 impl NativeClient {
@@ -117,7 +130,11 @@ impl NativeClient {
         dir: impl Into<PathBuf>,
         transport: Box<dyn HttpTransport>,
     ) -> Result<NativeClient, String> {
-        let storage = FileStorage::open(dir.into()).map_err(|e| e.to_string())?;
+        let dir: PathBuf = dir.into();
+        let storage = FileStorage::open(dir.clone()).map_err(|e| e.to_string())?;
+        let crash = Arc::new(Mutex::new(CrashContext::default()));
+        let worker_crash = crash.clone();
+        let crash_dir = dir.clone();
         let (tx, rx) = sync_channel(COMMAND_QUEUE);
         let (ready_tx, ready_rx) = sync_channel(1);
         let refused = Arc::new(AtomicU64::new(0));
@@ -129,16 +146,19 @@ impl NativeClient {
                 // The engine is built on its own thread: file storage and
                 // the engine stay there for their whole life.
                 match Engine::new(cfg, storage, entropy(), now_ms()) {
-                    Ok(engine) => {
-                        let _ = ready_tx.send(Ok(()));
-                        Worker {
+                    Ok(mut engine) => {
+                        adopt_crashes(&mut engine, &crash_dir);
+                        let worker = Worker {
                             engine,
                             transport,
                             rx,
                             snapshot: worker_snapshot,
+                            crash: worker_crash,
                             flushes: Vec::new(),
-                        }
-                        .run();
+                        };
+                        worker.publish();
+                        let _ = ready_tx.send(Ok(()));
+                        worker.run();
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -154,7 +174,58 @@ impl NativeClient {
             worker: Some(worker),
             refused,
             snapshot,
+            crash,
+            dir,
         })
+    }
+
+    /// The app opened (call once per process start, after the context).
+    pub fn app_opened(&self, opened: Opened) {
+        self.record(Call::Opened(Box::new(opened)));
+    }
+
+    /// The app came to the foreground.
+    pub fn app_foregrounded(&self) {
+        self.record(Call::Foregrounded);
+    }
+
+    /// The app went to the background (queued events are sent now).
+    pub fn app_backgrounded(&self) {
+        self.record(Call::Backgrounded);
+    }
+
+    /// A screen (or, with `page`, a page) the platform saw on its own.
+    pub fn auto_view(&self, page: bool, name: &str, properties: Map<String, Value>) {
+        self.record(Call::View(page, name.to_owned(), properties));
+    }
+
+    /// A deep link the app was opened with: its campaign goes on the next event.
+    pub fn opened_url(&self, url: &str) {
+        self.record(Call::OpenedUrl(url.to_owned()));
+    }
+
+    /// Adds a before-send plugin (run on the worker thread).
+    pub fn add_plugin(&self, plugin: Box<dyn BeforeSend + Send>) {
+        let _ = self.tx.send(Command::Plugin(plugin));
+    }
+
+    /// Records a crash from the thread that is dying: the event is written
+    /// to the crash-safe store (`crash_file`) before this returns, and
+    /// queued on the next start. `Err` if crash capture is off or the file
+    /// could not be written.
+    pub fn record_crash(&self, crash: &Crash) -> Result<(), String> {
+        let ctx = match self.crash.lock() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if !ctx.enabled {
+            return Err("crash capture is off".into());
+        }
+        let now = now_ms();
+        let id = crate::ids::Rng::new(entropy()).uuid_v7(now);
+        crash_file::write(&self.dir, &ctx.event(crash, id, now), now)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     fn record(&self, call: Call) {
@@ -290,7 +361,26 @@ struct Worker {
     transport: Box<dyn HttpTransport>,
     rx: Receiver<Command>,
     snapshot: Arc<Mutex<EngineStats>>,
+    crash: Arc<Mutex<CrashContext>>,
     flushes: Vec<PendingFlush>,
+}
+
+/// Queues the crash files an earlier process left, deleting each once it
+/// is in the queue.
+fn adopt_crashes(engine: &mut Engine<FileStorage>, dir: &std::path::Path) {
+    for (path, written_ms) in crash_file::pending(dir) {
+        let queued = match crash_file::read(&path) {
+            Some(body) => match engine.adopt_crash(body, written_ms) {
+                Ok(()) => true,
+                Err(crate::EnqueueError::Storage(_)) => false,
+                Err(_) => true, // counted (corrupt, too large); not retried
+            },
+            None => true,
+        };
+        if queued {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 impl Worker {
@@ -356,6 +446,14 @@ impl Worker {
                         e.reset(at);
                         Ok(())
                     }
+                    Call::Opened(o) => e.app_opened(&o, at),
+                    Call::Foregrounded => e.app_foregrounded(at),
+                    Call::Backgrounded => e.app_backgrounded(at),
+                    Call::View(page, n, p) => e.auto_view(page, &n, p.into(), at),
+                    Call::OpenedUrl(u) => {
+                        e.opened_url(&u);
+                        Ok(())
+                    }
                 };
             }
             Command::Flush(until, reply) => {
@@ -372,6 +470,7 @@ impl Worker {
             Command::Consent(c) => self.engine.set_consent(c),
             Command::Context(c) => self.engine.set_context(&c),
             Command::Online(o) => self.engine.set_online(o),
+            Command::Plugin(p) => self.engine.add_plugin(p),
             Command::Stop => {
                 self.answer_flushes(true);
                 self.publish();
@@ -384,6 +483,9 @@ impl Worker {
     fn publish(&self) {
         if let Ok(mut s) = self.snapshot.lock() {
             *s = self.engine.stats();
+        }
+        if let Ok(mut c) = self.crash.lock() {
+            *c = self.engine.crash_context();
         }
     }
 

@@ -624,6 +624,217 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * A before-send hook written in Kotlin or Swift.
+ */
+public protocol BeforeSendPlugin: AnyObject, Sendable {
+    
+    /**
+     * The event to keep (its JSON object text), or null to drop it.
+     */
+    func process(eventJson: String)  -> String?
+    
+}
+/**
+ * A before-send hook written in Kotlin or Swift.
+ */
+open class BeforeSendPluginImpl: BeforeSendPlugin, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_tributary_sdk_mobile_fn_clone_beforesendplugin(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_tributary_sdk_mobile_fn_free_beforesendplugin(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The event to keep (its JSON object text), or null to drop it.
+     */
+open func process(eventJson: String) -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_tributary_sdk_mobile_fn_method_beforesendplugin_process(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(eventJson),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceBeforeSendPlugin {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceBeforeSendPlugin = UniffiVTableCallbackInterfaceBeforeSendPlugin(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeBeforeSendPlugin.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface BeforeSendPlugin: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeBeforeSendPlugin.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface BeforeSendPlugin: handle missing in uniffiClone")
+            }
+        },
+        process: { (
+            uniffiHandle: UInt64,
+            eventJson: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String? in
+                guard let uniffiObj = try? FfiConverterTypeBeforeSendPlugin.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.process(
+                     eventJson: try FfiConverterString.lift(eventJson)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionString.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceBeforeSendPlugin> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceBeforeSendPlugin>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitBeforeSendPlugin() {
+    uniffi_tributary_sdk_mobile_fn_init_callback_vtable_beforesendplugin(UniffiCallbackInterfaceBeforeSendPlugin.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBeforeSendPlugin: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<BeforeSendPlugin>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = BeforeSendPlugin
+
+    public static func lift(_ handle: UInt64) throws -> BeforeSendPlugin {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return BeforeSendPluginImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: BeforeSendPlugin) -> UInt64 {
+         if let rustImpl = value as? BeforeSendPluginImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BeforeSendPlugin {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: BeforeSendPlugin, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBeforeSendPlugin_lift(_ handle: UInt64) throws -> BeforeSendPlugin {
+    return try FfiConverterTypeBeforeSendPlugin.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBeforeSendPlugin_lower(_ value: BeforeSendPlugin) -> UInt64 {
+    return FfiConverterTypeBeforeSendPlugin.lower(value)
+}
+
+
+
+
+
+
+/**
  * An HTTP stack supplied by the app. Called on the SDK's worker thread;
  * may block until the request completes.
  */
@@ -843,9 +1054,23 @@ public func FfiConverterTypeHttpSender_lower(_ value: HttpSender) -> UInt64 {
 public protocol TributaryProtocol: AnyObject, Sendable {
     
     /**
+     * Adds a before-send plugin: it sees each event's JSON as recorded and
+     * returns it (changed or not), or null to drop it.
+     */
+    func addPlugin(plugin: BeforeSendPlugin) throws 
+    
+    /**
      * Merges the current identity into `new_user_id`.
      */
     func alias(newUserId: String) throws 
+    
+    /**
+     * The app started (once per process): `Application Installed` or
+     * `Updated` when that is what happened, then `Application Opened`.
+     * `url` is a deep link it was opened with, if any (its UTM
+     * parameters become the campaign of the next event).
+     */
+    func appOpened(version: String?, build: String?, url: String?) throws 
     
     /**
      * Sends what is queued, waiting at most `deadline_ms`.
@@ -863,9 +1088,22 @@ public protocol TributaryProtocol: AnyObject, Sendable {
     func identify(userId: String, traitsJson: String?) throws 
     
     /**
-     * Reports an app lifecycle transition.
+     * Reports an app lifecycle transition (recorded as `Application
+     * Foregrounded` / `Backgrounded` when lifecycle capture is on).
      */
     func lifecycle(event: Lifecycle) throws 
+    
+    /**
+     * A deep link opened while the app runs.
+     */
+    func openedUrl(url: String) throws 
+    
+    /**
+     * Records a crash from the thread that is dying: written durably
+     * before this returns, delivered by the next start. Call from an
+     * uncaught-exception handler, then hand on to the previous handler.
+     */
+    func recordCrash(kind: String, message: String, stack: String, source: String) throws 
     
     /**
      * Forgets the user (logout).
@@ -876,6 +1114,12 @@ public protocol TributaryProtocol: AnyObject, Sendable {
      * Records a screen view.
      */
     func screen(name: String, propertiesJson: String?) throws 
+    
+    /**
+     * A screen the platform layer saw (an activity, a view controller);
+     * recorded when screen capture is on.
+     */
+    func screenViewed(name: String, propertiesJson: String?) throws 
     
     /**
      * Sets consent; `Denied` purges the queue.
@@ -983,6 +1227,19 @@ public convenience init(config: TributaryConfig, transport: HttpSender)throws  {
 
     
     /**
+     * Adds a before-send plugin: it sees each event's JSON as recorded and
+     * returns it (changed or not), or null to drop it.
+     */
+open func addPlugin(plugin: BeforeSendPlugin)throws   {try rustCallWithError(FfiConverterTypeTributaryError_lift) {
+        uniffiCallStatus in
+    uniffi_tributary_sdk_mobile_fn_method_tributary_add_plugin(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeBeforeSendPlugin_lower(plugin),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Merges the current identity into `new_user_id`.
      */
 open func alias(newUserId: String)throws   {try rustCallWithError(FfiConverterTypeTributaryError_lift) {
@@ -990,6 +1247,23 @@ open func alias(newUserId: String)throws   {try rustCallWithError(FfiConverterTy
     uniffi_tributary_sdk_mobile_fn_method_tributary_alias(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(newUserId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The app started (once per process): `Application Installed` or
+     * `Updated` when that is what happened, then `Application Opened`.
+     * `url` is a deep link it was opened with, if any (its UTM
+     * parameters become the campaign of the next event).
+     */
+open func appOpened(version: String?, build: String?, url: String?)throws   {try rustCallWithError(FfiConverterTypeTributaryError_lift) {
+        uniffiCallStatus in
+    uniffi_tributary_sdk_mobile_fn_method_tributary_app_opened(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(version),
+        FfiConverterOptionString.lower(build),
+        FfiConverterOptionString.lower(url),uniffiCallStatus
     )
 }
 }
@@ -1034,13 +1308,43 @@ open func identify(userId: String, traitsJson: String?)throws   {try rustCallWit
 }
     
     /**
-     * Reports an app lifecycle transition.
+     * Reports an app lifecycle transition (recorded as `Application
+     * Foregrounded` / `Backgrounded` when lifecycle capture is on).
      */
 open func lifecycle(event: Lifecycle)throws   {try rustCallWithError(FfiConverterTypeTributaryError_lift) {
         uniffiCallStatus in
     uniffi_tributary_sdk_mobile_fn_method_tributary_lifecycle(
             self.uniffiCloneHandle(),
         FfiConverterTypeLifecycle_lower(event),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A deep link opened while the app runs.
+     */
+open func openedUrl(url: String)throws   {try rustCallWithError(FfiConverterTypeTributaryError_lift) {
+        uniffiCallStatus in
+    uniffi_tributary_sdk_mobile_fn_method_tributary_opened_url(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Records a crash from the thread that is dying: written durably
+     * before this returns, delivered by the next start. Call from an
+     * uncaught-exception handler, then hand on to the previous handler.
+     */
+open func recordCrash(kind: String, message: String, stack: String, source: String)throws   {try rustCallWithError(FfiConverterTypeTributaryError_lift) {
+        uniffiCallStatus in
+    uniffi_tributary_sdk_mobile_fn_method_tributary_record_crash(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(kind),
+        FfiConverterString.lower(message),
+        FfiConverterString.lower(stack),
+        FfiConverterString.lower(source),uniffiCallStatus
     )
 }
 }
@@ -1062,6 +1366,20 @@ open func reset()throws   {try rustCallWithError(FfiConverterTypeTributaryError_
 open func screen(name: String, propertiesJson: String?)throws   {try rustCallWithError(FfiConverterTypeTributaryError_lift) {
         uniffiCallStatus in
     uniffi_tributary_sdk_mobile_fn_method_tributary_screen(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterOptionString.lower(propertiesJson),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A screen the platform layer saw (an activity, a view controller);
+     * recorded when screen capture is on.
+     */
+open func screenViewed(name: String, propertiesJson: String?)throws   {try rustCallWithError(FfiConverterTypeTributaryError_lift) {
+        uniffiCallStatus in
+    uniffi_tributary_sdk_mobile_fn_method_tributary_screen_viewed(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),
         FfiConverterOptionString.lower(propertiesJson),uniffiCallStatus
@@ -1441,9 +1759,14 @@ public func FfiConverterTypeFlushReport_lower(_ value: FlushReport) -> RustBuffe
 
 
 /**
- * One upload, ready to send as an HTTP POST.
+ * One request, ready to send: a batch (`POST`) or a settings fetch
+ * (`GET`, no body; a `304` answer means the settings are unchanged).
  */
 public struct HttpRequest: Equatable, Hashable {
+    /**
+     * `POST` or `GET`.
+     */
+    public var method: String
     /**
      * Full URL.
      */
@@ -1462,6 +1785,9 @@ public struct HttpRequest: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
+         * `POST` or `GET`.
+         */method: String, 
+        /**
          * Full URL.
          */url: String, 
         /**
@@ -1471,6 +1797,7 @@ public struct HttpRequest: Equatable, Hashable {
         /**
          * The body, already compressed.
          */body: Data) {
+        self.method = method
         self.url = url
         self.headers = headers
         self.body = body
@@ -1492,6 +1819,7 @@ public struct FfiConverterTypeHttpRequest: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpRequest {
         return
             try HttpRequest(
+                method: FfiConverterString.read(from: &buf), 
                 url: FfiConverterString.read(from: &buf), 
                 headers: FfiConverterDictionaryStringString.read(from: &buf), 
                 body: FfiConverterData.read(from: &buf)
@@ -1499,6 +1827,7 @@ public struct FfiConverterTypeHttpRequest: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: HttpRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.method, into: &buf)
         FfiConverterString.write(value.url, into: &buf)
         FfiConverterDictionaryStringString.write(value.headers, into: &buf)
         FfiConverterData.write(value.body, into: &buf)
@@ -1668,6 +1997,26 @@ public struct TributaryConfig: Equatable, Hashable {
      * Consent at first start; afterwards the last value set is remembered.
      */
     public var initialConsent: Consent?
+    /**
+     * Capture installed/updated/opened/foregrounded/backgrounded.
+     */
+    public var autoLifecycle: Bool
+    /**
+     * Capture screen views the platform layer reports (activities).
+     */
+    public var autoScreens: Bool
+    /**
+     * Capture crashes (uncaught exceptions).
+     */
+    public var autoErrors: Bool
+    /**
+     * Campaign (UTM) context from deep links.
+     */
+    public var autoAttribution: Bool
+    /**
+     * Fetch the gateway's settings for this write key.
+     */
+    public var remoteSettings: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1704,7 +2053,22 @@ public struct TributaryConfig: Equatable, Hashable {
          */sampleRate: Double = Double(1.0), 
         /**
          * Consent at first start; afterwards the last value set is remembered.
-         */initialConsent: Consent? = nil) {
+         */initialConsent: Consent? = nil, 
+        /**
+         * Capture installed/updated/opened/foregrounded/backgrounded.
+         */autoLifecycle: Bool = true, 
+        /**
+         * Capture screen views the platform layer reports (activities).
+         */autoScreens: Bool = true, 
+        /**
+         * Capture crashes (uncaught exceptions).
+         */autoErrors: Bool = true, 
+        /**
+         * Campaign (UTM) context from deep links.
+         */autoAttribution: Bool = true, 
+        /**
+         * Fetch the gateway's settings for this write key.
+         */remoteSettings: Bool = true) {
         self.writeKey = writeKey
         self.endpoint = endpoint
         self.storageDir = storageDir
@@ -1716,6 +2080,11 @@ public struct TributaryConfig: Equatable, Hashable {
         self.sessionTimeoutMs = sessionTimeoutMs
         self.sampleRate = sampleRate
         self.initialConsent = initialConsent
+        self.autoLifecycle = autoLifecycle
+        self.autoScreens = autoScreens
+        self.autoErrors = autoErrors
+        self.autoAttribution = autoAttribution
+        self.remoteSettings = remoteSettings
     }
 
     
@@ -1744,7 +2113,12 @@ public struct FfiConverterTypeTributaryConfig: FfiConverterRustBuffer {
                 maxBatchEvents: FfiConverterUInt32.read(from: &buf), 
                 sessionTimeoutMs: FfiConverterUInt64.read(from: &buf), 
                 sampleRate: FfiConverterDouble.read(from: &buf), 
-                initialConsent: FfiConverterOptionTypeConsent.read(from: &buf)
+                initialConsent: FfiConverterOptionTypeConsent.read(from: &buf), 
+                autoLifecycle: FfiConverterBool.read(from: &buf), 
+                autoScreens: FfiConverterBool.read(from: &buf), 
+                autoErrors: FfiConverterBool.read(from: &buf), 
+                autoAttribution: FfiConverterBool.read(from: &buf), 
+                remoteSettings: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -1760,6 +2134,11 @@ public struct FfiConverterTypeTributaryConfig: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.sessionTimeoutMs, into: &buf)
         FfiConverterDouble.write(value.sampleRate, into: &buf)
         FfiConverterOptionTypeConsent.write(value.initialConsent, into: &buf)
+        FfiConverterBool.write(value.autoLifecycle, into: &buf)
+        FfiConverterBool.write(value.autoScreens, into: &buf)
+        FfiConverterBool.write(value.autoErrors, into: &buf)
+        FfiConverterBool.write(value.autoAttribution, into: &buf)
+        FfiConverterBool.write(value.remoteSettings, into: &buf)
     }
 }
 
@@ -2090,6 +2469,14 @@ enum TributaryError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError
      * The client was shut down.
      */
     case Closed
+    /**
+     * The on-device store could not be written (a crash file, say).
+     */
+    case Storage(
+        /**
+         * What failed.
+         */reason: String
+    )
 
     
 
@@ -2129,6 +2516,9 @@ public struct FfiConverterTypeTributaryError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf)
             )
         case 4: return .Closed
+        case 5: return .Storage(
+            reason: try FfiConverterString.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2159,6 +2549,11 @@ public struct FfiConverterTypeTributaryError: FfiConverterRustBuffer {
         case .Closed:
             writeInt(&buf, Int32(4))
         
+        
+        case let .Storage(reason):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(reason, into: &buf)
+            
         }
     }
 }
@@ -2341,7 +2736,16 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_tributary_sdk_mobile_checksum_method_beforesendplugin_process() != 10843) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tributary_sdk_mobile_checksum_method_tributary_add_plugin() != 10347) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tributary_sdk_mobile_checksum_method_tributary_alias() != 58078) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tributary_sdk_mobile_checksum_method_tributary_app_opened() != 62509) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tributary_sdk_mobile_checksum_method_tributary_flush() != 12350) {
@@ -2353,13 +2757,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tributary_sdk_mobile_checksum_method_tributary_identify() != 36594) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tributary_sdk_mobile_checksum_method_tributary_lifecycle() != 59675) {
+    if (uniffi_tributary_sdk_mobile_checksum_method_tributary_lifecycle() != 32550) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tributary_sdk_mobile_checksum_method_tributary_opened_url() != 56437) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tributary_sdk_mobile_checksum_method_tributary_record_crash() != 60761) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tributary_sdk_mobile_checksum_method_tributary_reset() != 29713) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tributary_sdk_mobile_checksum_method_tributary_screen() != 25080) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tributary_sdk_mobile_checksum_method_tributary_screen_viewed() != 12221) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tributary_sdk_mobile_checksum_method_tributary_set_consent() != 62121) {
@@ -2387,6 +2800,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitBeforeSendPlugin()
     uniffiCallbackInitHttpSender()
     return InitializationResult.ok
 }()

@@ -243,11 +243,27 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_BEFORE_SEND_PLUGIN_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_BEFORE_SEND_PLUGIN_METHOD0
+typedef void (*UniffiCallbackInterfaceBeforeSendPluginMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_SENDER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_SENDER_METHOD0
 typedef void (*UniffiCallbackInterfaceHttpSenderMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_BEFORE_SEND_PLUGIN
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_BEFORE_SEND_PLUGIN
+typedef struct UniffiVTableCallbackInterfaceBeforeSendPlugin {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceBeforeSendPluginMethod0 _Nonnull process;
+} UniffiVTableCallbackInterfaceBeforeSendPlugin;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_SENDER
@@ -258,6 +274,26 @@ typedef struct UniffiVTableCallbackInterfaceHttpSender {
     UniffiCallbackInterfaceHttpSenderMethod0 _Nonnull send;
 } UniffiVTableCallbackInterfaceHttpSender;
 
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_CLONE_BEFORESENDPLUGIN
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_CLONE_BEFORESENDPLUGIN
+uint64_t uniffi_tributary_sdk_mobile_fn_clone_beforesendplugin(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_FREE_BEFORESENDPLUGIN
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_FREE_BEFORESENDPLUGIN
+void uniffi_tributary_sdk_mobile_fn_free_beforesendplugin(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_INIT_CALLBACK_VTABLE_BEFORESENDPLUGIN
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_INIT_CALLBACK_VTABLE_BEFORESENDPLUGIN
+void uniffi_tributary_sdk_mobile_fn_init_callback_vtable_beforesendplugin(const UniffiVTableCallbackInterfaceBeforeSendPlugin* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_BEFORESENDPLUGIN_PROCESS
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_BEFORESENDPLUGIN_PROCESS
+RustBuffer uniffi_tributary_sdk_mobile_fn_method_beforesendplugin_process(uint64_t ptr, RustBuffer event_json, RustCallStatus *_Nonnull out_status
+);
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_CLONE_TRIBUTARY
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_CLONE_TRIBUTARY
@@ -274,9 +310,19 @@ void uniffi_tributary_sdk_mobile_fn_free_tributary(uint64_t handle, RustCallStat
 uint64_t uniffi_tributary_sdk_mobile_fn_constructor_tributary_new(RustBuffer config, uint64_t transport, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_ADD_PLUGIN
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_ADD_PLUGIN
+void uniffi_tributary_sdk_mobile_fn_method_tributary_add_plugin(uint64_t ptr, uint64_t plugin, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_ALIAS
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_ALIAS
 void uniffi_tributary_sdk_mobile_fn_method_tributary_alias(uint64_t ptr, RustBuffer new_user_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_APP_OPENED
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_APP_OPENED
+void uniffi_tributary_sdk_mobile_fn_method_tributary_app_opened(uint64_t ptr, RustBuffer version, RustBuffer build, RustBuffer url, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_FLUSH
@@ -299,6 +345,16 @@ void uniffi_tributary_sdk_mobile_fn_method_tributary_identify(uint64_t ptr, Rust
 void uniffi_tributary_sdk_mobile_fn_method_tributary_lifecycle(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_OPENED_URL
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_OPENED_URL
+void uniffi_tributary_sdk_mobile_fn_method_tributary_opened_url(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_RECORD_CRASH
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_RECORD_CRASH
+void uniffi_tributary_sdk_mobile_fn_method_tributary_record_crash(uint64_t ptr, RustBuffer kind, RustBuffer message, RustBuffer stack, RustBuffer source, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_RESET
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_RESET
 void uniffi_tributary_sdk_mobile_fn_method_tributary_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -307,6 +363,11 @@ void uniffi_tributary_sdk_mobile_fn_method_tributary_reset(uint64_t ptr, RustCal
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SCREEN
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SCREEN
 void uniffi_tributary_sdk_mobile_fn_method_tributary_screen(uint64_t ptr, RustBuffer name, RustBuffer properties_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SCREEN_VIEWED
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SCREEN_VIEWED
+void uniffi_tributary_sdk_mobile_fn_method_tributary_screen_viewed(uint64_t ptr, RustBuffer name, RustBuffer properties_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SET_CONSENT
@@ -619,9 +680,27 @@ void ffi_tributary_sdk_mobile_rust_future_free_void(uint64_t handle
 void ffi_tributary_sdk_mobile_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_BEFORESENDPLUGIN_PROCESS
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_BEFORESENDPLUGIN_PROCESS
+uint16_t uniffi_tributary_sdk_mobile_checksum_method_beforesendplugin_process(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_ADD_PLUGIN
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_ADD_PLUGIN
+uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_add_plugin(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_ALIAS
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_ALIAS
 uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_alias(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_APP_OPENED
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_APP_OPENED
+uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_app_opened(void
     
 );
 #endif
@@ -649,6 +728,18 @@ uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_lifecycle(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_OPENED_URL
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_OPENED_URL
+uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_opened_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_RECORD_CRASH
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_RECORD_CRASH
+uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_record_crash(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_RESET
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_RESET
 uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_reset(void
@@ -658,6 +749,12 @@ uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_reset(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_SCREEN
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_SCREEN
 uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_screen(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_SCREEN_VIEWED
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_SCREEN_VIEWED
+uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_screen_viewed(void
     
 );
 #endif

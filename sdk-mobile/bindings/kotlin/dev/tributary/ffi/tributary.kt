@@ -650,8 +650,30 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceBeforeSendPluginMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`eventJson`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceHttpSenderMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "process")
+internal open class UniffiVTableCallbackInterfaceBeforeSendPlugin(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `process`: UniffiCallbackInterfaceBeforeSendPluginMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `process`: UniffiCallbackInterfaceBeforeSendPluginMethod0? = null,
+    ): UniffiVTableCallbackInterfaceBeforeSendPlugin(`uniffiFree`,`uniffiClone`,`process`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceBeforeSendPlugin) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `process` = other.`process`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "send")
 internal open class UniffiVTableCallbackInterfaceHttpSender(
@@ -697,7 +719,13 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_tributary_sdk_mobile_checksum_method_beforesendplugin_process(
+    ): Int
+    external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_add_plugin(
+    ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_alias(
+    ): Int
+    external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_app_opened(
     ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_flush(
     ): Int
@@ -707,9 +735,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_lifecycle(
     ): Int
+    external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_opened_url(
+    ): Int
+    external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_record_crash(
+    ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_reset(
     ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_screen(
+    ): Int
+    external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_screen_viewed(
     ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_set_consent(
     ): Int
@@ -743,18 +777,31 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "tributary"))
+        uniffiCallbackInterfaceBeforeSendPlugin.register(this)
         uniffiCallbackInterfaceHttpSender.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_tributary_sdk_mobile_fn_clone_beforesendplugin(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tributary_sdk_mobile_fn_free_beforesendplugin(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tributary_sdk_mobile_fn_init_callback_vtable_beforesendplugin(`vtable`: UniffiVTableCallbackInterfaceBeforeSendPlugin,
+    ): Unit
+    external fun uniffi_tributary_sdk_mobile_fn_method_beforesendplugin_process(`ptr`: Long,`eventJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_tributary_sdk_mobile_fn_clone_tributary(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tributary_sdk_mobile_fn_free_tributary(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_constructor_tributary_new(`config`: RustBuffer.ByValue,`transport`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_tributary_sdk_mobile_fn_method_tributary_add_plugin(`ptr`: Long,`plugin`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_method_tributary_alias(`ptr`: Long,`newUserId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tributary_sdk_mobile_fn_method_tributary_app_opened(`ptr`: Long,`version`: RustBuffer.ByValue,`build`: RustBuffer.ByValue,`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_method_tributary_flush(`ptr`: Long,`deadlineMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -764,9 +811,15 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_method_tributary_lifecycle(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_tributary_sdk_mobile_fn_method_tributary_opened_url(`ptr`: Long,`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tributary_sdk_mobile_fn_method_tributary_record_crash(`ptr`: Long,`kind`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`stack`: RustBuffer.ByValue,`source`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_method_tributary_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_method_tributary_screen(`ptr`: Long,`name`: RustBuffer.ByValue,`propertiesJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tributary_sdk_mobile_fn_method_tributary_screen_viewed(`ptr`: Long,`name`: RustBuffer.ByValue,`propertiesJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_method_tributary_set_consent(`ptr`: Long,`consent`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -907,7 +960,16 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_beforesendplugin_process() and 0xFFFF) != 10843) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_add_plugin() and 0xFFFF) != 10347) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_alias() and 0xFFFF) != 58078) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_app_opened() and 0xFFFF) != 62509) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_flush() and 0xFFFF) != 12350) {
@@ -919,13 +981,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_identify() and 0xFFFF) != 36594) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_lifecycle() and 0xFFFF) != 59675) {
+    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_lifecycle() and 0xFFFF) != 32550) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_opened_url() and 0xFFFF) != 56437) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_record_crash() and 0xFFFF) != 60761) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_reset() and 0xFFFF) != 29713) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_screen() and 0xFFFF) != 25080) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_screen_viewed() and 0xFFFF) != 12221) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_set_consent() and 0xFFFF) != 62121) {
@@ -1432,6 +1503,330 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 
 /**
+ * A before-send hook written in Kotlin or Swift.
+ */
+public interface BeforeSendPlugin {
+    
+    /**
+     * The event to keep (its JSON object text), or null to drop it.
+     */
+    fun `process`(`eventJson`: kotlin.String): kotlin.String?
+    
+    companion object
+}
+
+/**
+ * A before-send hook written in Kotlin or Swift.
+ */
+open class BeforeSendPluginImpl: Disposable, AutoCloseable, BeforeSendPlugin
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_tributary_sdk_mobile_fn_free_beforesendplugin(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_tributary_sdk_mobile_fn_clone_beforesendplugin(handle, status)
+        }
+    }
+
+    
+    /**
+     * The event to keep (its JSON object text), or null to drop it.
+     */override fun `process`(`eventJson`: kotlin.String): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tributary_sdk_mobile_fn_method_beforesendplugin_process(
+        it,
+        
+        FfiConverterString.lower(`eventJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceBeforeSendPlugin {
+    internal object `process`: UniffiCallbackInterfaceBeforeSendPluginMethod0 {
+        override fun callback(`uniffiHandle`: Long,`eventJson`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeBeforeSendPlugin.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`process`(
+                    FfiConverterString.lift(`eventJson`),
+                )
+            }
+            val writeReturn = { value: kotlin.String? -> uniffiOutReturn.setValue(FfiConverterOptionalString.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeBeforeSendPlugin.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeBeforeSendPlugin.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceBeforeSendPlugin.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `process`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_tributary_sdk_mobile_fn_init_callback_vtable_beforesendplugin(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBeforeSendPlugin: FfiConverter<BeforeSendPlugin, Long> {
+    internal val handleMap = UniffiHandleMap<BeforeSendPlugin>()
+
+    override fun lower(value: BeforeSendPlugin): Long {
+        if (value is BeforeSendPluginImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): BeforeSendPlugin {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return BeforeSendPluginImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): BeforeSendPlugin {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: BeforeSendPlugin) = 8UL
+
+    override fun write(value: BeforeSendPlugin, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * An HTTP stack supplied by the app. Called on the SDK's worker thread;
  * may block until the request completes.
  */
@@ -1764,9 +2159,23 @@ public object FfiConverterTypeHttpSender: FfiConverter<HttpSender, Long> {
 public interface TributaryInterface {
     
     /**
+     * Adds a before-send plugin: it sees each event's JSON as recorded and
+     * returns it (changed or not), or null to drop it.
+     */
+    fun `addPlugin`(`plugin`: BeforeSendPlugin)
+    
+    /**
      * Merges the current identity into `new_user_id`.
      */
     fun `alias`(`newUserId`: kotlin.String)
+    
+    /**
+     * The app started (once per process): `Application Installed` or
+     * `Updated` when that is what happened, then `Application Opened`.
+     * `url` is a deep link it was opened with, if any (its UTM
+     * parameters become the campaign of the next event).
+     */
+    fun `appOpened`(`version`: kotlin.String?, `build`: kotlin.String?, `url`: kotlin.String?)
     
     /**
      * Sends what is queued, waiting at most `deadline_ms`.
@@ -1784,9 +2193,22 @@ public interface TributaryInterface {
     fun `identify`(`userId`: kotlin.String, `traitsJson`: kotlin.String?)
     
     /**
-     * Reports an app lifecycle transition.
+     * Reports an app lifecycle transition (recorded as `Application
+     * Foregrounded` / `Backgrounded` when lifecycle capture is on).
      */
     fun `lifecycle`(`event`: Lifecycle)
+    
+    /**
+     * A deep link opened while the app runs.
+     */
+    fun `openedUrl`(`url`: kotlin.String)
+    
+    /**
+     * Records a crash from the thread that is dying: written durably
+     * before this returns, delivered by the next start. Call from an
+     * uncaught-exception handler, then hand on to the previous handler.
+     */
+    fun `recordCrash`(`kind`: kotlin.String, `message`: kotlin.String, `stack`: kotlin.String, `source`: kotlin.String)
     
     /**
      * Forgets the user (logout).
@@ -1797,6 +2219,12 @@ public interface TributaryInterface {
      * Records a screen view.
      */
     fun `screen`(`name`: kotlin.String, `propertiesJson`: kotlin.String?)
+    
+    /**
+     * A screen the platform layer saw (an activity, a view controller);
+     * recorded when screen capture is on.
+     */
+    fun `screenViewed`(`name`: kotlin.String, `propertiesJson`: kotlin.String?)
     
     /**
      * Sets consent; `Denied` purges the queue.
@@ -1955,6 +2383,24 @@ open class Tributary: Disposable, AutoCloseable, TributaryInterface
 
     
     /**
+     * Adds a before-send plugin: it sees each event's JSON as recorded and
+     * returns it (changed or not), or null to drop it.
+     */
+    @Throws(TributaryException::class)override fun `addPlugin`(`plugin`: BeforeSendPlugin)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(TributaryException) { _status ->
+    UniffiLib.uniffi_tributary_sdk_mobile_fn_method_tributary_add_plugin(
+        it,
+        
+        FfiConverterTypeBeforeSendPlugin.lower(`plugin`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Merges the current identity into `new_user_id`.
      */
     @Throws(TributaryException::class)override fun `alias`(`newUserId`: kotlin.String)
@@ -1965,6 +2411,28 @@ open class Tributary: Disposable, AutoCloseable, TributaryInterface
         it,
         
         FfiConverterString.lower(`newUserId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The app started (once per process): `Application Installed` or
+     * `Updated` when that is what happened, then `Application Opened`.
+     * `url` is a deep link it was opened with, if any (its UTM
+     * parameters become the campaign of the next event).
+     */
+    @Throws(TributaryException::class)override fun `appOpened`(`version`: kotlin.String?, `build`: kotlin.String?, `url`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(TributaryException) { _status ->
+    UniffiLib.uniffi_tributary_sdk_mobile_fn_method_tributary_app_opened(
+        it,
+        
+        FfiConverterOptionalString.lower(`version`),
+        FfiConverterOptionalString.lower(`build`),
+        FfiConverterOptionalString.lower(`url`),_status)
 }
     }
     
@@ -2026,7 +2494,8 @@ open class Tributary: Disposable, AutoCloseable, TributaryInterface
 
     
     /**
-     * Reports an app lifecycle transition.
+     * Reports an app lifecycle transition (recorded as `Application
+     * Foregrounded` / `Backgrounded` when lifecycle capture is on).
      */
     @Throws(TributaryException::class)override fun `lifecycle`(`event`: Lifecycle)
         = 
@@ -2036,6 +2505,45 @@ open class Tributary: Disposable, AutoCloseable, TributaryInterface
         it,
         
         FfiConverterTypeLifecycle.lower(`event`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A deep link opened while the app runs.
+     */
+    @Throws(TributaryException::class)override fun `openedUrl`(`url`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(TributaryException) { _status ->
+    UniffiLib.uniffi_tributary_sdk_mobile_fn_method_tributary_opened_url(
+        it,
+        
+        FfiConverterString.lower(`url`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Records a crash from the thread that is dying: written durably
+     * before this returns, delivered by the next start. Call from an
+     * uncaught-exception handler, then hand on to the previous handler.
+     */
+    @Throws(TributaryException::class)override fun `recordCrash`(`kind`: kotlin.String, `message`: kotlin.String, `stack`: kotlin.String, `source`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(TributaryException) { _status ->
+    UniffiLib.uniffi_tributary_sdk_mobile_fn_method_tributary_record_crash(
+        it,
+        
+        FfiConverterString.lower(`kind`),
+        FfiConverterString.lower(`message`),
+        FfiConverterString.lower(`stack`),
+        FfiConverterString.lower(`source`),_status)
 }
     }
     
@@ -2066,6 +2574,25 @@ open class Tributary: Disposable, AutoCloseable, TributaryInterface
     callWithHandle {
     uniffiRustCallWithError(TributaryException) { _status ->
     UniffiLib.uniffi_tributary_sdk_mobile_fn_method_tributary_screen(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterOptionalString.lower(`propertiesJson`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A screen the platform layer saw (an activity, a view controller);
+     * recorded when screen capture is on.
+     */
+    @Throws(TributaryException::class)override fun `screenViewed`(`name`: kotlin.String, `propertiesJson`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(TributaryException) { _status ->
+    UniffiLib.uniffi_tributary_sdk_mobile_fn_method_tributary_screen_viewed(
         it,
         
         FfiConverterString.lower(`name`),
@@ -2403,9 +2930,15 @@ public object FfiConverterTypeFlushReport: FfiConverterRustBuffer<FlushReport> {
 
 
 /**
- * One upload, ready to send as an HTTP POST.
+ * One request, ready to send: a batch (`POST`) or a settings fetch
+ * (`GET`, no body; a `304` answer means the settings are unchanged).
  */
 data class HttpRequest (
+    /**
+     * `POST` or `GET`.
+     */
+    var `method`: kotlin.String
+    , 
     /**
      * Full URL.
      */
@@ -2438,18 +2971,21 @@ public object FfiConverterTypeHttpRequest: FfiConverterRustBuffer<HttpRequest> {
     override fun read(buf: ByteBuffer): HttpRequest {
         return HttpRequest(
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterMapStringString.read(buf),
             FfiConverterByteArray.read(buf),
         )
     }
 
     override fun allocationSize(value: HttpRequest) = (
+            FfiConverterString.allocationSize(value.`method`) +
             FfiConverterString.allocationSize(value.`url`) +
             FfiConverterMapStringString.allocationSize(value.`headers`) +
             FfiConverterByteArray.allocationSize(value.`body`)
     )
 
     override fun write(value: HttpRequest, buf: ByteBuffer) {
+            FfiConverterString.write(value.`method`, buf)
             FfiConverterString.write(value.`url`, buf)
             FfiConverterMapStringString.write(value.`headers`, buf)
             FfiConverterByteArray.write(value.`body`, buf)
@@ -2587,6 +3123,31 @@ data class TributaryConfig (
      * Consent at first start; afterwards the last value set is remembered.
      */
     var `initialConsent`: Consent? = null 
+    , 
+    /**
+     * Capture installed/updated/opened/foregrounded/backgrounded.
+     */
+    var `autoLifecycle`: kotlin.Boolean = true 
+    , 
+    /**
+     * Capture screen views the platform layer reports (activities).
+     */
+    var `autoScreens`: kotlin.Boolean = true 
+    , 
+    /**
+     * Capture crashes (uncaught exceptions).
+     */
+    var `autoErrors`: kotlin.Boolean = true 
+    , 
+    /**
+     * Campaign (UTM) context from deep links.
+     */
+    var `autoAttribution`: kotlin.Boolean = true 
+    , 
+    /**
+     * Fetch the gateway's settings for this write key.
+     */
+    var `remoteSettings`: kotlin.Boolean = true 
     
 ){
     
@@ -2614,6 +3175,11 @@ public object FfiConverterTypeTributaryConfig: FfiConverterRustBuffer<TributaryC
             FfiConverterULong.read(buf),
             FfiConverterDouble.read(buf),
             FfiConverterOptionalTypeConsent.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -2628,7 +3194,12 @@ public object FfiConverterTypeTributaryConfig: FfiConverterRustBuffer<TributaryC
             FfiConverterUInt.allocationSize(value.`maxBatchEvents`) +
             FfiConverterULong.allocationSize(value.`sessionTimeoutMs`) +
             FfiConverterDouble.allocationSize(value.`sampleRate`) +
-            FfiConverterOptionalTypeConsent.allocationSize(value.`initialConsent`)
+            FfiConverterOptionalTypeConsent.allocationSize(value.`initialConsent`) +
+            FfiConverterBoolean.allocationSize(value.`autoLifecycle`) +
+            FfiConverterBoolean.allocationSize(value.`autoScreens`) +
+            FfiConverterBoolean.allocationSize(value.`autoErrors`) +
+            FfiConverterBoolean.allocationSize(value.`autoAttribution`) +
+            FfiConverterBoolean.allocationSize(value.`remoteSettings`)
     )
 
     override fun write(value: TributaryConfig, buf: ByteBuffer) {
@@ -2643,6 +3214,11 @@ public object FfiConverterTypeTributaryConfig: FfiConverterRustBuffer<TributaryC
             FfiConverterULong.write(value.`sessionTimeoutMs`, buf)
             FfiConverterDouble.write(value.`sampleRate`, buf)
             FfiConverterOptionalTypeConsent.write(value.`initialConsent`, buf)
+            FfiConverterBoolean.write(value.`autoLifecycle`, buf)
+            FfiConverterBoolean.write(value.`autoScreens`, buf)
+            FfiConverterBoolean.write(value.`autoErrors`, buf)
+            FfiConverterBoolean.write(value.`autoAttribution`, buf)
+            FfiConverterBoolean.write(value.`remoteSettings`, buf)
     }
 }
 
@@ -2929,6 +3505,20 @@ sealed class TributaryException: kotlin.Exception() {
             get() = ""
     }
     
+    /**
+     * The on-device store could not be written (a crash file, say).
+     */
+    class Storage(
+        
+        /**
+         * What failed.
+         */
+        val `reason`: kotlin.String
+        ) : TributaryException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
 
     
 
@@ -2958,6 +3548,9 @@ public object FfiConverterTypeTributaryError : FfiConverterRustBuffer<TributaryE
                 FfiConverterString.read(buf),
                 )
             4 -> TributaryException.Closed()
+            5 -> TributaryException.Storage(
+                FfiConverterString.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
@@ -2983,6 +3576,11 @@ public object FfiConverterTypeTributaryError : FfiConverterRustBuffer<TributaryE
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
             )
+            is TributaryException.Storage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
         }
     }
 
@@ -3005,6 +3603,11 @@ public object FfiConverterTypeTributaryError : FfiConverterRustBuffer<TributaryE
             }
             is TributaryException.Closed -> {
                 buf.putInt(4)
+                Unit
+            }
+            is TributaryException.Storage -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

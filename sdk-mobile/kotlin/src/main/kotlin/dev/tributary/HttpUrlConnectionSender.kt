@@ -17,14 +17,16 @@ class HttpUrlConnectionSender(private val timeoutMs: Int = 15_000) : HttpSender 
         return try {
             val c = URL(request.url).openConnection() as HttpURLConnection
             try {
-                c.requestMethod = "POST"
-                c.doOutput = true
+                c.requestMethod = request.method
                 c.connectTimeout = timeoutMs
                 c.readTimeout = timeoutMs
                 c.useCaches = false
                 for ((k, v) in request.headers) c.setRequestProperty(k, v)
-                c.setFixedLengthStreamingMode(request.body.size)
-                c.outputStream.use { it.write(request.body) }
+                if (request.method == "POST") {
+                    c.doOutput = true
+                    c.setFixedLengthStreamingMode(request.body.size)
+                    c.outputStream.use { it.write(request.body) }
+                }
                 val status = c.responseCode
                 val stream = if (status >= 400) c.errorStream else c.inputStream
                 val body = stream?.use { it.readBytes() } ?: ByteArray(0)

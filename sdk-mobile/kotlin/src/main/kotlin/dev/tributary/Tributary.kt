@@ -8,6 +8,7 @@
 // as on iOS and the web.
 package dev.tributary
 
+import dev.tributary.ffi.BeforeSendPlugin
 import dev.tributary.ffi.Consent
 import dev.tributary.ffi.DeviceContext
 import dev.tributary.ffi.FlushReport
@@ -39,12 +40,62 @@ class TributaryOptions {
     var initialConsent: Consent? = null
     /** The app's own HTTP stack (e.g. OkHttp); null uses [HttpUrlConnectionSender]. */
     var transport: HttpSender? = null
+    /** App version, for `Application Installed/Updated/Opened` and the context. */
+    var appVersion: String? = null
+    /** App build. */
+    var appBuild: String? = null
+    /** Record installed/updated/opened/foregrounded/backgrounded on its own. */
+    var autoLifecycle: Boolean = true
+    /** Record screen views the platform layer reports (Android activities). */
+    var autoScreens: Boolean = true
+    /** Record uncaught exceptions as `Application Crashed` (sent on the next start). */
+    var autoErrors: Boolean = true
+    /** Campaign (UTM) context from deep links. */
+    var autoAttribution: Boolean = true
+    /** Fetch the gateway's settings (kill switches, sampling, batching). */
+    var remoteSettings: Boolean = true
+    /** On the JVM: a shutdown hook records `Application Backgrounded` and flushes briefly. */
+    var shutdownHook: Boolean = true
+}
+
+/**
+ * An app's transport, kept from throwing into the core: an exception
+ * crossing the FFI would end the SDK's worker thread, so it is reported as
+ * a network error (and retried like one).
+ */
+internal class GuardedSender(private val inner: HttpSender) : HttpSender {
+    override fun send(request: dev.tributary.ffi.HttpRequest): dev.tributary.ffi.HttpOutcome =
+        try { inner.send(request) } catch (e: Throwable) { dev.tributary.ffi.HttpOutcome.NetworkError(e.toString()) }
+}
+
+/**
+ * The uncaught-exception handler: writes the crash through the core's
+ * crash-safe store (synchronously, before the process dies), then hands
+ * the exception to the handler that was installed before, so the app's
+ * own crash reporting and the platform's process kill still happen.
+ */
+internal class CrashHandler(
+    private val client: NativeTributary,
+    private val previous: Thread.UncaughtExceptionHandler?,
+) : Thread.UncaughtExceptionHandler {
+    override fun uncaughtException(t: Thread, e: Throwable) {
+        runCatching {
+            val stack = e.stackTrace.take(64).joinToString("\n") { "at $it" }
+            client.recordCrash(e.javaClass.name, e.message ?: "", stack, "uncaught_exception")
+        }
+        if (previous != null) previous.uncaughtException(t, e) else {
+            System.err.print("Exception in thread \"${t.name}\" ")
+            e.printStackTrace()
+        }
+    }
 }
 
 /** The process-wide Tributary client. */
 object Tributary {
     @Volatile
     private var client: NativeTributary? = null
+    private var crashHandlerInstalled = false
+    private var hook: Thread? = null
 
     private fun require(): NativeTributary =
         client ?: throw IllegalStateException("Tributary.configure(...) has not been called")
@@ -68,10 +119,54 @@ object Tributary {
             sessionTimeoutMs = o.sessionTimeoutMs.toULong(),
             sampleRate = o.sampleRate,
             initialConsent = o.initialConsent,
+            autoLifecycle = o.autoLifecycle,
+            autoScreens = o.autoScreens,
+            autoErrors = o.autoErrors,
+            autoAttribution = o.autoAttribution,
+            remoteSettings = o.remoteSettings,
         )
         client?.let { runCatching { it.shutdown(1_000uL) } }
-        client = NativeTributary(config, o.transport ?: HttpUrlConnectionSender(o.requestTimeoutMs))
+        val c = NativeTributary(config, o.transport?.let(::GuardedSender) ?: HttpUrlConnectionSender(o.requestTimeoutMs))
+        client = c
+        if (o.appVersion != null || o.appBuild != null) {
+            c.setContext(DeviceContext(appVersion = o.appVersion, appBuild = o.appBuild,
+                osName = System.getProperty("os.name"), osVersion = System.getProperty("os.version")))
+        }
+        c.appOpened(o.appVersion, o.appBuild, null)
+        // Installed once per process; it records through whichever client is current.
+        if (o.autoErrors && !crashHandlerInstalled) {
+            crashHandlerInstalled = true
+            Thread.setDefaultUncaughtExceptionHandler(ProcessCrashHandler(Thread.getDefaultUncaughtExceptionHandler()))
+        }
+        if (o.shutdownHook && hook == null) {
+            hook = Thread({ client?.let { runCatching { it.lifecycle(Lifecycle.BACKGROUND); it.flush(2_000uL) } } }, "tributary-shutdown")
+                .also { Runtime.getRuntime().addShutdownHook(it) }
+        }
     }
+
+    private class ProcessCrashHandler(private val previous: Thread.UncaughtExceptionHandler?) : Thread.UncaughtExceptionHandler {
+        override fun uncaughtException(t: Thread, e: Throwable) {
+            val c = client
+            if (c != null) CrashHandler(c, previous).uncaughtException(t, e)
+            else previous?.uncaughtException(t, e)
+        }
+    }
+
+    /**
+     * Adds a before-send plugin: it gets each recorded event as JSON text
+     * (`type`, `event`/`name`, `messageId`, ids, `properties`…) and returns
+     * it, changed or not, or null to drop it (counted as `dropped_by_plugin`).
+     */
+    fun addPlugin(plugin: (String) -> String?) = require().addPlugin(object : BeforeSendPlugin {
+        override fun process(eventJson: String): String? = plugin(eventJson)
+    })
+
+    /** A screen the app shows (automatic capture: recorded only while screen capture is on). */
+    fun screenViewed(name: String, properties: Map<String, Any?> = emptyMap()) =
+        require().screenViewed(name, Json.encode(properties))
+
+    /** A deep link the app was opened with; its UTM parameters go on the next event. */
+    fun openedUrl(url: String) = require().openedUrl(url)
 
     /** Records a named action with its properties. */
     fun track(event: String, properties: Map<String, Any?> = emptyMap()) =

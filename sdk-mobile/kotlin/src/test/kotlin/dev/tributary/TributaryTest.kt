@@ -6,7 +6,9 @@
 // its address, the Kafka bootstrap and the topics as system properties.
 // Modes: `suite` (default) runs every test in-process; `enqueue-then-die`
 // and `deliver-after-restart` are the two halves of the restart test, run
-// as two separate JVM processes.
+// as two separate JVM processes; `track-then-crash` and `deliver-crash` the
+// two halves of the crash test (the second also checks the pipeline's
+// crash-free figures against the ones it computes from Kafka).
 package dev.tributary
 
 import dev.tributary.ffi.Consent
@@ -64,7 +66,7 @@ private fun arrivals(expectedRecords: Int): Map<Int, Int> {
     return counts
 }
 
-private fun assertEachOnce(counts: Map<Int, Int>, range: IntRange) {
+private fun assertEachOnce(counts: Map<Int, Int>, range: Iterable<Int>) {
     val missing = range.filter { it !in counts }
     val dups = counts.filter { it.value > 1 }
     check(missing.isEmpty()) { "never arrived: $missing" }
@@ -76,8 +78,10 @@ private class CountingSender : dev.tributary.ffi.HttpSender {
     val keys = java.util.concurrent.CopyOnWriteArrayList<String>()
     private val inner = HttpUrlConnectionSender()
     override fun send(request: dev.tributary.ffi.HttpRequest): dev.tributary.ffi.HttpOutcome {
-        keys.add(request.headers["Idempotency-Key"] ?: "")
-        check(request.headers["Content-Encoding"] == "gzip") { "bodies are gzipped by the core" }
+        if (request.method == "POST") {
+            keys.add(request.headers["Idempotency-Key"] ?: "")
+            check(request.headers["Content-Encoding"] == "gzip") { "bodies are gzipped by the core" }
+        }
         return inner.send(request)
     }
 }
@@ -128,6 +132,16 @@ private val tests: List<Pair<String, () -> Unit>> = listOf(
         check(report.remaining == 0uL) { "$report" }
         check(sender.keys.isNotEmpty() && sender.keys.all { it.isNotEmpty() }) { "${sender.keys}" }
     },
+    "a plugin rewrites and drops events, and the drops are counted" to {
+        Tributary.configure("wk", "http://127.0.0.1:9", tempDir()) { remoteSettings = false; autoLifecycle = false }
+        Tributary.addPlugin { e -> if (e.contains("\"Secret\"")) null else e }
+        Tributary.track("Secret")
+        Tributary.track("Public")
+        Tributary.flush(200)
+        val s = Tributary.stats()
+        Tributary.shutdown()
+        check(s.dropped["dropped_by_plugin"] == 1uL && s.enqueued == 2uL) { "one dropped; Public and the session start queued: $s" }
+    },
     "every event reaches Kafka exactly once" to {
         Tributary.configure(prop("writeKey"), prop("endpoint"), tempDir()) { flushAtEvents = 50 }
         Tributary.identify("kotlin-user", mapOf("plan" to "pro"))
@@ -135,9 +149,9 @@ private val tests: List<Pair<String, () -> Unit>> = listOf(
         val report = Tributary.flush(30_000)
         check(report.remaining == 0uL && report.dropped == 0uL) { "$report" }
         val stats = Tributary.stats()
-        check(stats.delivered == 202uL) { "200 tracks + identify + session start: $stats" }
+        check(stats.delivered == 204uL) { "200 tracks + identify + session start + installed + opened: $stats" }
         Tributary.shutdown()
-        assertEachOnce(arrivals(202), 0 until 200)
+        assertEachOnce(arrivals(204), 0 until 200)
     },
 )
 
@@ -165,7 +179,7 @@ private fun enqueueThenDie(): Int {
     Tributary.setOnline(false)
     for (i in 1000 until 1060) Tributary.track("Order Completed", mapOf("n" to i))
     val deadline = System.currentTimeMillis() + 10_000
-    while (Tributary.stats().queued < 61uL && System.currentTimeMillis() < deadline) Thread.sleep(10)
+    while (Tributary.stats().queued < 63uL && System.currentTimeMillis() < deadline) Thread.sleep(10)
     println("queued before the kill: ${Tributary.stats().queued}")
     Runtime.getRuntime().halt(0) // like a kill: no shutdown hooks, no flush
     return 0
@@ -177,12 +191,11 @@ private fun deliverAfterRestart(): Int {
     val report = Tributary.flush(30_000)
     val stats = Tributary.stats()
     Tributary.shutdown()
-    // The queue found on disk: 60 tracks and a session start, plus this
-    // start's session end and start.
-    var ok = report.remaining == 0uL && stats.delivered == 63uL
+    // The queue found on disk: 60 tracks, a session start, installed and
+    // opened, plus this start's session end, start and opened.
+    var ok = report.remaining == 0uL && stats.delivered == 66uL
     try {
-        // 60 tracks, two session starts, one session end.
-        assertEachOnce(arrivals(63), 1000 until 1060)
+        assertEachOnce(arrivals(66), 1000 until 1060)
     } catch (e: AssertionError) {
         println("restart: $e")
         ok = false
@@ -192,11 +205,115 @@ private fun deliverAfterRestart(): Int {
     return if (ok) 0 else 1
 }
 
+/** First crash process: track offline, then die of an uncaught exception. */
+private fun trackThenCrash(): Int {
+    // What Android's own default handler does after reporting: kill the
+    // process (no shutdown hooks, nothing flushed). Ours must chain to it.
+    Thread.setDefaultUncaughtExceptionHandler { _, _ -> Runtime.getRuntime().halt(3) }
+    Tributary.configure(prop("crashKey"), "http://127.0.0.1:9", File(prop("dir"))) {
+        flushAtEvents = 1_000
+        appVersion = "3.1.0"
+    }
+    Tributary.setOnline(false)
+    for (i in 3000 until 3020) Tributary.track("Order Completed", mapOf("n" to i))
+    // 20 tracks, Session Started, Application Installed and Opened.
+    val deadline = System.currentTimeMillis() + 10_000
+    while (Tributary.stats().queued < 23uL && System.currentTimeMillis() < deadline) Thread.sleep(10)
+    println("queued before the crash: ${Tributary.stats().queued}")
+    throw IllegalStateException("cart state lost")
+}
+
+private val sessionRe = Regex("\"sessionId\":(\\d+)")
+
+/** Second crash process (and a second, healthy device): deliver, then check Kafka and the pipeline. */
+private fun deliverCrash(): Int {
+    var ok = true
+    fun expect(cond: Boolean, what: String) { if (!cond) { println("crash: $what"); ok = false } }
+    Tributary.configure(prop("crashKey"), prop("endpoint"), File(prop("dir"))) { appVersion = "3.1.0" }
+    val report = Tributary.flush(30_000)
+    Tributary.shutdown()
+    expect(report.remaining == 0uL, "not everything delivered: $report")
+    expect(File(prop("dir")).listFiles()!!.none { it.name.startsWith("crash-") }, "crash file left behind")
+    Tributary.configure(prop("crashKey"), prop("endpoint"), tempDir()) { appVersion = "3.1.0" }
+    for (i in 3100 until 3105) Tributary.track("Order Completed", mapOf("n" to i))
+    expect(Tributary.flush(30_000).remaining == 0uL, "second device did not deliver")
+    Tributary.shutdown()
+
+    // What reached Kafka for this app: each order once, one crash, and the
+    // sessions and users the pipeline must count.
+    val props = Properties().apply {
+        put("bootstrap.servers", prop("bootstrap"))
+        put("key.deserializer", ByteArrayDeserializer::class.java.name)
+        put("value.deserializer", ByteArrayDeserializer::class.java.name)
+    }
+    val orders = HashMap<Int, Int>()
+    val sessions = HashSet<Pair<String, String>>()
+    val crashedSessions = HashSet<Pair<String, String>>()
+    val users = HashSet<String>()
+    val crashedUsers = HashSet<String>()
+    var crashes = 0
+    val n = Regex("\"n\":(\\d+)")
+    KafkaConsumer<ByteArray, ByteArray>(props).use { c ->
+        val parts = prop("topics").split(',').flatMap { t -> c.partitionsFor(t).map { TopicPartition(t, it.partition()) } }
+        c.assign(parts)
+        c.seekToBeginning(parts)
+        val end = c.endOffsets(parts)
+        val deadline = System.currentTimeMillis() + 60_000
+        while (System.currentTimeMillis() < deadline && parts.any { c.position(it) < end[it]!! }) {
+            for (r in c.poll(Duration.ofMillis(200))) {
+                fun h(k: String) = r.headers().lastHeader(k)?.value()?.toString(Charsets.UTF_8)
+                if (h("tb-app-id") != "kotlin-crash") continue
+                val value = String(r.value(), Charsets.UTF_8)
+                val user = h("tb-user-id") ?: h("tb-anonymous-id") ?: ""
+                users += user
+                val session = sessionRe.find(value)?.groupValues?.get(1)
+                if (session != null) sessions += user to session
+                when (h("tb-event-name")) {
+                    "Order Completed" -> n.find(value)?.let { val k = it.groupValues[1].toInt(); orders[k] = (orders[k] ?: 0) + 1 }
+                    "Application Crashed" -> {
+                        crashes++
+                        crashedUsers += user
+                        if (session != null) crashedSessions += user to session
+                        expect(value.contains("\"stackHash\":") && value.contains("IllegalStateException") &&
+                            value.contains("\"appVersion\":\"3.1.0\""), "crash event lacks its facts: $value")
+                    }
+                }
+            }
+        }
+    }
+    try { assertEachOnce(orders, (3000 until 3020) + (3100 until 3105)) } catch (e: AssertionError) { expect(false, e.toString()) }
+    expect(crashes == 1, "$crashes crash events (want exactly 1)")
+    val wantSessions = 1.0 - crashedSessions.size.toDouble() / sessions.size
+    val wantUsers = 1.0 - crashedUsers.size.toDouble() / users.size
+    println("computed from Kafka: ${sessions.size} sessions (${crashedSessions.size} crashed), ${users.size} users (${crashedUsers.size} crashed)")
+
+    // The pipeline, reading the same topics, must report the same ratios.
+    val url = prop("pipelineMetrics")
+    fun gauge(text: String, name: String): Double? = text.lines()
+        .firstOrNull { it.startsWith("tributary_pipeline_health_$name{") && it.contains("app=\"kotlin-crash\"") && it.contains("app_version=\"3.1.0\"") }
+        ?.substringAfterLast(' ')?.toDoubleOrNull()
+    var got: Pair<Double?, Double?> = null to null
+    val until = System.currentTimeMillis() + 60_000
+    while (System.currentTimeMillis() < until) {
+        val text = runCatching { java.net.URL(url).readText() }.getOrDefault("")
+        got = gauge(text, "crash_free_sessions_ratio") to gauge(text, "crash_free_users_ratio")
+        if (got.first == wantSessions && got.second == wantUsers) break
+        Thread.sleep(500)
+    }
+    println("pipeline: crash-free sessions ${got.first} (want $wantSessions), users ${got.second} (want $wantUsers)")
+    expect(got.first == wantSessions && got.second == wantUsers, "pipeline figures differ")
+    println("test an uncaught exception is delivered once by the next start and counted by the pipeline ... ${if (ok) "ok" else "FAILED"}")
+    println("kotlin crash: ${if (ok) 1 else 0} passed, ${if (ok) 0 else 1} failed")
+    return if (ok) 0 else 1
+}
+
 fun main() {
     val code = when (System.getProperty("tributary.mode") ?: "suite") {
         "suite" -> suite()
         "enqueue-then-die" -> enqueueThenDie()
         "deliver-after-restart" -> deliverAfterRestart()
+        "track-then-crash" -> trackThenCrash()
+        "deliver-crash" -> deliverCrash()
         else -> error("unknown mode")
     }
     exitProcess(code)
