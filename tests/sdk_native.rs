@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tributary_contract::envelope::header;
 use tributary_sdk_core::native::{HttpTransport, NativeClient, UreqTransport};
-use tributary_sdk_core::{SdkConfig, UploadRequest, UploadResult};
+use tributary_sdk_core::{RequestKind, SdkConfig, UploadRequest, UploadResult};
 use tributary_tests::*;
 
 fn sdk_config(addr: std::net::SocketAddr) -> SdkConfig {
@@ -87,8 +87,9 @@ async fn native_sdk_delivers_every_event_exactly_once() {
     gw.shutdown().await.unwrap();
 }
 
-/// Sends the first request for real, then tells the engine it timed out:
-/// the gateway has the batch, the client does not know.
+/// Sends the first batch for real, then tells the engine it timed out:
+/// the gateway has the batch, the client does not know. Settings fetches
+/// pass through.
 struct LoseFirstResponse {
     inner: UreqTransport,
     keys: Arc<Mutex<Vec<String>>>,
@@ -97,6 +98,9 @@ struct LoseFirstResponse {
 impl HttpTransport for LoseFirstResponse {
     fn send(&self, req: &UploadRequest) -> UploadResult {
         let result = self.inner.send(req);
+        if req.kind != RequestKind::Batch {
+            return result;
+        }
         let mut keys = self.keys.lock().unwrap();
         keys.push(req.idempotency_key.clone());
         if keys.len() == 1 {

@@ -70,6 +70,7 @@ pub struct EngineStats {
     /// Bytes queued now.
     pub queued_bytes: usize,
     /// The version of the server's settings in force, if any.
+    #[cfg(feature = "remote-settings")]
     pub settings_version: Option<String>,
 }
 
@@ -459,6 +460,7 @@ impl<S: Storage> Engine<S> {
         EngineStats {
             queued: self.queue.len(),
             queued_bytes: self.queue.bytes(),
+            #[cfg(feature = "remote-settings")]
             settings_version: self.settings.version().map(str::to_owned),
             ..self.stats.clone()
         }

@@ -205,6 +205,8 @@ pub struct Stats {
     pub delivered: u64,
     /// Events dropped since start, by reason (`queue_full`, `too_old`, …).
     pub dropped: HashMap<String, u64>,
+    /// The version of the gateway's settings in force, if any were fetched.
+    pub settings_version: Option<String>,
 }
 
 impl From<EngineStats> for Stats {
@@ -219,6 +221,7 @@ impl From<EngineStats> for Stats {
                 .iter()
                 .map(|(r, n)| (r.as_str().to_owned(), n))
                 .collect(),
+            settings_version: s.settings_version,
         }
     }
 }

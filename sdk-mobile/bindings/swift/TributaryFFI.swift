@@ -1874,6 +1874,10 @@ public struct Stats: Equatable, Hashable {
      * Events dropped since start, by reason (`queue_full`, `too_old`, …).
      */
     public var dropped: [String: UInt64]
+    /**
+     * The version of the gateway's settings in force, if any were fetched.
+     */
+    public var settingsVersion: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1892,12 +1896,16 @@ public struct Stats: Equatable, Hashable {
          */delivered: UInt64, 
         /**
          * Events dropped since start, by reason (`queue_full`, `too_old`, …).
-         */dropped: [String: UInt64]) {
+         */dropped: [String: UInt64], 
+        /**
+         * The version of the gateway's settings in force, if any were fetched.
+         */settingsVersion: String?) {
         self.queued = queued
         self.queuedBytes = queuedBytes
         self.enqueued = enqueued
         self.delivered = delivered
         self.dropped = dropped
+        self.settingsVersion = settingsVersion
     }
 
     
@@ -1920,7 +1928,8 @@ public struct FfiConverterTypeStats: FfiConverterRustBuffer {
                 queuedBytes: FfiConverterUInt64.read(from: &buf), 
                 enqueued: FfiConverterUInt64.read(from: &buf), 
                 delivered: FfiConverterUInt64.read(from: &buf), 
-                dropped: FfiConverterDictionaryStringUInt64.read(from: &buf)
+                dropped: FfiConverterDictionaryStringUInt64.read(from: &buf), 
+                settingsVersion: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -1930,6 +1939,7 @@ public struct FfiConverterTypeStats: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.enqueued, into: &buf)
         FfiConverterUInt64.write(value.delivered, into: &buf)
         FfiConverterDictionaryStringUInt64.write(value.dropped, into: &buf)
+        FfiConverterOptionString.write(value.settingsVersion, into: &buf)
     }
 }
 

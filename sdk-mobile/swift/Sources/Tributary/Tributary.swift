@@ -5,8 +5,12 @@
 //
 // A thin layer over the generated bindings (TributaryFFI.swift): it turns
 // dictionaries into the JSON the core checks, supplies a URLSession
-// transport, and ties the SDK to the app lifecycle. Queueing, persistence,
-// batching and retries happen in the shared Rust core.
+// transport, ties the SDK to the app lifecycle (UIApplication
+// notifications: the core records foregrounded/backgrounded and opened),
+// installs an uncaught Objective-C exception handler that writes the crash
+// through the core's crash-safe store and chains to the one before, and
+// adapts closures to before-send plugins. Queueing, persistence, batching,
+// retries and every auto-capture decision happen in the shared Rust core.
 //
 // NOT COMPILED IN CI: there is no Swift toolchain on the project's build
 // machines. This file is kept small on purpose; see sdk-mobile/README.md.
@@ -30,8 +34,8 @@ public final class URLSessionSender: HttpSender {
     public func send(request: HttpRequest) -> HttpOutcome {
         guard let url = URL(string: request.url) else { return .networkError(reason: "bad URL") }
         var req = URLRequest(url: url)
-        req.httpMethod = "POST"
-        req.httpBody = request.body
+        req.httpMethod = request.method
+        if request.method == "POST" { req.httpBody = request.body }
         for (k, v) in request.headers { req.setValue(v, forHTTPHeaderField: k) }
         let done = DispatchSemaphore(value: 0)
         var outcome = HttpOutcome.timeout
@@ -52,21 +56,68 @@ public final class URLSessionSender: HttpSender {
     }
 }
 
+/// A closure as a before-send plugin: gets the event's JSON, returns it (changed or not) or nil to drop it.
+final class ClosurePlugin: BeforeSendPlugin, @unchecked Sendable {
+    private let body: (String) -> String?
+    init(_ body: @escaping (String) -> String?) { self.body = body }
+    func process(eventJson: String) -> String? { body(eventJson) }
+}
+
+/// The handler that was installed before ours; called after the crash is written.
+private var previousExceptionHandler: (@convention(c) (NSException) -> Void)?
+
 public enum Tributary {
-    private static var client: TributaryFFI.Tributary?
+    fileprivate static var client: TributaryFFI.Tributary?
     #if canImport(UIKit)
     private static var observers: [NSObjectProtocol] = []
     #endif
 
     /// Starts the SDK; the queue lives in Application Support/tributary.
+    /// Records `Application Installed`/`Updated`/`Opened` (with the bundle's
+    /// version) and, with `captureCrashes`, uncaught Objective-C exceptions
+    /// (delivered on the next start). Swift runtime traps (fatalError, forced
+    /// unwraps) are signals, not exceptions, and are not captured.
     public static func configure(writeKey: String, endpoint: URL, transport: HttpSender = URLSessionSender(),
-                                 flushAtEvents: UInt32 = 20) throws {
+                                 flushAtEvents: UInt32 = 20, captureCrashes: Bool = true,
+                                 deepLink: URL? = nil) throws {
         let dir = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
             .appendingPathComponent("tributary", isDirectory: true)
         let config = TributaryConfig(writeKey: writeKey, endpoint: endpoint.absoluteString,
-                                     storageDir: dir.path, flushAtEvents: flushAtEvents)
-        client = try TributaryFFI.Tributary(config: config, transport: transport)
+                                     storageDir: dir.path, flushAtEvents: flushAtEvents,
+                                     autoErrors: captureCrashes)
+        let c = try TributaryFFI.Tributary(config: config, transport: transport)
+        client = c
+        let info = Bundle.main.infoDictionary
+        let version = info?["CFBundleShortVersionString"] as? String
+        let build = info?["CFBundleVersion"] as? String
+        try? c.setContext(context: DeviceContext(appVersion: version, appBuild: build))
+        try? c.appOpened(version: version, build: build, url: deepLink?.absoluteString)
+        if captureCrashes { installCrashHandler() }
         observeLifecycle()
+    }
+
+    /// Adds a before-send plugin: gets each recorded event's JSON, returns it (changed or not) or nil to drop it.
+    public static func addPlugin(_ plugin: @escaping (String) -> String?) {
+        try? client?.addPlugin(plugin: ClosurePlugin(plugin))
+    }
+
+    /// A view controller the app shows (call from `viewDidAppear`); recorded while screen capture is on.
+    public static func screenViewed(_ name: String, _ properties: [String: Any] = [:]) {
+        try? client?.screenViewed(name: name, propertiesJson: json(properties))
+    }
+
+    /// A deep link opened while the app runs; its UTM parameters go on the next event.
+    public static func openedURL(_ url: URL) { try? client?.openedUrl(url: url.absoluteString) }
+
+    private static func installCrashHandler() {
+        guard previousExceptionHandler == nil else { return }
+        previousExceptionHandler = NSGetUncaughtExceptionHandler()
+        NSSetUncaughtExceptionHandler { exception in
+            let stack = exception.callStackSymbols.prefix(64).joined(separator: "\n")
+            try? Tributary.client?.recordCrash(kind: exception.name.rawValue, message: exception.reason ?? "",
+                                               stack: stack, source: "objc_exception")
+            previousExceptionHandler?(exception)
+        }
     }
 
     public static func track(_ event: String, _ properties: [String: Any] = [:]) {

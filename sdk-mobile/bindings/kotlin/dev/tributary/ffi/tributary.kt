@@ -3022,6 +3022,11 @@ data class Stats (
      * Events dropped since start, by reason (`queue_full`, `too_old`, …).
      */
     var `dropped`: Map<kotlin.String, kotlin.ULong>
+    , 
+    /**
+     * The version of the gateway's settings in force, if any were fetched.
+     */
+    var `settingsVersion`: kotlin.String?
     
 ){
     
@@ -3043,6 +3048,7 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterMapStringULong.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -3051,7 +3057,8 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
             FfiConverterULong.allocationSize(value.`queuedBytes`) +
             FfiConverterULong.allocationSize(value.`enqueued`) +
             FfiConverterULong.allocationSize(value.`delivered`) +
-            FfiConverterMapStringULong.allocationSize(value.`dropped`)
+            FfiConverterMapStringULong.allocationSize(value.`dropped`) +
+            FfiConverterOptionalString.allocationSize(value.`settingsVersion`)
     )
 
     override fun write(value: Stats, buf: ByteBuffer) {
@@ -3060,6 +3067,7 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
             FfiConverterULong.write(value.`enqueued`, buf)
             FfiConverterULong.write(value.`delivered`, buf)
             FfiConverterMapStringULong.write(value.`dropped`, buf)
+            FfiConverterOptionalString.write(value.`settingsVersion`, buf)
     }
 }
 

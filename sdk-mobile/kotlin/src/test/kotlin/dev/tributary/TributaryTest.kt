@@ -142,6 +142,51 @@ private val tests: List<Pair<String, () -> Unit>> = listOf(
         Tributary.shutdown()
         check(s.dropped["dropped_by_plugin"] == 1uL && s.enqueued == 2uL) { "one dropped; Public and the session start queued: $s" }
     },
+    "the gateway's kill switch and sampling rate, flipped while sending, are obeyed" to {
+        val file = File(prop("settingsFile"))
+        fun served(): String? = runCatching {
+            val c = java.net.URL("${prop("endpoint")}/v1/settings?writeKey=${prop("settingsKey")}").openConnection() as java.net.HttpURLConnection
+            Regex("\"version\":\"([0-9a-f]+)\"").find(c.inputStream.use { String(it.readBytes()) })?.groupValues?.get(1)
+        }.getOrNull()
+        // Writes the file, waits for the gateway to serve it, then for the
+        // device to learn it from an upload's answer.
+        fun flip(toml: String) {
+            val before = served()
+            file.writeText(toml)
+            var v = served()
+            val until = System.currentTimeMillis() + 15_000
+            while (v == before && System.currentTimeMillis() < until) { Thread.sleep(200); v = served() }
+            check(v != before) { "the gateway did not reload its settings" }
+            while (Tributary.stats().settingsVersion != v && System.currentTimeMillis() < until + 15_000) {
+                Tributary.track("Kept")
+                Tributary.flush(5_000)
+                Thread.sleep(100)
+            }
+            check(Tributary.stats().settingsVersion == v) { "the device never applied $v: ${Tributary.stats()}" }
+        }
+        fun dropped(r: String) = Tributary.stats().dropped[r] ?: 0uL
+        Tributary.configure(prop("settingsKey"), prop("endpoint"), tempDir()) { flushAtEvents = 1_000 }
+        repeat(5) { Tributary.track("Noisy") }
+        check(Tributary.flush(20_000).remaining == 0uL) { "not delivered" }
+        flip("[apps.kotlin-settings]\ndisabled_events = [\"Noisy\"]\n")
+        repeat(10) { Tributary.track("Noisy") }
+        Tributary.flush(5_000)
+        check(dropped("disabled_by_server") == 10uL) { "${Tributary.stats()}" }
+        flip("")
+        val before = Tributary.stats().enqueued
+        repeat(10) { Tributary.track("Noisy") }
+        Tributary.flush(5_000)
+        check(Tributary.stats().enqueued - before == 10uL && dropped("disabled_by_server") == 10uL) { "${Tributary.stats()}" }
+        // About 30 % kept; with 2,000 events the share's deviation is about 1 %, 5 % allowed.
+        flip("[apps.kotlin-settings]\nsample_rates = { \"Often\" = 0.3 }\n")
+        val start = Tributary.stats().enqueued
+        repeat(2_000) { Tributary.track("Often") }
+        Tributary.flush(20_000)
+        val kept = (Tributary.stats().enqueued - start).toDouble() / 2_000
+        Tributary.shutdown()
+        println("kotlin sampling at 0.3: kept $kept of 2000")
+        check(kotlin.math.abs(kept - 0.3) < 0.05) { "kept share $kept" }
+    },
     "every event reaches Kafka exactly once" to {
         Tributary.configure(prop("writeKey"), prop("endpoint"), tempDir()) { flushAtEvents = 50 }
         Tributary.identify("kotlin-user", mapOf("plan" to "pro"))
