@@ -64,8 +64,24 @@ impl DropReason {
 /// The `clientReport` object of a batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientReport {
-    /// Events dropped since the last delivered report, by reason.
+    /// Events dropped since the last delivered report, by reason. Reasons
+    /// this build does not know (an SDK newer than the gateway) are left
+    /// out rather than refusing the batch that carries them.
+    #[serde(deserialize_with = "known_reasons")]
     pub dropped: BTreeMap<DropReason, u64>,
+}
+
+fn known_reasons<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<DropReason, u64>, D::Error> {
+    let all = BTreeMap::<String, u64>::deserialize(d)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|(k, n)| {
+            let r = DropReason::ALL.into_iter().find(|r| r.as_str() == k)?;
+            Some((r, n))
+        })
+        .collect())
 }
 
 impl ClientReport {
@@ -78,6 +94,13 @@ impl ClientReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_reasons_are_left_out_not_refused() {
+        let r: ClientReport =
+            serde_json::from_str(r#"{"dropped":{"queue_full":2,"from_the_future":5}}"#).unwrap();
+        assert_eq!(r.total(), 2);
+    }
 
     #[test]
     fn names_match_the_serde_spelling() {

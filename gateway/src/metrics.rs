@@ -54,6 +54,13 @@ pub struct LimitLabels {
     pub limit: &'static str,
 }
 
+/// Why a device dropped events (its client report).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabels {
+    /// A `DropReason` (`queue_full`, `disabled_by_server`, `sampled_out`, …).
+    pub reason: &'static str,
+}
+
 /// Which Kafka cluster.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ClusterLabels {
@@ -81,6 +88,8 @@ pub struct Metrics {
     pub bytes: Family<BytesLabels, Counter>,
     /// Requests refused by a rate limit.
     pub rate_limited: Family<LimitLabels, Counter>,
+    /// Events SDKs reported dropping on devices, by reason.
+    pub client_drops: Family<DropLabels, Counter>,
     /// Requests shed with 503 `overloaded`.
     pub shed: Counter,
     /// Time from handing a broker-mode request's records to the producer
@@ -112,6 +121,7 @@ impl Metrics {
         let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram,
         );
+        let client_drops = Family::<DropLabels, Counter>::default();
         let events = Family::<EventLabels, Counter>::default();
         let bytes = Family::<BytesLabels, Counter>::default();
         let compressed_bytes = bytes
@@ -173,6 +183,11 @@ impl Metrics {
             rate_limited.clone(),
         );
         registry.register("shed", "Requests shed with 503 overloaded", shed.clone());
+        registry.register(
+            "client_dropped_events",
+            "Events SDKs reported dropping on devices (client reports), by reason",
+            client_drops.clone(),
+        );
         registry.register(
             "delivery_ack_seconds",
             "Time until Kafka acknowledged every record of a broker-mode request",
@@ -270,6 +285,7 @@ impl Metrics {
             decompressed_bytes,
             accepted_events,
             rate_limited,
+            client_drops,
             shed,
             delivery_ack,
             producer_queue,

@@ -25,7 +25,7 @@ use crate::ingest::batch::{self, BatchRoute, RawBatch};
 use crate::ingest::decode;
 use crate::ingest::edge::Edge;
 use crate::ingest::record::{Decider, Rules, Sender};
-use crate::metrics::{EventLabels, LimitLabels};
+use crate::metrics::{DropLabels, EventLabels, LimitLabels};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
@@ -213,6 +213,15 @@ where
             .stats()
             .client_reported_drops
             .add(report.total());
+        for (reason, n) in &report.dropped {
+            state
+                .metrics
+                .client_drops
+                .get_or_create(&DropLabels {
+                    reason: reason.as_str(),
+                })
+                .inc_by(*n);
+        }
     }
 
     // A retry of a batch already answered gets that answer.
