@@ -10,7 +10,22 @@ export type Properties = { [key: string]: JsonValue | undefined };
 export type Consent = 'granted' | 'pending' | 'denied';
 
 /** Why events were dropped instead of delivered. */
-export type DropReason = 'queue_full' | 'too_old' | 'too_large' | 'rejected_by_server' | 'opt_out' | 'corrupt';
+export type DropReason = 'queue_full' | 'too_old' | 'too_large' | 'rejected_by_server' | 'opt_out' | 'corrupt'
+  | 'disabled_by_server' | 'sampled_out' | 'dropped_by_plugin';
+
+/** What a before-send plugin sees: the event as the page passed it. */
+export interface PluginEvent {
+  type: 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';
+  /** Event name (`track`). */
+  event?: string;
+  /** Page or screen name, user id (`identify`), group id (`group`), new user id (`alias`). */
+  name?: string;
+  properties?: Properties;
+  traits?: Properties;
+}
+
+/** Returns the event to keep (changed or not), or null to drop it (counted as `dropped_by_plugin`). */
+export type Plugin = (event: PluginEvent) => PluginEvent | null | undefined;
 
 export interface TributaryOptions {
   /** The app's write key. Required. */
@@ -55,6 +70,8 @@ export interface TributaryOptions {
   context?: Properties;
   /** Called with storage errors the SDK recovered from (the queue keeps working in memory). */
   onError?: (error: TributaryError) => void;
+  /** Before-send plugins, run in order on every recorded event. */
+  plugins?: Plugin[];
 }
 
 export interface TributaryStats {
@@ -66,8 +83,6 @@ export interface TributaryStats {
   dropped: Partial<Record<DropReason, number>>;
   /** All drops. */
   droppedTotal: number;
-  /** Events not sent because this device is sampled out. */
-  sampledOut: number;
   /** Upload requests made since start. */
   requests: number;
   /** Events queued now. */
@@ -107,6 +122,8 @@ export class Tributary {
   group(groupId: string, traits?: Properties): boolean;
   /** Merges the current identity into `userId`. */
   alias(userId: string): boolean;
+  /** Adds a before-send plugin at the end of the chain. */
+  addPlugin(plugin: Plugin): void;
   /** Forgets the user (logout): new anonymous id and session. */
   reset(): void;
   /** Sets consent: `'pending'` keeps events without sending, `'denied'` purges and stops. */

@@ -204,3 +204,25 @@ test('offline stops uploads until the page is online again', async () => {
   await t.close();
   await ep.close();
 });
+
+test('plugins change and drop events in order; drops are counted and reported; a throwing plugin changes nothing', async () => {
+  const ep = await endpoint();
+  const t = await init(ep, {
+    flushAt: 100,
+    plugins: [
+      (e) => (e.event === 'Secret' ? null : e),
+      () => { throw new Error('broken plugin'); },
+    ],
+  });
+  t.addPlugin((e) => ({ ...e, properties: { ...e.properties, tenant: 't1' } }));
+  assert.throws(() => t.addPlugin('no'), (e) => e instanceof TributaryError && e.code === 'invalid_argument');
+  assert.equal(t.track('Secret', { pin: 1234 }), false);
+  assert.equal(t.track('Public', { a: 1 }), true);
+  const stats = await t.flush();
+  assert.equal(stats.dropped.dropped_by_plugin, 1);
+  const events = ep.events().filter((e) => e.type === 'track' && e.event !== 'Session Started');
+  assert.deepEqual(events.map((e) => [e.event, e.properties]), [['Public', { a: 1, tenant: 't1' }]]);
+  assert.deepEqual(ep.requests[0].body.clientReport, { dropped: { dropped_by_plugin: 1 } });
+  await t.close();
+  await ep.close();
+});
