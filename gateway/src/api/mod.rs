@@ -225,18 +225,7 @@ where
             (Some(r), &Method::POST) => batch::handle(state, r, &parts, body).await,
             (Some(_), _) => method_not_allowed(),
         };
-        // Browsers send from any origin; the write key, not the origin, is
-        // the credential. The web SDK reads Retry-After, which is not a
-        // CORS-safelisted response header.
-        let h = resp.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("retry-after, tributary-settings-version"),
-        );
+        settings::cors(resp.headers_mut());
         return resp;
     }
     if parts.method == Method::GET

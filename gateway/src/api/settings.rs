@@ -87,8 +87,10 @@ pub fn stamp(
     resp
 }
 
-/// CORS for `GET /v1/settings` (and its preflight): any origin, and the
-/// caching headers readable by the page.
+/// CORS of every `/v1/` answer: browsers send from any origin (the write
+/// key, not the origin, is the credential), and the page may read
+/// `Retry-After`, the settings version and `ETag`, none of which is a
+/// CORS-safelisted response header.
 pub fn cors(h: &mut http::HeaderMap) {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

@@ -68,28 +68,6 @@ internal class GuardedSender(private val inner: HttpSender) : HttpSender {
         try { inner.send(request) } catch (e: Throwable) { dev.tributary.ffi.HttpOutcome.NetworkError(e.toString()) }
 }
 
-/**
- * The uncaught-exception handler: writes the crash through the core's
- * crash-safe store (synchronously, before the process dies), then hands
- * the exception to the handler that was installed before, so the app's
- * own crash reporting and the platform's process kill still happen.
- */
-internal class CrashHandler(
-    private val client: NativeTributary,
-    private val previous: Thread.UncaughtExceptionHandler?,
-) : Thread.UncaughtExceptionHandler {
-    override fun uncaughtException(t: Thread, e: Throwable) {
-        runCatching {
-            val stack = e.stackTrace.take(64).joinToString("\n") { "at $it" }
-            client.recordCrash(e.javaClass.name, e.message ?: "", stack, "uncaught_exception")
-        }
-        if (previous != null) previous.uncaughtException(t, e) else {
-            System.err.print("Exception in thread \"${t.name}\" ")
-            e.printStackTrace()
-        }
-    }
-}
-
 /** The process-wide Tributary client. */
 object Tributary {
     @Volatile
@@ -144,11 +122,25 @@ object Tributary {
         }
     }
 
+    /**
+     * The uncaught-exception handler, installed once per process: writes the
+     * crash through the current client's crash-safe store (synchronously,
+     * before the process dies), then hands the exception to the handler that
+     * was there before, so the app's own crash reporting and the platform's
+     * process kill still happen.
+     */
     private class ProcessCrashHandler(private val previous: Thread.UncaughtExceptionHandler?) : Thread.UncaughtExceptionHandler {
         override fun uncaughtException(t: Thread, e: Throwable) {
-            val c = client
-            if (c != null) CrashHandler(c, previous).uncaughtException(t, e)
-            else previous?.uncaughtException(t, e)
+            client?.let { c ->
+                runCatching {
+                    val stack = e.stackTrace.take(64).joinToString("\n") { "at $it" }
+                    c.recordCrash(e.javaClass.name, e.message ?: "", stack, "uncaught_exception")
+                }
+            }
+            if (previous != null) previous.uncaughtException(t, e) else {
+                System.err.print("Exception in thread \"${t.name}\" ")
+                e.printStackTrace()
+            }
         }
     }
 
