@@ -3,19 +3,16 @@
 // IndexedDB or localStorage unless the host provides them (globalThis), so
 // by default the queue lives in memory.
 import { readFileSync } from 'node:fs';
-import { initSync, Core, Loader } from '../pkg/tributary_core.js';
+import { bind } from './core.js';
 import { Tributary as Base } from './tributary.js';
 
-let ready = false;
+let ready;
 
 /** The web SDK (see tributary.js); reads its wasm from the package folder. */
 export class Tributary extends Base {
-  static async loadWasm() {
-    if (!ready) {
-      initSync({ module: readFileSync(new URL('../pkg/tributary_core_bg.wasm', import.meta.url)) });
-      ready = true;
-    }
-    return { Core, Loader };
+  static loadWasm() {
+    ready = ready || bind(readFileSync(new URL('../pkg/tributary_core.wasm', import.meta.url)));
+    return ready;
   }
 }
 

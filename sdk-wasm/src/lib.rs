@@ -1,5 +1,5 @@
 //! Tributary's web SDK, Rust half: the sdk-core [`Engine`] behind a small
-//! wasm-bindgen interface.
+//! interface of numbers and strings, exported to JavaScript by [`abi`].
 //!
 //! The engine decides everything — what to queue, what to send and when,
 //! what a response means, what to drop and why — exactly as on mobile. The
@@ -18,10 +18,10 @@
 //! read by the browser and written by hand (`tributary_sdk_core::json`).
 //! Calls take and return numbers and strings; text results (upload
 //! details, store changes, beacons, stats) are left in one outbox that
-//! JavaScript reads with [`Core::out`], so each call needs no glue of its
-//! own for returning strings. Numbers are `f64` on the boundary (JavaScript
-//! numbers); sequence numbers and times stay far below 2^53.
+//! JavaScript reads with [`Core::out`]. Numbers are `f64` on the boundary
+//! (JavaScript numbers); sequence numbers and times stay far below 2^53.
 
+pub mod abi;
 pub mod journal;
 
 use journal::Journal;
@@ -32,7 +32,6 @@ use tributary_sdk_core::{
     Consent, DropCounts, DropReason, Engine, EnqueueError, JsonObject, SdkConfig, UploadRequest,
     UploadResult, UploadTask,
 };
-use wasm_bindgen::prelude::*;
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -88,21 +87,14 @@ fn web_config(write_key: String, endpoint: String, version: String, options: &[f
     c
 }
 
-/// What the JavaScript layer read from its store, handed to [`Core::new`].
-#[wasm_bindgen]
+/// What the JavaScript layer read from its store, handed to [`Core::new`]
+/// (an empty one is a first visit).
 #[derive(Default)]
 pub struct Loader {
     journal: Journal,
 }
 
-#[wasm_bindgen]
 impl Loader {
-    /// An empty loader (a first visit).
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> Loader {
-        Loader::default()
-    }
-
     /// One stored event: its sequence number, creation time (ms), whether
     /// it is a health event (evicted last), and its JSON body, which the
     /// caller has checked is one JSON object.
@@ -165,7 +157,6 @@ impl Loader {
 }
 
 /// The SDK engine for one queue partition (one tab's queue).
-#[wasm_bindgen]
 pub struct Core {
     engine: Engine<Journal>,
     /// Text result (UTF-8) of the last call that has one (see the crate docs).
@@ -174,7 +165,6 @@ pub struct Core {
     upload: Option<UploadRequest>,
 }
 
-#[wasm_bindgen]
 impl Core {
     /// Starts the engine over what `loader` read. `options` are sdk-core's
     /// numeric `SdkConfig` fields in this order, `NaN` keeping the default
@@ -185,7 +175,6 @@ impl Core {
     /// `backoff_cap_ms`, `session_timeout_ms`, `sample_rate`, then consent
     /// (0 granted, 1 pending, 2 denied) and compress (0 off). Throws
     /// `"invalid_config: …"` naming the field that is wrong.
-    #[wasm_bindgen(constructor)]
     pub fn new(
         write_key: String,
         endpoint: String,
@@ -205,8 +194,7 @@ impl Core {
         })
     }
 
-    /// The text result of the last call that produced one, as UTF-8
-    /// (JavaScript decodes it with `TextDecoder`).
+    /// The text result of the last call that produced one, as UTF-8.
     pub fn out(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)
     }
