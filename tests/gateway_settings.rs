@@ -245,13 +245,7 @@ async fn the_native_sdk_obeys_a_kill_switch_and_a_sampling_rate_flipped_while_it
     assert_eq!(sampled as f64, 2_000.0 - kept * 2_000.0);
     // The device's drops reached the gateway in its client reports.
     let metrics = http.request_text("GET", "/metrics").await;
-    let reported = |reason: &str| -> u64 {
-        let line = format!("tributary_client_dropped_events_total{{reason=\"{reason}\"}} ");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&line))
-            .map_or(0, |v| v.trim().parse().unwrap())
-    };
+    let reported = |reason: &str| client_dropped(&metrics, reason);
     assert_eq!(reported("disabled_by_server"), 10, "{metrics}");
     assert_eq!(reported("sampled_out"), sampled);
     drop(sdk);

@@ -26,9 +26,9 @@ export async function bind(bytes) {
     constructor() { w.loader_new(); }
     event(seq, t, high, body) { w.loader_event(seq, t, high, ...put(body)); }
     corrupt(seq) { w.loader_corrupt(seq); }
-    state(a, u, s, l, next, consent, key, seqs, drops) {
-      const [na, nu, nk, ns, nd] = put(a, u, key, seqs, drops);
-      w.loader_state(na, nu, s, l, next, consent, nk, ns, nd);
+    state(a, u, s, l, next, consent, key, seqs, drops, version, build, opened) {
+      const [na, nu, nk, ns, nd, nv, nb] = put(a, u, key, seqs, drops, version, build);
+      w.loader_state(na, nu, s, l, next, consent, nk, ns, nd, nv, nb, opened);
     }
   }
 
@@ -40,6 +40,8 @@ export async function bind(bytes) {
     free() { w.core_free(this.h); }
     out() { w.core_out(this.h); return out(); }
     record(kind, name, json, now) { return w.core_record(this.h, kind, ...put(name, json), now); }
+    app_opened(v, b, url, ref, now) { return w.core_app_opened(this.h, ...put(v, b, url, ref), now); }
+    crash(kind, msg, stack, source, now) { return w.core_crash(this.h, ...put(kind, msg, stack, source), now); }
     reset(now) { w.core_reset(this.h, now); }
     set_consent(code) { w.core_set_consent(this.h, code); }
     set_context(json) { w.core_set_context(this.h, ...put(json)); }
@@ -47,8 +49,13 @@ export async function bind(bytes) {
     flush() { w.core_flush(this.h); }
     next_task(now) { return w.core_next_task(this.h, now); }
     upload_body() { w.core_upload_body(this.h); return out(); }
-    on_response(id, status, retryAfter, rejected, now) {
-      w.core_on_response(this.h, id, status, ...put(retryAfter, rejected), now);
+    on_response(id, status, retryAfter, rejected, version, now) {
+      const [nr, nj, nv] = put(retryAfter, rejected, version);
+      w.core_on_response(this.h, id, status, nr, nj, nv, now);
+    }
+    on_settings(id, status, version, enabled, disabled, sampled, rates, nums, at) {
+      const [nv, nd, ns, nr, nn] = put(version, disabled, sampled, rates, nums);
+      w.core_on_settings(this.h, id, status, nv, enabled, nd, ns, nr, nn, at);
     }
     on_failure(id, timeout, now) { w.core_on_failure(this.h, id, timeout, now); }
     beacons(max, now) { return w.core_beacons(this.h, max, now); }

@@ -72,6 +72,31 @@ export interface TributaryOptions {
   onError?: (error: TributaryError) => void;
   /** Before-send plugins, run in order on every recorded event. */
   plugins?: Plugin[];
+  /**
+   * What the SDK records on its own: `true` for all, or some of them. Off by
+   * default; turning any on loads the larger core (about 7 KB more, gzipped).
+   * `lifecycle`: `Application Installed`/`Updated`/`Opened` (cold, or warm on
+   * a reload) at load, `Application Backgrounded`/`Foregrounded` as the tab
+   * is hidden and shown; `screens`: a page view at load and on every route
+   * change (History API, back/forward, hash routes); `errors`: uncaught
+   * errors and unhandled rejections as `Application Crashed` (`fatal:
+   * false`, with a stack hash); `attribution`: the landing URL's `utm_*`
+   * parameters as `context.campaign` on the next event. The server's
+   * settings can turn each off.
+   */
+  autoCapture?: boolean | Partial<Record<'lifecycle' | 'screens' | 'errors' | 'attribution', boolean>>;
+  /**
+   * Fetch and obey the gateway's settings for this write key (`GET
+   * /v1/settings`: kill switch, per-event switches and sampling, batching,
+   * auto-capture toggles), learning of changes from upload answers. Off by
+   * default on the web, where a deploy reaches every page at once; on, it
+   * loads the larger core.
+   */
+  remoteSettings?: boolean;
+  /** The app's version, for lifecycle and crash events. */
+  appVersion?: string;
+  /** The app's build, for lifecycle and crash events. */
+  appBuild?: string;
 }
 
 export interface TributaryStats {
@@ -93,6 +118,8 @@ export interface TributaryStats {
   anonymousId: string;
   /** The identified user, if any. */
   userId: string | null;
+  /** Version of the server settings in force (with `remoteSettings`), or null. */
+  settingsVersion?: string | null;
   /** Nothing queued and nothing in flight. */
   idle: boolean;
   /** Where the queue lives. */

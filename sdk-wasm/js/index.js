@@ -1,21 +1,24 @@
 // tributary-web, browser and bundler entry: fetches and compiles the core's
-// wasm (next to this module) on first use.
+// wasm (in pkg/, beside dist/) on first use: tributary_core_full.wasm when
+// the page asks for automatic capture or server settings, else the smaller
+// tributary_core.wasm.
 import { bind } from './core.js';
 import { Tributary as Base } from './tributary.js';
 
-let ready;
+const ready = {};
 
-/** The web SDK (see tributary.js); loads its wasm with `fetch` next to this module. */
+/** The web SDK (see tributary.js); loads its wasm with `fetch`. */
 export class Tributary extends Base {
-  static loadWasm() {
-    ready = ready || fetch(new URL('../pkg/tributary_core.wasm', import.meta.url))
+  static loadWasm(full) {
+    const file = `../pkg/tributary_core${full ? '_full' : ''}.wasm`;
+    ready[file] = ready[file] || fetch(new URL(file, import.meta.url))
       .then((r) => {
         if (!r.ok) throw new Error(`tributary-web: loading its wasm answered ${r.status}`);
         return r.arrayBuffer();
       })
       .then(bind)
-      .catch((e) => { ready = null; throw e; });
-    return ready;
+      .catch((e) => { ready[file] = null; throw e; });
+    return ready[file];
   }
 }
 

@@ -6,13 +6,14 @@ import { readFileSync } from 'node:fs';
 import { bind } from './core.js';
 import { Tributary as Base } from './tributary.js';
 
-let ready;
+const ready = {};
 
-/** The web SDK (see tributary.js); reads its wasm from the package folder. */
+/** The web SDK (see tributary.js); reads its wasm from the package folder (index.js says which). */
 export class Tributary extends Base {
-  static loadWasm() {
-    ready = ready || bind(readFileSync(new URL('../pkg/tributary_core.wasm', import.meta.url)));
-    return ready;
+  static loadWasm(full) {
+    const file = `../pkg/tributary_core${full ? '_full' : ''}.wasm`;
+    ready[file] = ready[file] || bind(readFileSync(new URL(file, import.meta.url)));
+    return ready[file];
   }
 }
 

@@ -17,7 +17,7 @@ async function gzip(body, g) {
  */
 export async function send(task, body, timeoutMs, g = globalThis) {
   const headers = { ...task.headers };
-  if (task.compress && g.CompressionStream) {
+  if (body && task.compress && g.CompressionStream) {
     body = await gzip(body, g);
     headers['Content-Encoding'] = 'gzip';
   }
@@ -25,8 +25,9 @@ export async function send(task, body, timeoutMs, g = globalThis) {
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   try {
     const res = await g.fetch(task.url, {
-      method: 'POST', headers, body, signal: ctl.signal,
-      keepalive: body.length < KEEPALIVE_MAX, credentials: 'omit',
+      // The core names the method: a settings fetch is a GET without a body.
+      method: task.method, headers, body: body || undefined, signal: ctl.signal,
+      keepalive: !!body && body.length < KEEPALIVE_MAX, credentials: 'omit',
     });
     return {
       status: res.status,

@@ -17,12 +17,20 @@ export const VERSION = '0.1.0';
 const CORE_OPTIONS = ['maxQueueEvents', 'maxQueueBytes', 'maxEventBytes', 'maxBatchEvents', 'maxBatchBytes',
   'flushAt', 'flushIntervalMs', 'maxEventAgeMs', 'backoffBaseMs', 'backoffCapMs', 'sessionTimeoutMs',
   'sampleRate', 'consent', 'compress'];
-const OWN_OPTIONS = ['writeKey', 'endpoint', 'storage', 'timeoutMs', 'beaconBytes', 'context', 'onError', 'plugins'];
+// Then the auto-capture switches (`autoCapture`: true/false or some of
+// these) and `remoteSettings`.
+const AUTO = ['lifecycle', 'screens', 'errors', 'attribution'];
+const OWN_OPTIONS = ['writeKey', 'endpoint', 'storage', 'timeoutMs', 'beaconBytes', 'context', 'onError', 'plugins',
+  'autoCapture', 'remoteSettings', 'appVersion', 'appBuild'];
 // Drop reasons the core counts (DropReason::ALL).
 const REASONS = 9;
 const counts = (a) => [...(a || []), ...Array(REASONS).fill(0)].slice(0, REASONS);
 const CONSENT = ['granted', 'pending', 'denied'];
 const KIND = { track: 0, identify: 1, page: 2, screen: 3, group: 4, alias: 5, plugin: 6 };
+// `autoCapture` as the four switches: true for all, an object for some
+// (unnamed ones off). Off by default on the web, where a page deploy
+// reaches every user at once; each costs the page a larger core.
+const autoKinds = (a) => AUTO.map((k) => (typeof a === 'boolean' ? a : !!(a && a[k])));
 const ADOPT_EVERY_MS = 30000;
 
 /** An error from the SDK; `code` is one of `invalid_config`, `invalid_argument`, `storage`, `closed`. */
@@ -71,7 +79,9 @@ function context(g, extra) {
 
 /** One partition's queue: a core over a store partition, with its persistence and upload loop. */
 class Lane {
-  static async open(wasm, o, store, locks, part, shared, g) {
+  // `shared`: what all tabs keep (see Tributary's constructor); an adopted
+  // queue takes only the settings from it, its identity is its own.
+  static async open(wasm, o, store, locks, part, shared, adopted, g) {
     const data = await store.load(part);
     const loader = new wasm.Loader();
     for (const [seq, t, high, body] of data.events) {
@@ -84,19 +94,20 @@ class Lane {
     }
     const st = data.state || {};
     const f = st.in_flight;
-    const sh = data.state ? {} : shared || {};
+    const sh = data.state || adopted ? {} : shared || {};
     loader.state(st.anonymous_id || sh.a || '', st.user_id || sh.u || '',
       st.session_id ?? sh.s ?? NaN, st.session_last_activity_ms ?? sh.l ?? NaN,
       st.next_seq || 0, st.consent ? CONSENT.indexOf(st.consent) : 255,
       f ? f.key : '', new Float64Array(f ? f.seqs : []),
-      new Float64Array([...counts(f && f.report), ...counts(st.unreported)]));
-    const opts = new Float64Array(CORE_OPTIONS.map((k) => {
+      new Float64Array([...counts(f && f.report), ...counts(st.unreported)]),
+      st.app_version || sh.v || '', st.app_build || sh.b || '', !!(st.opened || sh.o));
+    const opts = new Float64Array([...CORE_OPTIONS.map((k) => {
       const v = o[k];
       if (v === undefined) return NaN;
       if (k === 'consent') return CONSENT.indexOf(v);
       if (k === 'compress') return v ? 1 : 0;
       return v;
-    }));
+    }), ...[...autoKinds(o.autoCapture), o.remoteSettings].map((v) => +!!v)]);
     let core;
     try {
       core = new wasm.Core(o.writeKey, o.endpoint, VERSION, opts, loader, Math.random() * 2 ** 52, Date.now());
@@ -108,6 +119,9 @@ class Lane {
     // The context goes with each batch: for an adopted queue it is the
     // adopting page's (same browser and device).
     core.set_context(json(context(g, o.context), 'context'));
+    // The server's settings as this browser last received them.
+    const kept = o.remoteSettings && shared && shared.settings;
+    if (kept && kept.body) core.on_settings(-1, 200, ...settingsArgs(kept.body), kept.at || 0);
     return new Lane(core, o, store, locks, part, g);
   }
 
@@ -197,16 +211,35 @@ class Lane {
       }
       const task = JSON.parse(out(core));
       const body = core.upload_body();
+      if (task.settings) {
+        this.settled(task.id, await send(task, null, this.o.timeoutMs, g));
+        continue;
+      }
       // What goes out must be stored first: a reload then re-sends the
       // same batch under the same idempotency key.
       await this.save();
       const r = await this.locks.upload(() => send(task, body, this.o.timeoutMs, g));
-      if (r.status) core.on_response(task.id, r.status, r.retryAfter, new Float64Array(rejected(r)), Date.now());
+      const a = answer(r);
+      if (r.status) core.on_response(task.id, r.status, r.retryAfter, new Float64Array(a.rejected), a.version, Date.now());
       else core.on_failure(task.id, !!r.timeout, Date.now());
       this.save();
       if (this.closed) break;
     }
     if (this.onPause) this.onPause();
+  }
+
+  /**
+   * Reports the answer to a settings fetch; settings that arrived (or a
+   * 304 confirming them) go to `onSettings` to be kept for every tab.
+   */
+  settled(id, r) {
+    const now = Date.now();
+    let s = null;
+    if (r.status === 200) { try { s = JSON.parse(utf8.decode(r.body)); } catch { /* not JSON */ } }
+    const good = r.status === 304 || (r.status === 200 && isSettings(s));
+    this.core.on_settings(id, good ? r.status : 0, ...settingsArgs(good && s ? s : {}), now);
+    if (good && this.onSettings) this.onSettings(r.status === 200 ? s : null, now, this);
+    this.save();
   }
 
   /** Page is being hidden: hand the waiting events to beacons. */
@@ -231,17 +264,34 @@ class Lane {
   }
 }
 
-// The per-event rejections of a 2xx answer (the contract's BatchResponse)
-// as [index, retryable, …] for the core.
-function rejected(r) {
-  if (r.status < 200 || r.status > 299) return [];
+// What the core needs of a 2xx ingest answer (the contract's
+// BatchResponse): the per-event rejections as [index, retryable, …] and the
+// settings version it names.
+function answer(r) {
+  const a = { rejected: [], version: '' };
+  if (r.status < 200 || r.status > 299) return a;
   let body;
-  try { body = JSON.parse(utf8.decode(r.body)); } catch { return []; }
-  const out = [];
+  try { body = JSON.parse(utf8.decode(r.body)); } catch { return a; }
   for (const x of (body && Array.isArray(body.rejected) ? body.rejected : [])) {
-    if (x && Number.isInteger(x.index)) out.push(x.index, x.retryable ? 1 : 0);
+    if (x && Number.isInteger(x.index)) a.rejected.push(x.index, x.retryable ? 1 : 0);
   }
-  return out;
+  if (body && typeof body.settingsVersion === 'string') a.version = body.settingsVersion;
+  return a;
+}
+
+// A GET /v1/settings body (the contract's RemoteSettings) has these two.
+const isSettings = (s) => isObject(s) && typeof s.version === 'string' && typeof s.enabled === 'boolean';
+
+// RemoteSettings as Core.on_settings takes them (after id and status).
+function settingsArgs(s) {
+  const rates = isObject(s.sampleRates) ? s.sampleRates : {};
+  const sampled = Object.keys(rates).filter((k) => typeof rates[k] === 'number');
+  const auto = isObject(s.autoCapture) ? s.autoCapture : {};
+  const num = (v) => (typeof v === 'number' || typeof v === 'boolean' ? +v : NaN);
+  return [s.version || '', s.enabled !== false,
+    (Array.isArray(s.disabledEvents) ? s.disabledEvents : []).join('\n'), sampled.join('\n'),
+    new Float64Array(sampled.map((k) => rates[k])),
+    new Float64Array([s.flushAtEvents, s.flushIntervalMs, s.maxBatchEvents, s.ttlSecs, ...AUTO.map((k) => auto[k])].map(num))];
 }
 
 const camel = (text) => text.replace(/\b([a-z]+)_([a-z_]+)\b/g, (m) => {
@@ -256,7 +306,11 @@ const camel = (text) => text.replace(/\b([a-z]+)_([a-z_]+)\b/g, (m) => {
  * skip modules marked side-effect free.
  */
 export class Tributary {
-  /** Resolves to the initialised wasm module (`{Core, Loader}`); each entry overrides it. */
+  /**
+   * Resolves to the initialised wasm module (`{Core, Loader}`), the build
+   * with server settings and automatic capture if `full`; each entry
+   * overrides it.
+   */
   static loadWasm() {
     return Promise.reject(new TributaryError('invalid_config', 'import Tributary from the tributary-web package entry'));
   }
@@ -273,32 +327,62 @@ export class Tributary {
     }
     if (typeof options.writeKey !== 'string' || !options.writeKey) fail('invalid_config', 'writeKey is required');
     if (options.consent !== undefined && !CONSENT.includes(options.consent)) fail('invalid_config', 'consent must be granted, pending or denied');
+    const a = options.autoCapture;
+    if (a !== undefined && typeof a !== 'boolean'
+      && !(isObject(a) && Object.keys(a).every((k) => AUTO.includes(k) && typeof a[k] === 'boolean'))) {
+      fail('invalid_config', `autoCapture must be true, false or an object of booleans among ${AUTO.join(', ')}`);
+    }
+    if (options.remoteSettings !== undefined && typeof options.remoteSettings !== 'boolean') fail('invalid_config', 'remoteSettings must be a boolean');
+    for (const k of ['appVersion', 'appBuild']) {
+      if (options[k] !== undefined && typeof options[k] !== 'string') fail('invalid_config', `${k} must be a string`);
+    }
     const o = { storage: 'auto', timeoutMs: 10000, beaconBytes: 60000, onError: () => {}, ...options };
-    const wasm = await this.loadWasm();
+    const auto = autoKinds(o.autoCapture).some(Boolean);
+    const [wasm, capture] = await Promise.all([this.loadWasm(auto || !!o.remoteSettings),
+      auto ? import('./capture.js') : null]);
     const name = `tributary:${o.writeKey}`;
     const store = await openStore(o.storage, name, g);
     const locks = tabLocks(name, g);
     const part = await locks.claim();
     const shared = await store.meta();
-    const lane = await Lane.open(wasm, o, store, locks, part, shared, g);
-    return new this(wasm, o, store, locks, lane, g);
+    const lane = await Lane.open(wasm, o, store, locks, part, shared, false, g);
+    const t = new this(wasm, o, store, locks, lane, shared || {}, g);
+    if (capture) capture.start(t, g);
+    return t;
   }
 
-  constructor(wasm, o, store, locks, lane, g) {
-    Object.assign(this, { wasm, o, store, locks, lane, g, core: lane.core, adopted: new Map(), closed: false });
+  constructor(wasm, o, store, locks, lane, shared, g) {
+    Object.assign(this, { wasm, o, store, locks, lane, g, shared, core: lane.core, adopted: new Map(), closed: false });
     this.context = o.context;
-    let shared = '';
-    lane.onState = (s) => {
-      const next = JSON.stringify({ a: s.anonymous_id, u: s.user_id, s: s.session_id, l: s.session_last_activity_ms });
-      if (next !== shared) { shared = next; store.meta(JSON.parse(next)).catch(() => {}); }
+    // What every tab of this write key shares: identity, session and the
+    // last open (seeding a new tab's queue), and the server's settings.
+    let written = JSON.stringify(shared);
+    const keep = (patch) => {
+      Object.assign(this.shared, patch);
+      const next = JSON.stringify(this.shared);
+      if (next !== written) { written = next; store.meta(this.shared).catch(() => {}); }
     };
+    lane.onState = (s) => keep({ a: s.anonymous_id, u: s.user_id, s: s.session_id, l: s.session_last_activity_ms,
+      v: s.app_version, b: s.app_build, o: s.opened });
+    this.onSettings = (body, at, from) => {
+      keep({ settings: { body: body || (this.shared.settings || {}).body, at } });
+      // The page's other queues obey them at once.
+      if (body) for (const l of this.lanes()) if (l !== from) l.core.on_settings(-1, 200, ...settingsArgs(body), at);
+    };
+    lane.onSettings = this.onSettings;
     this.plugins = [];
     for (const p of o.plugins || []) this.addPlugin(p);
-    const on = (target, type, fn) => { if (target && target.addEventListener) { target.addEventListener(type, fn); this.off.push(() => target.removeEventListener(type, fn)); } };
     this.off = [];
+    const on = this.on.bind(this);
     const hide = () => { for (const l of this.lanes()) l.hide(); };
     on(g, 'pagehide', hide);
-    on(g.document, 'visibilitychange', () => { if (g.document.visibilityState === 'hidden') hide(); });
+    on(g.document, 'visibilitychange', () => {
+      const hidden = g.document.visibilityState === 'hidden';
+      // Automatic capture records the change first, so that a hidden
+      // page's beacons carry it.
+      if (this.onVisibility) this.onVisibility(hidden);
+      if (hidden) hide();
+    });
     on(g, 'online', () => { for (const l of this.lanes()) { l.core.set_online(true); l.pump(); } });
     on(g, 'offline', () => { for (const l of this.lanes()) l.core.set_online(false); });
     lane.save();
@@ -307,6 +391,32 @@ export class Tributary {
       this.adoptOrphans();
       this.adoptTimer = setInterval(() => this.adoptOrphans(), ADOPT_EVERY_MS);
     }
+  }
+
+  /** Listens to `type` on `target` until close(). */
+  on(target, type, fn) {
+    if (target && target.addEventListener) {
+      target.addEventListener(type, fn);
+      this.off.push(() => target.removeEventListener(type, fn));
+    }
+  }
+
+  /**
+   * What automatic capture (capture.js) saw, handed to the core by `call(core,
+   * now)`; the core decides what it becomes. Never throws into the page.
+   */
+  report(call) {
+    if (this.closed) return;
+    try { call(this.core, Date.now()); } catch { return; }
+    this.lane.save();
+    this.lane.pump();
+  }
+
+  /** The current page (`pageInfo`), after putting it in the batch context. */
+  here() {
+    const info = pageInfo(this.g);
+    if (info) this.core.set_context(json(context(this.g, this.context), 'context'));
+    return info;
   }
 
   *lanes() {
@@ -322,12 +432,13 @@ export class Tributary {
       if (!release) continue;
       let lane;
       try {
-        lane = await Lane.open(this.wasm, this.o, this.store, this.locks, p, null, this.g);
+        lane = await Lane.open(this.wasm, this.o, this.store, this.locks, p, this.shared, true, this.g);
       } catch {
         release();
         continue;
       }
       this.adopted.set(p, lane);
+      lane.onSettings = this.onSettings;
       lane.core.flush();
       lane.onPause = () => {
         if (!lane.idle()) return;
@@ -382,8 +493,7 @@ export class Tributary {
 
   /** Records a page view; url, path, title, referrer and search default to the current page's. */
   page(name = '', properties) {
-    const info = pageInfo(this.g);
-    if (info) this.core.set_context(json(context(this.g, this.context), 'context'));
+    const info = this.here();
     const props = isObject(properties) || properties == null ? { ...info, ...properties } : properties;
     return this.record('page', name, props, 'page name');
   }

@@ -25,7 +25,7 @@ use std::cell::RefCell;
 thread_local! {
     static INPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static OUTPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    static CORES: RefCell<Vec<Option<Core>>> = const { RefCell::new(Vec::new()) };
+    static CORES: RefCell<Vec<Option<Box<Core>>>> = const { RefCell::new(Vec::new()) };
     // The store being read for the next `core_new` (built synchronously
     // between one `loader_new` and that `core_new`).
     static LOADER: RefCell<Loader> = RefCell::new(Loader::default());
@@ -38,6 +38,7 @@ struct Args {
 }
 
 impl Args {
+    #[inline(never)]
     fn take() -> Args {
         Args {
             buf: INPUT.with_borrow_mut(std::mem::take),
@@ -65,17 +66,36 @@ impl Args {
     }
 }
 
+#[inline(never)]
 fn set_output(bytes: Vec<u8>) {
     OUTPUT.with_borrow_mut(|o| *o = bytes);
 }
 
 fn with_core<R: Default>(h: u32, f: impl FnOnce(&mut Core) -> R) -> R {
+    // Out of the table for the call and back after: the table code is then
+    // not repeated in every export.
+    match take_core(h) {
+        Some(mut c) => {
+            let r = f(&mut c);
+            put_core(h, c);
+            r
+        }
+        None => R::default(),
+    }
+}
+
+#[inline(never)]
+fn take_core(h: u32) -> Option<Box<Core>> {
+    CORES.with_borrow_mut(|t| t.get_mut(h as usize).and_then(Option::take))
+}
+
+#[inline(never)]
+fn put_core(h: u32, c: Box<Core>) {
     CORES.with_borrow_mut(|t| {
-        t.get_mut(h as usize)
-            .and_then(Option::as_mut)
-            .map(f)
-            .unwrap_or_default()
-    })
+        if let Some(slot) = t.get_mut(h as usize) {
+            *slot = Some(c);
+        }
+    });
 }
 
 /// Makes the input buffer `len` bytes long and returns where it starts;
@@ -133,10 +153,14 @@ pub extern "C" fn loader_state(
     in_flight_key: u32,
     in_flight_seqs: u32,
     drops: u32,
+    app_version: u32,
+    app_build: u32,
+    opened: u32,
 ) {
     let mut a = Args::take();
     let (anon, user) = (a.text(anonymous_id), a.text(user_id));
     let (key, seqs, drops) = (a.text(in_flight_key), a.nums(in_flight_seqs), a.nums(drops));
+    let (version, build) = (a.text(app_version), a.text(app_build));
     LOADER.with_borrow_mut(|l| {
         l.state(
             anon,
@@ -148,6 +172,9 @@ pub extern "C" fn loader_state(
             key,
             &seqs,
             &drops,
+            version,
+            build,
+            opened != 0,
         );
     });
 }
@@ -177,7 +204,7 @@ pub extern "C" fn core_new(
             if h == t.len() {
                 t.push(None);
             }
-            t[h] = Some(core);
+            t[h] = Some(Box::new(core));
             h as i32
         }),
         Err(e) => {
@@ -209,6 +236,43 @@ pub extern "C" fn core_record(h: u32, kind: u32, name: u32, json: u32, now_ms: f
     let mut a = Args::take();
     let (name, json) = (a.text(name), a.text(json));
     with_core(h, |c| c.record(kind as u8, &name, json, now_ms))
+}
+
+/// [`Core::app_opened`].
+#[cfg(feature = "auto-capture")]
+#[unsafe(no_mangle)]
+pub extern "C" fn core_app_opened(
+    h: u32,
+    version: u32,
+    build: u32,
+    url: u32,
+    referrer: u32,
+    now_ms: f64,
+) -> u32 {
+    let mut a = Args::take();
+    let (v, b, u, r) = (
+        a.text(version),
+        a.text(build),
+        a.text(url),
+        a.text(referrer),
+    );
+    with_core(h, |c| c.app_opened(v, b, u, r, now_ms))
+}
+
+/// [`Core::crash`].
+#[cfg(feature = "auto-capture")]
+#[unsafe(no_mangle)]
+pub extern "C" fn core_crash(
+    h: u32,
+    kind: u32,
+    message: u32,
+    stack: u32,
+    source: u32,
+    now_ms: f64,
+) -> u32 {
+    let mut a = Args::take();
+    let (k, m, st, so) = (a.text(kind), a.text(message), a.text(stack), a.text(source));
+    with_core(h, |c| c.crash(k, m, st, so, now_ms))
 }
 
 /// [`Core::reset`].
@@ -262,11 +326,42 @@ pub extern "C" fn core_on_response(
     status: u32,
     retry_after: u32,
     rejected: u32,
+    settings_version: u32,
     now_ms: f64,
 ) {
     let mut a = Args::take();
-    let (ra, rej) = (a.text(retry_after), a.nums(rejected));
-    with_core(h, |c| c.on_response(id, status as u16, ra, &rej, now_ms));
+    let (ra, rej, sv) = (
+        a.text(retry_after),
+        a.nums(rejected),
+        a.text(settings_version),
+    );
+    with_core(h, |c| {
+        c.on_response(id, status as u16, ra, &rej, sv, now_ms)
+    });
+}
+
+/// [`Core::on_settings`].
+#[cfg(feature = "remote-settings")]
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn core_on_settings(
+    h: u32,
+    id: f64,
+    status: u32,
+    version: u32,
+    enabled: u32,
+    disabled: u32,
+    sampled: u32,
+    rates: u32,
+    nums: u32,
+    at_ms: f64,
+) {
+    let mut a = Args::take();
+    let (v, d, s) = (a.text(version), a.text(disabled), a.text(sampled));
+    let (r, n) = (a.nums(rates), a.nums(nums));
+    with_core(h, |c| {
+        c.on_settings(id, status as u16, v, enabled != 0, &d, &s, &r, &n, at_ms);
+    });
 }
 
 /// [`Core::on_failure`].

@@ -160,8 +160,18 @@ fn write_state(out: &mut Vec<u8>, s: &PersistedState) {
         Consent::Denied => "denied".to_owned(),
     });
     opt_str(out, &consent);
-    // Not written: the server's settings and the last open's version
-    // (the web build fetches no settings and records no opens yet).
+    out.extend_from_slice(b",\"app_version\":");
+    opt_str(out, &s.app_version);
+    out.extend_from_slice(b",\"app_build\":");
+    opt_str(out, &s.app_build);
+    out.extend_from_slice(if s.opened {
+        b",\"opened\":true"
+    } else {
+        b",\"opened\":false"
+    });
+    // Not written: the server's settings, which the page keeps once per
+    // write key beside the queues (js/tributary.js) and hands back at
+    // start-up.
     out.push(b'}');
 }
 
@@ -233,6 +243,8 @@ mod tests {
                 }),
                 unreported,
                 consent: Some(Consent::Pending),
+                app_version: Some("2.1".into()),
+                opened: true,
                 ..PersistedState::default()
             },
         ] {
@@ -240,13 +252,7 @@ mod tests {
             write_state(&mut out, &state);
             let ours: Value = serde_json::from_slice(&out).unwrap();
             let mut want = serde_json::to_value(&state).unwrap();
-            for not_on_the_web in [
-                "settings",
-                "settings_fetched_ms",
-                "app_version",
-                "app_build",
-                "opened",
-            ] {
+            for not_on_the_web in ["settings", "settings_fetched_ms"] {
                 want.as_object_mut().unwrap().remove(not_on_the_web);
             }
             let arr = |c: &DropCounts| {

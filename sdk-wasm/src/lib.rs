@@ -29,9 +29,13 @@ use tributary_sdk_core::config::Compression;
 use tributary_sdk_core::json::{write_int, write_str, write_utf8};
 use tributary_sdk_core::storage::InFlightBatch;
 use tributary_sdk_core::{
-    Consent, DropCounts, DropReason, Engine, EnqueueError, JsonObject, SdkConfig, UploadRequest,
-    UploadResult, UploadTask,
+    Consent, DropCounts, DropReason, Engine, EnqueueError, JsonObject, RequestKind, SdkConfig,
+    UploadRequest, UploadResult, UploadTask,
 };
+#[cfg(feature = "auto-capture")]
+use tributary_sdk_core::{Crash, Opened};
+#[cfg(feature = "remote-settings")]
+use tributary_sdk_core::{RemoteSettings, settings::AutoCapture};
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -43,6 +47,25 @@ pub const QUEUED: u32 = 0;
 /// [`Core::record`]'s result when the call was refused; the message is in
 /// [`Core::out`]. Results in between are `DropReason::ALL` positions + 1.
 pub const INVALID: u32 = 255;
+
+/// A JavaScript switch: `NaN` unset, `0` off, anything else on.
+#[cfg(feature = "remote-settings")]
+fn switch(v: f64) -> Option<bool> {
+    (!v.is_nan()).then_some(v != 0.0)
+}
+
+/// `""` as absent.
+fn text(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// A number of the server's settings (`NaN` absent).
+#[cfg(feature = "remote-settings")]
+fn count<T: TryFrom<u64>>(v: f64) -> Option<T> {
+    (!v.is_nan())
+        .then(|| T::try_from(v.max(0.0) as u64).ok())
+        .flatten()
+}
 
 fn consent_from(code: u8) -> Consent {
     match code {
@@ -81,6 +104,11 @@ fn web_config(write_key: String, endpoint: String, version: String, options: &[f
             11 => c.sample_rate = *v,
             12 => c.consent = consent_from(n as u8),
             13 if n == 0 => c.compression = Compression::None,
+            14 => c.auto_capture.lifecycle = n != 0,
+            15 => c.auto_capture.screens = n != 0,
+            16 => c.auto_capture.errors = n != 0,
+            17 => c.auto_capture.attribution = n != 0,
+            18 => c.remote_settings = n != 0,
             _ => {}
         }
     }
@@ -113,7 +141,9 @@ impl Loader {
     /// (`""` absent), session id and last activity (`NaN` absent), next
     /// sequence number, consent (0–2, other: unset), the in-flight batch
     /// (`""` none) and the drop counts (report of the batch in flight, then
-    /// unreported; `DropReason::ALL.len()` each, in that order).
+    /// unreported; `DropReason::ALL.len()` each, in that order), and the
+    /// last open's app version and build (`""` absent) and whether there
+    /// was one.
     #[allow(clippy::too_many_arguments)]
     pub fn state(
         &mut self,
@@ -126,10 +156,16 @@ impl Loader {
         in_flight_key: String,
         in_flight_seqs: &[f64],
         drops: &[f64],
+        app_version: String,
+        app_build: String,
+        opened: bool,
     ) {
         let s = self.journal.state_mut();
-        s.anonymous_id = (!anonymous_id.is_empty()).then_some(anonymous_id);
-        s.user_id = (!user_id.is_empty()).then_some(user_id);
+        s.app_version = text(app_version);
+        s.app_build = text(app_build);
+        s.opened = opened;
+        s.anonymous_id = text(anonymous_id);
+        s.user_id = text(user_id);
         if !session_id.is_nan() && !session_last_activity_ms.is_nan() {
             s.session_id = Some(session_id as i64);
             s.session_last_activity_ms = Some(session_last_activity_ms as i64);
@@ -173,7 +209,9 @@ impl Core {
     /// `max_batch_events`, `max_batch_bytes`, `flush_at_events`,
     /// `flush_interval_ms`, `max_event_age_ms`, `backoff_base_ms`,
     /// `backoff_cap_ms`, `session_timeout_ms`, `sample_rate`, then consent
-    /// (0 granted, 1 pending, 2 denied) and compress (0 off). Throws
+    /// (0 granted, 1 pending, 2 denied), compress (0 off), and the
+    /// auto-capture switches lifecycle, screens, errors, attribution (0
+    /// off) and remote settings (0: never fetched). Throws
     /// `"invalid_config: …"` naming the field that is wrong.
     pub fn new(
         write_key: String,
@@ -202,7 +240,10 @@ impl Core {
     /// Records an event. `kind`: 0 track (`name` = event), 1 identify
     /// (`name` = user id), 2 page, 3 screen, 4 group (`name` = group id),
     /// 5 alias (`name` = new user id), 6 dropped by a page plugin (only
-    /// counted). `json` is the properties or traits:
+    /// counted), 7 a page view the SDK saw itself (a route change; nothing
+    /// when screens are not captured), 8 foregrounded, 9 backgrounded (the
+    /// last two are lifecycle events, nothing when lifecycle capture is
+    /// off; 7–9 only in the build with `auto-capture`). `json` is the properties or traits:
     /// `JSON.stringify` of a plain object, or `""` for none. Returns
     /// [`QUEUED`], a drop reason's position in `DropReason::ALL` + 1, or
     /// [`INVALID`] with the message in `out`.
@@ -221,12 +262,70 @@ impl Core {
             3 => e.screen(name, props, now),
             4 => e.group(name, props, now),
             5 => e.alias(name, now),
+            #[cfg(feature = "auto-capture")]
+            7 => e.auto_view(true, name, props, now),
+            #[cfg(feature = "auto-capture")]
+            8 => e.app_foregrounded(now),
+            #[cfg(feature = "auto-capture")]
+            9 => e.app_backgrounded(now),
             // A plugin of the page dropped the event before it got here.
-            _ => {
+            6 => {
                 e.count_drop_by_plugin();
                 Err(EnqueueError::Dropped(DropReason::DroppedByPlugin))
             }
+            _ => Err(EnqueueError::Invalid("unknown record kind".into())),
         };
+        self.answer(result)
+    }
+
+    /// The page loaded: `Application Installed` or `Updated` as the last
+    /// open's version says, then `Application Opened` (cold when this load
+    /// began a session, warm on a reload); the URL's campaign goes on the
+    /// next event. `""` for what is unknown. Returns as [`Core::record`].
+    #[cfg(feature = "auto-capture")]
+    pub fn app_opened(
+        &mut self,
+        version: String,
+        build: String,
+        url: String,
+        referrer: String,
+        now_ms: f64,
+    ) -> u32 {
+        let o = Opened {
+            version: text(version),
+            build: text(build),
+            url: text(url),
+            referrer: text(referrer),
+        };
+        let r = self.engine.app_opened(&o, now_ms as i64);
+        self.answer(r)
+    }
+
+    /// An error escaped the page (`error`, `unhandledrejection`): its
+    /// class, message, stack and where it came from, recorded as
+    /// `Application Crashed` with `fatal: false` (nothing when errors are
+    /// not captured). Returns as [`Core::record`].
+    #[cfg(feature = "auto-capture")]
+    pub fn crash(
+        &mut self,
+        kind: String,
+        message: String,
+        stack: String,
+        source: String,
+        now_ms: f64,
+    ) -> u32 {
+        let c = Crash {
+            kind,
+            message,
+            stack,
+            fatal: false,
+            source,
+        };
+        let r = self.engine.record_crash(&c, now_ms as i64);
+        self.answer(r)
+    }
+
+    fn answer(&mut self, result: Result<(), EnqueueError>) -> u32 {
         match result {
             Ok(()) => QUEUED,
             Err(EnqueueError::Dropped(r)) => DropReason::ALL
@@ -272,8 +371,10 @@ impl Core {
     }
 
     /// What to do next: `-1` nothing until something changes, `-2` send
-    /// an upload (details in `out` as `{"id","url","headers","compress"}`,
-    /// body from [`Core::upload_body`]), otherwise wait that many ms.
+    /// an upload (details in `out` as `{"id","url","headers","compress",
+    /// "settings"}`, body from [`Core::upload_body`]; `settings`: a `GET`
+    /// of the server's settings, answered with [`Core::on_settings`]),
+    /// otherwise wait that many ms.
     pub fn next_task(&mut self, now_ms: f64) -> f64 {
         match self.engine.next_task(now_ms as i64) {
             UploadTask::Upload(req) => {
@@ -285,6 +386,11 @@ impl Core {
                 write_int(&mut o, req.event_count as i64);
                 o.extend_from_slice(b",\"compress\":");
                 o.extend_from_slice(if req.compress { b"true" } else { b"false" });
+                o.extend_from_slice(b",\"method\":");
+                write_str(&mut o, req.kind.method());
+                if req.kind == RequestKind::Settings {
+                    o.extend_from_slice(b",\"settings\":true");
+                }
                 o.extend_from_slice(b",\"headers\":{");
                 for (i, (k, v)) in req.headers.iter().enumerate() {
                     if i > 0 {
@@ -311,13 +417,15 @@ impl Core {
 
     /// Reports an HTTP response to request `id`: its status, the
     /// `Retry-After` header (or `""`), and for a 2xx answer the rejected
-    /// events read from the body, as pairs `[index, retryable (0/1), …]`.
+    /// events read from the body, as pairs `[index, retryable (0/1), …]`,
+    /// and the `settingsVersion` it names (or `""`).
     pub fn on_response(
         &mut self,
         id: f64,
         status: u16,
         retry_after: String,
         rejected: &[f64],
+        settings_version: String,
         now_ms: f64,
     ) {
         let result = if (200..300).contains(&status) {
@@ -326,7 +434,7 @@ impl Core {
                     .chunks_exact(2)
                     .map(|p| (p[0] as usize, p[1] != 0.0))
                     .collect(),
-                settings_version: None,
+                settings_version: text(settings_version),
             }
         } else {
             UploadResult::Http {
@@ -336,6 +444,76 @@ impl Core {
             }
         };
         self.engine.on_response(id as u64, result, now_ms as i64);
+    }
+
+    /// Reports the answer to settings request `id`, or with `id` `-1`
+    /// settings the page kept from an earlier fetch. `status` 200 carries
+    /// the settings read from the body (`GET /v1/settings`): version, the
+    /// kill switch (`enabled`), disabled event names and sampled names
+    /// (`\n`-joined) with their `rates`, and `nums` — `flushAtEvents`,
+    /// `flushIntervalMs`, `maxBatchEvents`, `ttlSecs`, then the
+    /// auto-capture switches lifecycle, screens, errors, attribution
+    /// (`NaN` absent, switches 0/1). 304 confirms the settings in force;
+    /// anything else is a failed fetch, retried later. `at_ms`: when they
+    /// were fetched.
+    #[cfg(feature = "remote-settings")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_settings(
+        &mut self,
+        id: f64,
+        status: u16,
+        version: String,
+        enabled: bool,
+        disabled: &str,
+        sampled: &str,
+        rates: &[f64],
+        nums: &[f64],
+        at_ms: f64,
+    ) {
+        let at = at_ms as i64;
+        let n = |i: usize| nums.get(i).copied().unwrap_or(f64::NAN);
+        // Split by byte: a char pattern pulls in a searcher the page does
+        // not need (every name is valid UTF-8 already).
+        let names = |s: &str| -> Vec<String> {
+            s.as_bytes()
+                .split(|b| *b == b'\n')
+                .filter(|x| !x.is_empty())
+                .map(|x| String::from_utf8(x.to_vec()).unwrap_or_default())
+                .collect()
+        };
+        let settings = RemoteSettings {
+            version,
+            enabled,
+            disabled_events: names(disabled),
+            sample_rates: names(sampled)
+                .into_iter()
+                .zip(rates.iter().copied())
+                .collect(),
+            flush_at_events: count(n(0)),
+            flush_interval_ms: count(n(1)),
+            max_batch_events: count(n(2)),
+            auto_capture: AutoCapture {
+                lifecycle: switch(n(4)),
+                screens: switch(n(5)),
+                errors: switch(n(6)),
+                attribution: switch(n(7)),
+            },
+            ttl_secs: count(n(3)).unwrap_or(0),
+        };
+        if id < 0.0 {
+            self.engine.apply_settings(settings, at);
+            return;
+        }
+        let result = match status {
+            200 => UploadResult::Settings(Some(settings)),
+            304 => UploadResult::Settings(None),
+            _ => UploadResult::Http {
+                status,
+                retry_after: None,
+                body: Vec::new(),
+            },
+        };
+        self.engine.on_response(id as u64, result, at);
     }
 
     /// Reports that request `id` got no response: a `timeout`, or a
@@ -408,7 +586,7 @@ impl Core {
     /// Leaves counters, queue size and identity in `out` as JSON:
     /// `dropped` (by reason), `enqueued`, `delivered`, `droppedTotal`,
     /// `requests`, `queued`, `queuedBytes`, `anonymousId`,
-    /// `userId`, `idle`.
+    /// `userId`, `settingsVersion` (with `remote-settings`), `idle`.
     pub fn stats(&mut self) {
         let s = self.engine.stats();
         let mut out = b"{\"dropped\":".to_vec();
@@ -432,6 +610,14 @@ impl Core {
         match self.engine.user_id() {
             Some(u) => write_str(&mut out, u),
             None => out.extend_from_slice(b"null"),
+        }
+        #[cfg(feature = "remote-settings")]
+        {
+            out.extend_from_slice(b",\"settingsVersion\":");
+            match s.settings_version {
+                Some(v) => write_str(&mut out, &v),
+                None => out.extend_from_slice(b"null"),
+            }
         }
         out.extend_from_slice(b",\"idle\":");
         out.extend_from_slice(if self.engine.is_idle() {

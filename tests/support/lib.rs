@@ -529,3 +529,13 @@ pub fn report(line: impl std::fmt::Display) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "{line}");
 }
+
+/// The gateway's count of events SDKs reported dropped for `reason` (their
+/// client reports), read from a `/metrics` text; 0 when absent.
+pub fn client_dropped(metrics: &str, reason: &str) -> u64 {
+    let line = format!("tributary_client_dropped_events_total{{reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .map_or(0, |v| v.trim().parse().unwrap_or(0))
+}

@@ -7,11 +7,13 @@
 // answered `ok` on stdin) and ends with `@done {json}`.
 //
 //   node e2e.js <scenario> <gateway-url> <write-key> <run-id>
-// Scenarios: offline-reload, close-pending, closed-tab.
+// Scenarios: offline-reload, close-pending, closed-tab, auto-capture,
+// settings (which rewrites the gateway's settings file, $SETTINGS_FILE, for
+// app $SETTINGS_APP).
 
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,11 +52,11 @@ const browser = await chromium.launch({
 const context = await browser.newContext();
 const options = { writeKey, endpoint, backoffBaseMs: 200, backoffCapMs: 1500, timeoutMs: 3000 };
 
-async function open() {
+async function open(query = '') {
   const page = await context.newPage();
   page.on('console', (m) => log('page:', m.text()));
   page.on('pageerror', (e) => log('page error:', e.message));
-  await page.goto(pageUrl);
+  await page.goto(pageUrl + query);
   await page.waitForFunction(() => window.ready === true);
   return page;
 }
@@ -135,6 +137,79 @@ try {
     await until('the closed tab\'s queue to arrive', () => a.evaluate(async () => window.sdk.adopted.size === 0
       && !(await window.sdk.store.partitions()).some((p) => p !== window.sdk.lane.part)));
     result.sent = 30;
+  } else if (scenario === 'auto-capture') {
+    // A single-page app landing from a campaign link: its load, four route
+    // changes (two pushState, back, a hash route; a replaceState to the
+    // same URL is not one), an uncaught error and an unhandled rejection,
+    // then a reload. The Rust side counts what reached Kafka.
+    const page = await open('?utm_source=news&utm_campaign=launch');
+    const auto = { autoCapture: true, appVersion: '2.0.0', appBuild: '200' };
+    await init(page, auto);
+    await page.evaluate(async (run) => {
+      const go = (url) => history.pushState({}, '', url);
+      go(`?route=cart&run=${run}`);
+      go(`?route=checkout&run=${run}`);
+      history.replaceState({}, '', location.href);
+      await new Promise((ok) => { addEventListener('popstate', ok, { once: true }); history.back(); });
+      location.hash = '#/paid';
+      await new Promise((ok) => setTimeout(ok, 50));
+    }, run);
+    const before = await stats(page);
+    await page.evaluate(() => {
+      setTimeout(() => { throw new Error('boom in a click handler'); });
+      Promise.reject(new TypeError('nope from a fetch'));
+    });
+    await until('both errors to be recorded', async () => (await stats(page)).enqueued === before.enqueued + 2, 10000);
+    const first = await page.evaluate(() => window.sdk.flush());
+    log('first load', JSON.stringify(first));
+    await page.reload();
+    await page.waitForFunction(() => window.ready === true);
+    await init(page, auto);
+    const second = await page.evaluate(() => window.sdk.flush());
+    log('after reload', JSON.stringify(second));
+    if (second.queued !== 0) throw new Error('events left unsent');
+    result.stats = second;
+  } else if (scenario === 'settings') {
+    // The gateway's settings change while the page sends: a kill switch for
+    // one event, cleared, then a sampling rate. The page learns each from
+    // its next upload's answer.
+    const page = await open();
+    await init(page, { remoteSettings: true, flushAt: 1000, flushIntervalMs: 3600000 });
+    const served = async () => (await (await fetch(`${endpoint}/v1/settings?writeKey=${writeKey}`)).json()).version;
+    const flip = async (toml) => {
+      const before = await served();
+      await writeFile(process.env.SETTINGS_FILE, toml ? `[apps.${process.env.SETTINGS_APP}]\n${toml}\n` : '');
+      const v = await until('the gateway to reload its settings', async () => { const n = await served(); return n !== before && n; }, 15000);
+      await until(`the page to apply ${v}`, () => page.evaluate(async ({ v, run }) => {
+        window.sdk.track('Kept', { run });
+        return (await window.sdk.flush()).settingsVersion === v;
+      }, { v, run }), 20000);
+      return v;
+    };
+    const send = (name, n) => page.evaluate(async ({ name, n, run }) => {
+      let kept = 0;
+      for (let i = 0; i < n; i++) kept += window.sdk.track(name, { run, i }) ? 1 : 0;
+      const s = await window.sdk.flush();
+      return { kept, s };
+    }, { name, n, run });
+    const dropped = (s, r) => s.dropped[r] || 0;
+    const before = await send('Noisy', 5);
+    if (before.kept !== 5 || dropped(before.s, 'disabled_by_server') !== 0) throw new Error(JSON.stringify(before));
+    await flip('disabled_events = ["Noisy"]');
+    const off = await send('Noisy', 10);
+    if (off.kept !== 0 || dropped(off.s, 'disabled_by_server') !== 10) throw new Error(`kill switch: ${JSON.stringify(off)}`);
+    await flip('');
+    const on = await send('Noisy', 10);
+    if (on.kept !== 10 || dropped(on.s, 'disabled_by_server') !== 10) throw new Error(`cleared: ${JSON.stringify(on)}`);
+    await flip('sample_rates = { "Often" = 0.3 }');
+    const often = await send('Often', 2000);
+    log('sampling at 0.3', JSON.stringify(often));
+    // The drops reach the gateway in the next batch's client report.
+    await page.evaluate(async (run) => { window.sdk.track('Kept', { run }); await window.sdk.flush(); }, run);
+    result.noisy = 5 + on.kept;
+    result.often = often.kept;
+    result.stats = await stats(page);
+    result.metrics = await (await fetch(`${endpoint}/metrics`)).text();
   } else {
     throw new Error(`unknown scenario ${scenario}`);
   }

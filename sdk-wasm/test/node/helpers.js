@@ -6,13 +6,26 @@
 import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 
+/** What the stand-in serves on GET /v1/settings unless a test says otherwise. */
+export const SETTINGS = { version: 's0', enabled: true, ttlSecs: 3600 };
+
 /**
  * Starts an HTTP endpoint. `answer(req, body, n)` returns `{status, headers,
- * body}` for the n-th request (default: 200 with every event accepted).
+ * body}` for the n-th batch (default: 200 with every event accepted);
+ * `settings(req, n)` answers the n-th settings fetch (default: SETTINGS),
+ * recorded in `fetches`, not in `requests`.
  */
-export async function endpoint(answer = () => null) {
+export async function endpoint(answer = () => null, settings = () => null) {
   const requests = [];
+  const fetches = [];
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url.startsWith('/v1/settings')) {
+      const n = fetches.push({ url: req.url, headers: req.headers });
+      const a = settings(req, n) || { status: 200, body: SETTINGS };
+      res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers || {}) });
+      res.end(a.status === 304 ? undefined : JSON.stringify(a.body || {}));
+      return;
+    }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -29,6 +42,7 @@ export async function endpoint(answer = () => null) {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     requests,
+    fetches,
     events: () => requests.flatMap((r) => r.body.batch),
     close: () => new Promise((ok) => { server.close(ok); server.closeAllConnections(); }),
   };
