@@ -110,6 +110,12 @@ pub struct Engine<S: Storage> {
     rng: Rng,
     in_flight: Option<InFlight>,
     failures: u32,
+    /// A request got no answer at all (no network, timeout) and none has
+    /// been answered since. Beacons are held then, like while uploads are
+    /// failing: the gateway is likely unreachable, and a beacon's loss is
+    /// never known. A settings fetch is often the first request of a
+    /// visit, before any upload has had the chance to fail.
+    unanswered: bool,
     not_before_ms: i64,
     flush_requested: bool,
     online: bool,
@@ -169,7 +175,13 @@ impl<S: Storage> Engine<S> {
         let anon = state.anonymous_id.clone().unwrap_or_default();
         let sampled_in = (stable_hash(&anon) as f64 / u64::MAX as f64) < cfg.sample_rate
             || cfg.sample_rate >= 1.0;
-        let settings = ServerSettings::restored(&state);
+        // (A unit struct without `remote-settings`.)
+        #[allow(clippy::default_constructed_unit_structs)]
+        let settings = if S::KEEPS_SETTINGS {
+            ServerSettings::restored(&state)
+        } else {
+            ServerSettings::default()
+        };
         let mut engine = Engine {
             settings,
             #[cfg(feature = "plugins")]
@@ -188,6 +200,7 @@ impl<S: Storage> Engine<S> {
             rng,
             in_flight,
             failures: 0,
+            unanswered: false,
             not_before_ms: 0,
             flush_requested: false,
             online: true,
@@ -382,7 +395,7 @@ impl<S: Storage> Engine<S> {
     /// stay stored for the next start rather than go to a gateway that is
     /// likely unreachable.
     pub fn beacon_batches(&mut self, max_body_bytes: usize, now_ms: i64) -> Vec<BeaconBatch> {
-        if self.failures > 0 || self.consent() != Consent::Granted {
+        if self.failures > 0 || self.unanswered || self.consent() != Consent::Granted {
             return Vec::new();
         }
         let overhead = 256 + self.context.as_bytes().len() + self.cfg.write_key.len();
@@ -565,6 +578,7 @@ impl<S: Storage> Engine<S> {
 
     /// Reports the result of request `id`.
     pub fn on_response(&mut self, id: u64, result: UploadResult, now_ms: i64) {
+        self.unanswered = matches!(result, UploadResult::Timeout | UploadResult::Network(_));
         if self.settings.request() == Some(id) {
             self.on_settings(result, now_ms);
             return;

@@ -119,6 +119,11 @@ impl std::error::Error for StorageError {}
 
 /// Durable storage supplied by the platform.
 pub trait Storage {
+    /// Whether this store keeps [`PersistedState`]'s server settings. One
+    /// that does not (the web journal: the page keeps them once per write
+    /// key for all its tabs) spares the engine copying them into its state.
+    const KEEPS_SETTINGS: bool = true;
+
     /// Reads everything back (once, at start-up), repairing damage: a
     /// damaged record is discarded and counted, never fatal.
     fn load(&mut self) -> Result<Loaded, StorageError>;

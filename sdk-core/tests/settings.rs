@@ -164,6 +164,27 @@ fn a_failed_fetch_backs_off_and_batches_still_go() {
 }
 
 #[test]
+fn a_fetch_without_an_answer_holds_beacons_until_a_request_is_answered() {
+    let cfg = SdkConfig {
+        flush_at_events: 100,
+        ..config()
+    };
+    let mut e = Engine::new(cfg, MemoryStorage::new(), 1, 0).unwrap();
+    let get = next(&mut e, 1);
+    e.on_response(get.id, UploadResult::Timeout, 2);
+    e.track("A", Map::new(), 3).unwrap();
+    // The page closes now: the gateway did not answer, so no beacon (the
+    // event stays stored for the next visit).
+    assert!(e.beacon_batches(60_000, 4).is_empty());
+    // An upload is answered: beacons go again.
+    e.flush();
+    let up = next(&mut e, 5);
+    e.on_response(up.id, ok(br#"{"accepted":2}"#.to_vec()), 6);
+    e.track("B", Map::new(), 7).unwrap();
+    assert_eq!(e.beacon_batches(60_000, 8).len(), 1);
+}
+
+#[test]
 fn opens_are_installed_then_updated_and_cold_or_warm() {
     let storage = MemoryStorage::new();
     let cfg = SdkConfig {

@@ -1,5 +1,5 @@
 // Automatic capture on a page, loaded only when `autoCapture` asks for it
-// (with the core build that has sdk-core's autocapture): it reports what
+// (with the core build that has sdk-core's auto-capture): it reports what
 // happened (the page opened, the route changed, the tab was hidden or shown
 // again, an error escaped) and the core decides what each becomes, as it
 // does for the Kotlin and Swift SDKs (sdk-core/src/autocapture.rs).

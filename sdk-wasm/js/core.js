@@ -1,68 +1,59 @@
 // The Rust core's WebAssembly exports (sdk-wasm/src/abi.rs) as the two
 // classes the platform loop uses, Core and Loader, with the methods of
-// sdk-wasm/src/lib.rs. Strings and number arrays are copied into the
-// core's input buffer before a call; text and bytes come back through its
-// output buffer.
+// sdk-wasm/src/lib.rs. Every export takes its arguments in the method's
+// order, a number as itself and a string or number array as its byte length,
+// the bytes copied one after the other into the core's input buffer before
+// the call; text and bytes come back through its output buffer.
 
 const enc = new TextEncoder();
 
 /** Instantiates the core from the wasm file's bytes; resolves to `{Core, Loader}`. */
 export async function bind(bytes) {
   const w = (await WebAssembly.instantiate(bytes, {})).instance.exports;
-  // Writes the arguments one after the other; returns their byte lengths.
-  const put = (...parts) => {
-    const bytes = parts.map((p) => (typeof p === 'string' ? enc.encode(p)
-      : new Uint8Array(Float64Array.from(p).buffer)));
-    let at = w.args(bytes.reduce((n, b) => n + b.length, 0));
+  // Copies the strings and arrays among `args` into the input buffer
+  // (`extra` after them) and returns the arguments as the export takes them.
+  const put = (args, extra = []) => {
+    const parts = [];
+    const flat = args.map((a) => {
+      if (a == null) a = '';
+      if (typeof a !== 'string' && typeof a !== 'object') return +a;
+      const b = typeof a === 'string' ? enc.encode(a) : new Uint8Array(Float64Array.from(a).buffer);
+      parts.push(b);
+      return b.length;
+    });
+    parts.push(...extra);
+    let at = w.args(parts.reduce((n, b) => n + b.length, 0));
     const mem = new Uint8Array(w.memory.buffer);
-    for (const b of bytes) { mem.set(b, at); at += b.length; }
-    return bytes.map((b) => b.length);
+    for (const b of parts) { mem.set(b, at); at += b.length; }
+    return flat;
   };
   const out = () => new Uint8Array(w.memory.buffer, w.out_ptr(), w.out_len()).slice();
+  const methods = (cls, prefix, names, self) => {
+    for (const n of names) cls.prototype[n] = function call(...args) { return w[prefix + n](...self(this), ...put(args)); };
+  };
 
-  // One store being read at a time: Lane.open builds a loader and its core
-  // in one synchronous step.
+  // One store being read at a time: Lane.open builds a loader and then its
+  // core (which takes what the loader read) in one synchronous step.
   class Loader {
     constructor() { w.loader_new(); }
-    event(seq, t, high, body) { w.loader_event(seq, t, high, ...put(body)); }
-    corrupt(seq) { w.loader_corrupt(seq); }
-    state(a, u, s, l, next, consent, key, seqs, drops, version, build, opened) {
-      const [na, nu, nk, ns, nd, nv, nb] = put(a, u, key, seqs, drops, version, build);
-      w.loader_state(na, nu, s, l, next, consent, nk, ns, nd, nv, nb, opened);
-    }
   }
+  methods(Loader, 'loader_', ['event', 'corrupt', 'state'], () => []);
 
   class Core {
-    constructor(key, endpoint, version, opts, _loader, seed, now) {
-      this.h = w.core_new(...put(key, endpoint, version, opts), seed, now);
+    constructor(...args) {
+      this.h = w.core_new(...put(args));
       if (this.h < 0) throw new Error(new TextDecoder().decode(out()));
     }
-    free() { w.core_free(this.h); }
     out() { w.core_out(this.h); return out(); }
-    record(kind, name, json, now) { return w.core_record(this.h, kind, ...put(name, json), now); }
-    app_opened(v, b, url, ref, now) { return w.core_app_opened(this.h, ...put(v, b, url, ref), now); }
-    crash(kind, msg, stack, source, now) { return w.core_crash(this.h, ...put(kind, msg, stack, source), now); }
-    reset(now) { w.core_reset(this.h, now); }
-    set_consent(code) { w.core_set_consent(this.h, code); }
-    set_context(json) { w.core_set_context(this.h, ...put(json)); }
-    set_online(on) { w.core_set_online(this.h, on); }
-    flush() { w.core_flush(this.h); }
-    next_task(now) { return w.core_next_task(this.h, now); }
     upload_body() { w.core_upload_body(this.h); return out(); }
-    on_response(id, status, retryAfter, rejected, version, now) {
-      const [nr, nj, nv] = put(retryAfter, rejected, version);
-      w.core_on_response(this.h, id, status, nr, nj, nv, now);
-    }
     on_settings(id, status, version, enabled, disabled, sampled, rates, nums, at) {
-      const [nv, nd, ns, nr, nn] = put(version, disabled, sampled, rates, nums);
-      w.core_on_settings(this.h, id, status, nv, enabled, nd, ns, nr, nn, at);
+      const names = [...disabled, ...sampled].map((n) => enc.encode(n));
+      w.core_on_settings(this.h, ...put([id, status, version, enabled,
+        [...nums, disabled.length, sampled.length, ...names.map((b) => b.length), ...rates], at], names));
     }
-    on_failure(id, timeout, now) { w.core_on_failure(this.h, id, timeout, now); }
-    beacons(max, now) { return w.core_beacons(this.h, max, now); }
-    evict(bytes) { return w.core_evict(this.h, bytes); }
-    beacon_sent(seqs) { w.core_beacon_sent(this.h, ...put(seqs)); }
-    take_changes() { return w.core_take_changes(this.h); }
-    stats() { w.core_stats(this.h); }
   }
+  methods(Core, 'core_', ['free', 'record', 'app_opened', 'crash', 'reset', 'set_consent', 'set_context',
+    'set_online', 'flush', 'next_task', 'on_response', 'on_failure', 'beacons', 'evict', 'beacon_sent',
+    'take_changes', 'stats'], (c) => [c.h]);
   return { Core, Loader };
 }

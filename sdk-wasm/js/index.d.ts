@@ -74,7 +74,7 @@ export interface TributaryOptions {
   plugins?: Plugin[];
   /**
    * What the SDK records on its own: `true` for all, or some of them. Off by
-   * default; turning any on loads the larger core (about 7 KB more, gzipped).
+   * default; turning any on loads the larger core (about 4 KB more, gzipped).
    * `lifecycle`: `Application Installed`/`Updated`/`Opened` (cold, or warm on
    * a reload) at load, `Application Backgrounded`/`Foregrounded` as the tab
    * is hidden and shown; `screens`: a page view at load and on every route
@@ -88,9 +88,8 @@ export interface TributaryOptions {
   /**
    * Fetch and obey the gateway's settings for this write key (`GET
    * /v1/settings`: kill switch, per-event switches and sampling, batching,
-   * auto-capture toggles), learning of changes from upload answers. Off by
-   * default on the web, where a deploy reaches every page at once; on, it
-   * loads the larger core.
+   * auto-capture toggles), learning of changes from upload answers.
+   * Default true.
    */
   remoteSettings?: boolean;
   /** The app's version, for lifecycle and crash events. */
@@ -118,8 +117,8 @@ export interface TributaryStats {
   anonymousId: string;
   /** The identified user, if any. */
   userId: string | null;
-  /** Version of the server settings in force (with `remoteSettings`), or null. */
-  settingsVersion?: string | null;
+  /** Version of the server settings in force, or null. */
+  settingsVersion: string | null;
   /** Nothing queued and nothing in flight. */
   idle: boolean;
   /** Where the queue lives. */

@@ -1,7 +1,6 @@
 // tributary-web, browser and bundler entry: fetches and compiles the core's
 // wasm (in pkg/, beside dist/) on first use: tributary_core_full.wasm when
-// the page asks for automatic capture or server settings, else the smaller
-// tributary_core.wasm.
+// the page asks for automatic capture, else the smaller tributary_core.wasm.
 import { bind } from './core.js';
 import { Tributary as Base } from './tributary.js';
 

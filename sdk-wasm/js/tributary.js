@@ -28,8 +28,8 @@ const counts = (a) => [...(a || []), ...Array(REASONS).fill(0)].slice(0, REASONS
 const CONSENT = ['granted', 'pending', 'denied'];
 const KIND = { track: 0, identify: 1, page: 2, screen: 3, group: 4, alias: 5, plugin: 6 };
 // `autoCapture` as the four switches: true for all, an object for some
-// (unnamed ones off). Off by default on the web, where a page deploy
-// reaches every user at once; each costs the page a larger core.
+// (unnamed ones off). Off by default on the web: it needs the larger core
+// (see README, Size).
 const autoKinds = (a) => AUTO.map((k) => (typeof a === 'boolean' ? a : !!(a && a[k])));
 const ADOPT_EVERY_MS = 30000;
 
@@ -98,19 +98,19 @@ class Lane {
     loader.state(st.anonymous_id || sh.a || '', st.user_id || sh.u || '',
       st.session_id ?? sh.s ?? NaN, st.session_last_activity_ms ?? sh.l ?? NaN,
       st.next_seq || 0, st.consent ? CONSENT.indexOf(st.consent) : 255,
-      f ? f.key : '', new Float64Array(f ? f.seqs : []),
-      new Float64Array([...counts(f && f.report), ...counts(st.unreported)]),
+      f ? f.key : '', f ? f.seqs : [], [...counts(f && f.report), ...counts(st.unreported)],
       st.app_version || sh.v || '', st.app_build || sh.b || '', !!(st.opened || sh.o));
-    const opts = new Float64Array([...CORE_OPTIONS.map((k) => {
+    const opts = [...CORE_OPTIONS.map((k) => {
       const v = o[k];
       if (v === undefined) return NaN;
       if (k === 'consent') return CONSENT.indexOf(v);
       if (k === 'compress') return v ? 1 : 0;
       return v;
-    }), ...[...autoKinds(o.autoCapture), o.remoteSettings].map((v) => +!!v)]);
+    }), ...[...autoKinds(o.autoCapture), o.remoteSettings].map((v) => +!!v)];
     let core;
     try {
-      core = new wasm.Core(o.writeKey, o.endpoint, VERSION, opts, loader, Math.random() * 2 ** 52, Date.now());
+      // The core takes what `loader` read.
+      core = new wasm.Core(o.writeKey, o.endpoint, VERSION, opts, Math.random() * 2 ** 52, Date.now());
     } catch (e) {
       const text = String(e && e.message || e);
       const at = text.indexOf(': ');
@@ -211,7 +211,8 @@ class Lane {
       }
       const task = JSON.parse(out(core));
       const body = core.upload_body();
-      if (task.settings) {
+      // A GET is the core's settings fetch (it names the method).
+      if (task.method === 'GET') {
         this.settled(task.id, await send(task, null, this.o.timeoutMs, g));
         continue;
       }
@@ -220,7 +221,7 @@ class Lane {
       await this.save();
       const r = await this.locks.upload(() => send(task, body, this.o.timeoutMs, g));
       const a = answer(r);
-      if (r.status) core.on_response(task.id, r.status, r.retryAfter, new Float64Array(a.rejected), a.version, Date.now());
+      if (r.status) core.on_response(task.id, r.status, r.retryAfter, a.rejected, a.version, Date.now());
       else core.on_failure(task.id, !!r.timeout, Date.now());
       this.save();
       if (this.closed) break;
@@ -237,7 +238,8 @@ class Lane {
     let s = null;
     if (r.status === 200) { try { s = JSON.parse(utf8.decode(r.body)); } catch { /* not JSON */ } }
     const good = r.status === 304 || (r.status === 200 && isSettings(s));
-    this.core.on_settings(id, good ? r.status : 0, ...settingsArgs(good && s ? s : {}), now);
+    // No answer is 0; any other answer that is not settings, a failed fetch.
+    this.core.on_settings(id, good ? r.status : r.status ? 502 : 0, ...settingsArgs(good && s ? s : {}), now);
     if (good && this.onSettings) this.onSettings(r.status === 200 ? s : null, now, this);
     this.save();
   }
@@ -246,7 +248,7 @@ class Lane {
   hide() {
     if (this.core.beacons(this.o.beaconBytes, Date.now())) {
       for (const b of beacon(this.o.endpoint, JSON.parse(out(this.core)), this.g)) {
-        this.core.beacon_sent(new Float64Array(b.seqs));
+        this.core.beacon_sent(b.seqs);
       }
     }
     this.save();
@@ -289,9 +291,9 @@ function settingsArgs(s) {
   const auto = isObject(s.autoCapture) ? s.autoCapture : {};
   const num = (v) => (typeof v === 'number' || typeof v === 'boolean' ? +v : NaN);
   return [s.version || '', s.enabled !== false,
-    (Array.isArray(s.disabledEvents) ? s.disabledEvents : []).join('\n'), sampled.join('\n'),
-    new Float64Array(sampled.map((k) => rates[k])),
-    new Float64Array([s.flushAtEvents, s.flushIntervalMs, s.maxBatchEvents, s.ttlSecs, ...AUTO.map((k) => auto[k])].map(num))];
+    (Array.isArray(s.disabledEvents) ? s.disabledEvents : []).filter((n) => typeof n === 'string'), sampled,
+    sampled.map((k) => rates[k]),
+    [s.flushAtEvents, s.flushIntervalMs, s.maxBatchEvents, s.ttlSecs, ...AUTO.map((k) => auto[k])].map(num)];
 }
 
 const camel = (text) => text.replace(/\b([a-z]+)_([a-z_]+)\b/g, (m) => {
@@ -308,7 +310,7 @@ const camel = (text) => text.replace(/\b([a-z]+)_([a-z_]+)\b/g, (m) => {
 export class Tributary {
   /**
    * Resolves to the initialised wasm module (`{Core, Loader}`), the build
-   * with server settings and automatic capture if `full`; each entry
+   * with automatic capture if `full`; each entry
    * overrides it.
    */
   static loadWasm() {
@@ -332,14 +334,12 @@ export class Tributary {
       && !(isObject(a) && Object.keys(a).every((k) => AUTO.includes(k) && typeof a[k] === 'boolean'))) {
       fail('invalid_config', `autoCapture must be true, false or an object of booleans among ${AUTO.join(', ')}`);
     }
-    if (options.remoteSettings !== undefined && typeof options.remoteSettings !== 'boolean') fail('invalid_config', 'remoteSettings must be a boolean');
-    for (const k of ['appVersion', 'appBuild']) {
-      if (options[k] !== undefined && typeof options[k] !== 'string') fail('invalid_config', `${k} must be a string`);
+    for (const [k, type] of [['remoteSettings', 'boolean'], ['appVersion', 'string'], ['appBuild', 'string']]) {
+      if (options[k] !== undefined && typeof options[k] !== type) fail('invalid_config', `${k} must be a ${type}`);
     }
-    const o = { storage: 'auto', timeoutMs: 10000, beaconBytes: 60000, onError: () => {}, ...options };
+    const o = { storage: 'auto', timeoutMs: 10000, beaconBytes: 60000, remoteSettings: true, onError: () => {}, ...options };
     const auto = autoKinds(o.autoCapture).some(Boolean);
-    const [wasm, capture] = await Promise.all([this.loadWasm(auto || !!o.remoteSettings),
-      auto ? import('./capture.js') : null]);
+    const [wasm, capture] = await Promise.all([this.loadWasm(auto), auto ? import('./capture.js') : null]);
     const name = `tributary:${o.writeKey}`;
     const store = await openStore(o.storage, name, g);
     const locks = tabLocks(name, g);

@@ -54,8 +54,15 @@ impl Args {
     }
 
     fn text(&mut self, len: u32) -> String {
-        // TextEncoder writes only valid UTF-8; anything else reads as "".
-        String::from_utf8(self.bytes(len)).unwrap_or_default()
+        let bytes = self.bytes(len);
+        // SAFETY: every text argument is written by js/core.js with
+        // TextEncoder, whose output is always valid UTF-8 (a lone surrogate
+        // becomes U+FFFD); wasm-bindgen's glue relies on the same. Checking
+        // again would cost the download 0.4 KB.
+        #[allow(unsafe_code)]
+        unsafe {
+            String::from_utf8_unchecked(bytes)
+        }
     }
 
     fn nums(&mut self, len: u32) -> Vec<f64> {
@@ -350,17 +357,38 @@ pub extern "C" fn core_on_settings(
     status: u32,
     version: u32,
     enabled: u32,
-    disabled: u32,
-    sampled: u32,
-    rates: u32,
     nums: u32,
     at_ms: f64,
 ) {
+    // `nums`: Core::on_settings's eight, how many names are disabled and
+    // how many sampled, each name's length, then the sampled names' rates;
+    // the names follow in the input.
     let mut a = Args::take();
-    let (v, d, s) = (a.text(version), a.text(disabled), a.text(sampled));
-    let (r, n) = (a.nums(rates), a.nums(nums));
+    let v = a.text(version);
+    let n = a.nums(nums);
+    let at = |i: usize| n.get(i).map_or(0, |x| *x as usize);
+    let (d, s) = (at(8), at(9));
+    let mut disabled = Vec::new();
+    let mut sampled = Vec::new();
+    for i in 0..d + s {
+        let name = a.text(at(10 + i) as u32);
+        if i < d {
+            disabled.push(name);
+        } else {
+            sampled.push((name, n.get(10 + s + i).copied().unwrap_or(1.0)));
+        }
+    }
     with_core(h, |c| {
-        c.on_settings(id, status as u16, v, enabled != 0, &d, &s, &r, &n, at_ms);
+        c.on_settings(
+            id,
+            status as u16,
+            v,
+            enabled != 0,
+            disabled,
+            sampled,
+            &n,
+            at_ms,
+        );
     });
 }
 

@@ -21,7 +21,10 @@ pub struct Journal {
     puts: Vec<StoredEvent>,
     /// Sequence numbers to delete (kept small: drained after each call).
     deletes: Vec<u64>,
-    state: Option<PersistedState>,
+    /// The latest state, already as the JSON the page stores: written at
+    /// once rather than cloned (a clone of `PersistedState` brings the
+    /// server settings' clone code, which the web never needs).
+    state: Option<Vec<u8>>,
 }
 
 impl Journal {
@@ -92,7 +95,7 @@ impl Journal {
         }
         out.extend_from_slice(b"],\"state\":");
         match self.state.take() {
-            Some(s) => write_state(&mut out, &s),
+            Some(s) => out.extend_from_slice(&s),
             None => out.extend_from_slice(b"null"),
         }
         out.push(b'}');
@@ -176,6 +179,8 @@ fn write_state(out: &mut Vec<u8>, s: &PersistedState) {
 }
 
 impl Storage for Journal {
+    const KEEPS_SETTINGS: bool = false;
+
     fn load(&mut self) -> Result<Loaded, StorageError> {
         // Any order: the engine's queue keeps events in sequence order.
         Ok(std::mem::take(&mut self.loaded))
@@ -200,7 +205,9 @@ impl Storage for Journal {
     }
 
     fn save_state(&mut self, state: &PersistedState) -> Result<(), StorageError> {
-        self.state = Some(state.clone());
+        let mut json = Vec::with_capacity(256);
+        write_state(&mut json, state);
+        self.state = Some(json);
         Ok(())
     }
 }

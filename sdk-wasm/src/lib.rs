@@ -29,8 +29,8 @@ use tributary_sdk_core::config::Compression;
 use tributary_sdk_core::json::{write_int, write_str, write_utf8};
 use tributary_sdk_core::storage::InFlightBatch;
 use tributary_sdk_core::{
-    Consent, DropCounts, DropReason, Engine, EnqueueError, JsonObject, RequestKind, SdkConfig,
-    UploadRequest, UploadResult, UploadTask,
+    Consent, DropCounts, DropReason, Engine, EnqueueError, JsonObject, SdkConfig, UploadRequest,
+    UploadResult, UploadTask,
 };
 #[cfg(feature = "auto-capture")]
 use tributary_sdk_core::{Crash, Opened};
@@ -59,12 +59,11 @@ fn text(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// A number of the server's settings (`NaN` absent).
+/// A number of the server's settings (`NaN` absent; the engine holds
+/// each to its bounds).
 #[cfg(feature = "remote-settings")]
-fn count<T: TryFrom<u64>>(v: f64) -> Option<T> {
-    (!v.is_nan())
-        .then(|| T::try_from(v.max(0.0) as u64).ok())
-        .flatten()
+fn count(v: f64) -> Option<u64> {
+    (!v.is_nan()).then(|| v.clamp(0.0, u32::MAX as f64) as u64)
 }
 
 fn consent_from(code: u8) -> Consent {
@@ -372,8 +371,8 @@ impl Core {
 
     /// What to do next: `-1` nothing until something changes, `-2` send
     /// an upload (details in `out` as `{"id","url","headers","compress",
-    /// "settings"}`, body from [`Core::upload_body`]; `settings`: a `GET`
-    /// of the server's settings, answered with [`Core::on_settings`]),
+    /// "method"}`, body from [`Core::upload_body`]; a `GET` is a fetch of
+    /// the server's settings, answered with [`Core::on_settings`]),
     /// otherwise wait that many ms.
     pub fn next_task(&mut self, now_ms: f64) -> f64 {
         match self.engine.next_task(now_ms as i64) {
@@ -388,9 +387,6 @@ impl Core {
                 o.extend_from_slice(if req.compress { b"true" } else { b"false" });
                 o.extend_from_slice(b",\"method\":");
                 write_str(&mut o, req.kind.method());
-                if req.kind == RequestKind::Settings {
-                    o.extend_from_slice(b",\"settings\":true");
-                }
                 o.extend_from_slice(b",\"headers\":{");
                 for (i, (k, v)) in req.headers.iter().enumerate() {
                     if i > 0 {
@@ -449,13 +445,13 @@ impl Core {
     /// Reports the answer to settings request `id`, or with `id` `-1`
     /// settings the page kept from an earlier fetch. `status` 200 carries
     /// the settings read from the body (`GET /v1/settings`): version, the
-    /// kill switch (`enabled`), disabled event names and sampled names
-    /// (`\n`-joined) with their `rates`, and `nums` — `flushAtEvents`,
-    /// `flushIntervalMs`, `maxBatchEvents`, `ttlSecs`, then the
-    /// auto-capture switches lifecycle, screens, errors, attribution
-    /// (`NaN` absent, switches 0/1). 304 confirms the settings in force;
-    /// anything else is a failed fetch, retried later. `at_ms`: when they
-    /// were fetched.
+    /// kill switch (`enabled`), disabled event names, sampled names with
+    /// their rates, and `nums` — `flushAtEvents`, `flushIntervalMs`,
+    /// `maxBatchEvents`, `ttlSecs`, then the auto-capture switches
+    /// lifecycle, screens, errors, attribution (`NaN` absent, switches
+    /// 0/1; anything after them is ignored). 304 confirms the settings in
+    /// force; 0 is no answer at all; anything else is a failed fetch,
+    /// retried later. `at_ms`: when they were fetched.
     #[cfg(feature = "remote-settings")]
     #[allow(clippy::too_many_arguments)]
     pub fn on_settings(
@@ -464,34 +460,21 @@ impl Core {
         status: u16,
         version: String,
         enabled: bool,
-        disabled: &str,
-        sampled: &str,
-        rates: &[f64],
+        disabled_events: Vec<String>,
+        sample_rates: Vec<(String, f64)>,
         nums: &[f64],
         at_ms: f64,
     ) {
         let at = at_ms as i64;
         let n = |i: usize| nums.get(i).copied().unwrap_or(f64::NAN);
-        // Split by byte: a char pattern pulls in a searcher the page does
-        // not need (every name is valid UTF-8 already).
-        let names = |s: &str| -> Vec<String> {
-            s.as_bytes()
-                .split(|b| *b == b'\n')
-                .filter(|x| !x.is_empty())
-                .map(|x| String::from_utf8(x.to_vec()).unwrap_or_default())
-                .collect()
-        };
         let settings = RemoteSettings {
             version,
             enabled,
-            disabled_events: names(disabled),
-            sample_rates: names(sampled)
-                .into_iter()
-                .zip(rates.iter().copied())
-                .collect(),
-            flush_at_events: count(n(0)),
+            disabled_events,
+            sample_rates,
+            flush_at_events: count(n(0)).map(|v| v as u32),
             flush_interval_ms: count(n(1)),
-            max_batch_events: count(n(2)),
+            max_batch_events: count(n(2)).map(|v| v as u32),
             auto_capture: AutoCapture {
                 lifecycle: switch(n(4)),
                 screens: switch(n(5)),
@@ -507,6 +490,7 @@ impl Core {
         let result = match status {
             200 => UploadResult::Settings(Some(settings)),
             304 => UploadResult::Settings(None),
+            0 => UploadResult::Network(String::new()),
             _ => UploadResult::Http {
                 status,
                 retry_after: None,

@@ -93,7 +93,9 @@ impl<S: Storage> Engine<S> {
             // engine clamps every value it uses.
             Some(s) => {
                 self.settings.received(s, now_ms);
-                self.settings.persist(&mut self.state);
+                if S::KEEPS_SETTINGS {
+                    self.settings.persist(&mut self.state);
+                }
                 self.save_state();
             }
             None => self.settings.failed(now_ms, &mut self.rng),
@@ -104,7 +106,9 @@ impl<S: Storage> Engine<S> {
     /// own store (the web SDK keeps them apart from the queue).
     pub fn apply_settings(&mut self, settings: RemoteSettings, fetched_ms: i64) {
         self.settings.received(Some(settings), fetched_ms);
-        self.settings.persist(&mut self.state);
+        if S::KEEPS_SETTINGS {
+            self.settings.persist(&mut self.state);
+        }
         self.save_state();
     }
 

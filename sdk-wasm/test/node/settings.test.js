@@ -65,15 +65,18 @@ test('settings are kept for the next visit and obeyed there before any fetch', a
   await ep.close();
 });
 
-test('by default the web SDK fetches no settings and captures nothing on its own (the small core)', async () => {
+test('settings are on by default; remoteSettings: false never fetches them', async () => {
   const ep = await endpoint();
   const t = await Tributary.init({ writeKey: 'wk', endpoint: ep.url, storage: 'memory' }, env());
-  assert.equal(t.track('Tapped'), true);
-  const stats = await t.flush();
-  assert.equal(ep.fetches.length, 0);
-  assert.equal('settingsVersion' in stats, false, 'the small core has no settings');
-  assert.deepEqual(ep.events().map((e) => e.event), ['Session Started', 'Tapped']);
+  await until('the settings fetch', () => t.stats().settingsVersion === 's0', 5000);
   await t.close();
+  const off = await Tributary.init({ writeKey: 'wk', endpoint: ep.url, storage: 'memory', remoteSettings: false }, env());
+  assert.equal(off.track('Tapped'), true);
+  const stats = await off.flush();
+  assert.equal(ep.fetches.length, 1, 'only the first instance fetched');
+  assert.equal(stats.settingsVersion, null);
+  assert.deepEqual(ep.events().map((e) => e.event), ['Session Started', 'Tapped']);
+  await off.close();
   await ep.close();
 });
 
