@@ -179,47 +179,48 @@ pub(crate) fn write_fields(out: &mut Vec<u8>, fields: &[(&str, Option<&str>)]) {
 /// or `None` when it has none. Values are taken as they are, `+` and
 /// `%`-escapes decoded.
 pub fn campaign(url: &str) -> Option<JsonObject> {
-    let query = url.split_once('?')?.1;
-    let query = query.split('#').next().unwrap_or_default();
+    // Bytes, not `str` patterns: the web SDK's download pays for every
+    // searcher (the delimiters are ASCII, so each piece is UTF-8 still).
+    let b = url.as_bytes();
+    let start = b.iter().position(|c| *c == b'?')? + 1;
+    let query = &b[start..];
+    let query = &query[..query.iter().position(|c| *c == b'#').unwrap_or(query.len())];
     let mut out = b"{".to_vec();
-    for pair in query.split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = match k {
-            "utm_source" => "source",
-            "utm_medium" => "medium",
-            "utm_campaign" => "name",
-            "utm_term" => "term",
-            "utm_content" => "content",
+    for pair in query.split(|c| *c == b'&') {
+        let eq = pair.iter().position(|c| *c == b'=').unwrap_or(pair.len());
+        let name = match &pair[..eq] {
+            b"utm_source" => "source",
+            b"utm_medium" => "medium",
+            b"utm_campaign" => "name",
+            b"utm_term" => "term",
+            b"utm_content" => "content",
             _ => continue,
         };
-        write_fields(&mut out, &[(name, Some(&percent_decode(v)))]);
+        let value = percent_decode(pair.get(eq + 1..).unwrap_or_default());
+        write_fields(&mut out, &[(name, Some(&value))]);
     }
     out.push(b'}');
     (out.len() > 2).then(|| JsonObject::written(out))
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
+fn percent_decode(b: &[u8]) -> String {
+    let hex = |i: usize| b.get(i).and_then(|c| (*c as char).to_digit(16));
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
+        match (b[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 2;
             }
-            c => out.push(c),
+            (b'+', ..) => out.push(b' '),
+            (c, ..) => out.push(c),
         }
         i += 1;
     }
-    // Escapes that do not decode to UTF-8 leave the value as it was sent.
-    String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
+    // Escapes that do not decode to UTF-8 leave the value as it was sent
+    // (a piece of a `str` cut at ASCII delimiters, so UTF-8).
+    String::from_utf8(out).unwrap_or_else(|_| String::from_utf8(b.to_vec()).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -266,6 +267,14 @@ mod tests {
             serde_json::json!({"source": "news", "name": "spring sale"})
         );
         assert!(campaign("https://shop.example/p?x=1").is_none());
+        let odd =
+            campaign("https://s.example/?utm_term=a+b%2&utm_medium=%FF%41&utm_content").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(odd.as_bytes()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"term": "a b%2", "medium": "%FF%41", "content": ""}),
+            "a cut escape is kept, one that is not UTF-8 leaves the value as sent"
+        );
         assert!(campaign("myapp://open").is_none());
     }
 }
