@@ -17,7 +17,7 @@
 //!
 //! WebAssembly in the browser runs on one thread and nothing here calls
 //! back into JavaScript, so no call can begin while another runs.
-#![allow(unsafe_code)] // only `unsafe(no_mangle)`: exports need their plain names
+#![allow(unsafe_code)] // `unsafe(no_mangle)` (exports need their plain names) and `Args::text`
 
 use crate::{Core, Loader};
 use std::cell::RefCell;
@@ -59,10 +59,7 @@ impl Args {
         // TextEncoder, whose output is always valid UTF-8 (a lone surrogate
         // becomes U+FFFD); wasm-bindgen's glue relies on the same. Checking
         // again would cost the download 0.4 KB.
-        #[allow(unsafe_code)]
-        unsafe {
-            String::from_utf8_unchecked(bytes)
-        }
+        unsafe { String::from_utf8_unchecked(bytes) }
     }
 
     fn nums(&mut self, len: u32) -> Vec<f64> {

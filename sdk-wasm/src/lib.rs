@@ -13,6 +13,11 @@
 //! * page hide: it sends [`Core::beacons`] with `navigator.sendBeacon` and
 //!   confirms each with [`Core::beacon_sent`].
 //!
+//! Built twice (`scripts/build`): with sdk-core's `remote-settings`, the
+//! core every page loads, and with `auto-capture` too, loaded by a page that
+//! asks for automatic capture (`Core::app_opened`, `Core::crash`, record
+//! kinds 7–9).
+//!
 //! The interface is shaped by the download budget (`scripts/size`: 30 KB
 //! gzipped for everything a page loads). No serde code is linked: JSON is
 //! read by the browser and written by hand (`tributary_sdk_core::json`).
@@ -372,7 +377,7 @@ impl Core {
     /// What to do next: `-1` nothing until something changes, `-2` send
     /// an upload (details in `out` as `{"id","url","headers","compress",
     /// "method"}`, body from [`Core::upload_body`]; a `GET` is a fetch of
-    /// the server's settings, answered with [`Core::on_settings`]),
+    /// the server's settings, answered with `Core::on_settings`),
     /// otherwise wait that many ms.
     pub fn next_task(&mut self, now_ms: f64) -> f64 {
         match self.engine.next_task(now_ms as i64) {

@@ -9,7 +9,9 @@
 //   node e2e.js <scenario> <gateway-url> <write-key> <run-id>
 // Scenarios: offline-reload, close-pending, closed-tab, auto-capture,
 // settings (which rewrites the gateway's settings file, $SETTINGS_FILE, for
-// app $SETTINGS_APP).
+// app $SETTINGS_APP), settings-beside-kotlin (follows the flips the Kotlin
+// settings test makes, step by step through files in $SETTINGS_SYNC;
+// run by sdk-mobile/scripts/test-kotlin).
 
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
@@ -212,6 +214,55 @@ try {
     result.often = often.kept;
     result.stats = await stats(page);
     result.metrics = await (await fetch(`${endpoint}/metrics`)).text();
+  } else if (scenario === 'settings-beside-kotlin') {
+    // The Kotlin test flips the settings; this page, of the same app, does
+    // each step once it has learnt them, and says so with a file (the
+    // Kotlin test waits for it before the next flip).
+    const sync = process.env.SETTINGS_SYNC;
+    const page = await open();
+    await init(page, { flushAt: 1000, flushIntervalMs: 3600000 });
+    const served = async () => (await (await fetch(`${endpoint}/v1/settings?writeKey=${writeKey}`)).json());
+    let v = (await served()).version;
+    const learn = async (version) => until(`the page to apply ${version}`, () => page.evaluate(async ({ version, run }) => {
+      window.sdk.track('Kept', { run });
+      return (await window.sdk.flush()).settingsVersion === version;
+    }, { version, run }), 30000);
+    const next = async () => {
+      const s = await until('the next flip', async () => { const x = await served(); return x.version !== v && x; }, 300000);
+      v = s.version;
+      await learn(v);
+      return s;
+    };
+    const send = (name, n) => page.evaluate(async ({ name, n, run }) => {
+      let kept = 0;
+      for (let i = 0; i < n; i++) kept += window.sdk.track(name, { run, i }) ? 1 : 0;
+      return { kept, s: await window.sdk.flush() };
+    }, { name, n, run });
+    const step = (n) => writeFile(`${sync}/step-${n}`, '');
+    try {
+      await learn(v);
+      const first = await send('Noisy', 5);
+      if (first.kept !== 5) throw new Error(`before: ${JSON.stringify(first)}`);
+      await step(0);
+      let s = await next();
+      if (!(s.disabledEvents || []).includes('Noisy')) throw new Error(`expected Noisy disabled: ${JSON.stringify(s)}`);
+      const off = await send('Noisy', 10);
+      if (off.kept !== 0 || off.s.dropped.disabled_by_server !== 10) throw new Error(`kill switch: ${JSON.stringify(off)}`);
+      await step(1);
+      s = await next();
+      const on = await send('Noisy', 10);
+      if (on.kept !== 10 || on.s.dropped.disabled_by_server !== 10) throw new Error(`cleared: ${JSON.stringify(on)}`);
+      await step(2);
+      s = await next();
+      const often = await send('Often', 2000);
+      const share = often.kept / 2000;
+      console.log(`web beside kotlin: sampling at ${s.sampleRates.Often}: kept ${share.toFixed(3)} of 2000`);
+      if (Math.abs(share - 0.3) >= 0.05 || often.s.dropped.sampled_out !== 2000 - often.kept) throw new Error(`sampling: ${JSON.stringify(often)}`);
+      await step(3);
+    } catch (e) {
+      await writeFile(`${sync}/failed`, String(e && e.message || e));
+      throw e;
+    }
   } else {
     throw new Error(`unknown scenario ${scenario}`);
   }

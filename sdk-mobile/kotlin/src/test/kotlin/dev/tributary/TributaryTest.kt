@@ -165,18 +165,34 @@ private val tests: List<Pair<String, () -> Unit>> = listOf(
             check(Tributary.stats().settingsVersion == v) { "the device never applied $v: ${Tributary.stats()}" }
         }
         fun dropped(r: String) = Tributary.stats().dropped[r] ?: 0uL
+        // A web page of the same app sends beside this device (scripts/
+        // test-kotlin starts it): each flip waits until the page has done
+        // the step before under the settings then in force.
+        val web = System.getProperty("tributary.webSync")?.let(::File)
+        fun webDone(step: Int) {
+            if (web == null) return
+            val until = System.currentTimeMillis() + 120_000
+            while (!File(web, "step-$step").exists()) {
+                check(!File(web, "failed").exists()) { "the web page failed: ${File(web, "failed").readText()}" }
+                check(System.currentTimeMillis() < until) { "the web page never finished step $step" }
+                Thread.sleep(100)
+            }
+        }
         Tributary.configure(prop("settingsKey"), prop("endpoint"), tempDir()) { flushAtEvents = 1_000 }
         repeat(5) { Tributary.track("Noisy") }
         check(Tributary.flush(20_000).remaining == 0uL) { "not delivered" }
+        webDone(0)
         flip("[apps.kotlin-settings]\ndisabled_events = [\"Noisy\"]\n")
         repeat(10) { Tributary.track("Noisy") }
         Tributary.flush(5_000)
         check(dropped("disabled_by_server") == 10uL) { "${Tributary.stats()}" }
+        webDone(1)
         flip("")
         val before = Tributary.stats().enqueued
         repeat(10) { Tributary.track("Noisy") }
         Tributary.flush(5_000)
         check(Tributary.stats().enqueued - before == 10uL && dropped("disabled_by_server") == 10uL) { "${Tributary.stats()}" }
+        webDone(2)
         // About 30 % kept; with 2,000 events the share's deviation is about 1 %, 5 % allowed.
         flip("[apps.kotlin-settings]\nsample_rates = { \"Often\" = 0.3 }\n")
         val start = Tributary.stats().enqueued
@@ -186,6 +202,7 @@ private val tests: List<Pair<String, () -> Unit>> = listOf(
         Tributary.shutdown()
         println("kotlin sampling at 0.3: kept $kept of 2000")
         check(kotlin.math.abs(kept - 0.3) < 0.05) { "kept share $kept" }
+        webDone(3)
     },
     "every event reaches Kafka exactly once" to {
         Tributary.configure(prop("writeKey"), prop("endpoint"), tempDir()) { flushAtEvents = 50 }
