@@ -309,9 +309,8 @@ const camel = (text) => text.replace(/\b([a-z]+)_([a-z_]+)\b/g, (m) => {
  */
 export class Tributary {
   /**
-   * Resolves to the initialised wasm module (`{Core, Loader}`), the build
-   * with automatic capture if `full`; each entry
-   * overrides it.
+   * Resolves to the initialised wasm module (`{Core, Loader}`): the build
+   * with automatic capture if `full`. Each entry overrides it.
    */
   static loadWasm() {
     return Promise.reject(new TributaryError('invalid_config', 'import Tributary from the tributary-web package entry'));

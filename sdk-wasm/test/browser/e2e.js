@@ -86,6 +86,50 @@ async function until(what, fn, ms = 60000) {
   }
 }
 
+// The settings steps, whoever changes the settings: Noisy sent, then
+// disabled (10 counted disabled_by_server, none kept), cleared (all kept),
+// then Often sampled at 0.3 (the kept share within 0.05). Before each
+// change `change(step, toml)` is called with the step just done and the
+// next step's settings; the page then waits for the gateway to serve new
+// settings and learns them from an upload's answer. Resolves to the Noisy
+// and Often events kept and the page's stats.
+async function obeySettings(page, change) {
+  const version = async () => (await (await fetch(`${endpoint}/v1/settings?writeKey=${writeKey}`)).json()).version;
+  const learn = (v) => until(`the page to apply ${v}`, () => page.evaluate(async ({ v, run }) => {
+    window.sdk.track('Kept', { run });
+    return (await window.sdk.flush()).settingsVersion === v;
+  }, { v, run }), 30000);
+  let v = await version();
+  const next = async (step, toml) => {
+    const before = v;
+    await change(step, toml);
+    v = await until('the gateway to serve new settings', async () => { const n = await version(); return n !== before && n; }, 300000);
+    await learn(v);
+  };
+  const send = (name, n) => page.evaluate(async ({ name, n, run }) => {
+    let kept = 0;
+    for (let i = 0; i < n; i++) kept += window.sdk.track(name, { run, i }) ? 1 : 0;
+    return { kept, s: await window.sdk.flush() };
+  }, { name, n, run });
+  const disabled = (r) => r.s.dropped.disabled_by_server || 0;
+  await learn(v);
+  const first = await send('Noisy', 5);
+  if (first.kept !== 5 || disabled(first) !== 0) throw new Error(`before: ${JSON.stringify(first)}`);
+  await next(0, 'disabled_events = ["Noisy"]');
+  const off = await send('Noisy', 10);
+  if (off.kept !== 0 || disabled(off) !== 10) throw new Error(`kill switch: ${JSON.stringify(off)}`);
+  await next(1, '');
+  const on = await send('Noisy', 10);
+  if (on.kept !== 10 || disabled(on) !== 10) throw new Error(`cleared: ${JSON.stringify(on)}`);
+  await next(2, 'sample_rates = { "Often" = 0.3 }');
+  const often = await send('Often', 2000);
+  log('sampling at 0.3', JSON.stringify(often));
+  if (Math.abs(often.kept / 2000 - 0.3) >= 0.05 || often.s.dropped.sampled_out !== 2000 - often.kept) {
+    throw new Error(`sampling: ${JSON.stringify(often)}`);
+  }
+  return { noisy: first.kept + on.kept, often: often.kept, stats: often.s };
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const result = { scenario, sent: 0 };
 try {
@@ -174,91 +218,26 @@ try {
     if (second.queued !== 0) throw new Error('events left unsent');
     result.stats = second;
   } else if (scenario === 'settings') {
-    // The gateway's settings change while the page sends: a kill switch for
-    // one event, cleared, then a sampling rate. The page learns each from
-    // its next upload's answer.
+    // This script changes the gateway's settings file itself.
     const page = await open();
     await init(page, { remoteSettings: true, flushAt: 1000, flushIntervalMs: 3600000 });
-    const served = async () => (await (await fetch(`${endpoint}/v1/settings?writeKey=${writeKey}`)).json()).version;
-    const flip = async (toml) => {
-      const before = await served();
-      await writeFile(process.env.SETTINGS_FILE, toml ? `[apps.${process.env.SETTINGS_APP}]\n${toml}\n` : '');
-      const v = await until('the gateway to reload its settings', async () => { const n = await served(); return n !== before && n; }, 15000);
-      await until(`the page to apply ${v}`, () => page.evaluate(async ({ v, run }) => {
-        window.sdk.track('Kept', { run });
-        return (await window.sdk.flush()).settingsVersion === v;
-      }, { v, run }), 20000);
-      return v;
-    };
-    const send = (name, n) => page.evaluate(async ({ name, n, run }) => {
-      let kept = 0;
-      for (let i = 0; i < n; i++) kept += window.sdk.track(name, { run, i }) ? 1 : 0;
-      const s = await window.sdk.flush();
-      return { kept, s };
-    }, { name, n, run });
-    const dropped = (s, r) => s.dropped[r] || 0;
-    const before = await send('Noisy', 5);
-    if (before.kept !== 5 || dropped(before.s, 'disabled_by_server') !== 0) throw new Error(JSON.stringify(before));
-    await flip('disabled_events = ["Noisy"]');
-    const off = await send('Noisy', 10);
-    if (off.kept !== 0 || dropped(off.s, 'disabled_by_server') !== 10) throw new Error(`kill switch: ${JSON.stringify(off)}`);
-    await flip('');
-    const on = await send('Noisy', 10);
-    if (on.kept !== 10 || dropped(on.s, 'disabled_by_server') !== 10) throw new Error(`cleared: ${JSON.stringify(on)}`);
-    await flip('sample_rates = { "Often" = 0.3 }');
-    const often = await send('Often', 2000);
-    log('sampling at 0.3', JSON.stringify(often));
+    const app = process.env.SETTINGS_APP;
+    Object.assign(result, await obeySettings(page, (step, toml) => writeFile(process.env.SETTINGS_FILE,
+      toml ? `[apps.${app}]\n${toml}\n` : '')));
     // The drops reach the gateway in the next batch's client report.
     await page.evaluate(async (run) => { window.sdk.track('Kept', { run }); await window.sdk.flush(); }, run);
-    result.noisy = 5 + on.kept;
-    result.often = often.kept;
-    result.stats = await stats(page);
     result.metrics = await (await fetch(`${endpoint}/metrics`)).text();
   } else if (scenario === 'settings-beside-kotlin') {
-    // The Kotlin test flips the settings; this page, of the same app, does
-    // each step once it has learnt them, and says so with a file (the
-    // Kotlin test waits for it before the next flip).
+    // The Kotlin test, sending for the same app, changes the settings (the
+    // same steps): this page says with a file when it has done a step, and
+    // the Kotlin test waits for it before its next change.
     const sync = process.env.SETTINGS_SYNC;
     const page = await open();
     await init(page, { flushAt: 1000, flushIntervalMs: 3600000 });
-    const served = async () => (await (await fetch(`${endpoint}/v1/settings?writeKey=${writeKey}`)).json());
-    let v = (await served()).version;
-    const learn = async (version) => until(`the page to apply ${version}`, () => page.evaluate(async ({ version, run }) => {
-      window.sdk.track('Kept', { run });
-      return (await window.sdk.flush()).settingsVersion === version;
-    }, { version, run }), 30000);
-    const next = async () => {
-      const s = await until('the next flip', async () => { const x = await served(); return x.version !== v && x; }, 300000);
-      v = s.version;
-      await learn(v);
-      return s;
-    };
-    const send = (name, n) => page.evaluate(async ({ name, n, run }) => {
-      let kept = 0;
-      for (let i = 0; i < n; i++) kept += window.sdk.track(name, { run, i }) ? 1 : 0;
-      return { kept, s: await window.sdk.flush() };
-    }, { name, n, run });
-    const step = (n) => writeFile(`${sync}/step-${n}`, '');
     try {
-      await learn(v);
-      const first = await send('Noisy', 5);
-      if (first.kept !== 5) throw new Error(`before: ${JSON.stringify(first)}`);
-      await step(0);
-      let s = await next();
-      if (!(s.disabledEvents || []).includes('Noisy')) throw new Error(`expected Noisy disabled: ${JSON.stringify(s)}`);
-      const off = await send('Noisy', 10);
-      if (off.kept !== 0 || off.s.dropped.disabled_by_server !== 10) throw new Error(`kill switch: ${JSON.stringify(off)}`);
-      await step(1);
-      s = await next();
-      const on = await send('Noisy', 10);
-      if (on.kept !== 10 || on.s.dropped.disabled_by_server !== 10) throw new Error(`cleared: ${JSON.stringify(on)}`);
-      await step(2);
-      s = await next();
-      const often = await send('Often', 2000);
-      const share = often.kept / 2000;
-      console.log(`web beside kotlin: sampling at ${s.sampleRates.Often}: kept ${share.toFixed(3)} of 2000`);
-      if (Math.abs(share - 0.3) >= 0.05 || often.s.dropped.sampled_out !== 2000 - often.kept) throw new Error(`sampling: ${JSON.stringify(often)}`);
-      await step(3);
+      const r = await obeySettings(page, (step) => writeFile(`${sync}/step-${step}`, ''));
+      console.log(`web beside kotlin: sampling at 0.3: kept ${(r.often / 2000).toFixed(3)} of 2000`);
+      await writeFile(`${sync}/step-3`, '');
     } catch (e) {
       await writeFile(`${sync}/failed`, String(e && e.message || e));
       throw e;
