@@ -1,5 +1,6 @@
-//! The web SDK (sdk-wasm's npm package, built browser entry) in headless
-//! Chromium against the real gateway and the real Kafka: every event
+//! The web SDK (sdk-wasm's npm package, built browser entry) in Chromium,
+//! Firefox ESR and WebKit against the real gateway and the real Kafka (each
+//! scenario once per engine, in a module named after it): every event
 //! arrives exactly once when the gateway is unreachable for a while and the
 //! page reloads; when a page closes with events pending (beacons); and when
 //! a tab closes with its queue unsent (another tab adopts it); and what
@@ -41,17 +42,25 @@ struct Run {
     done: serde_json::Value,
 }
 
+/// A browser engine of sdk-wasm/test/browser/engines.js, and what its
+/// user agent says.
+#[derive(Clone, Copy)]
+struct Engine {
+    name: &'static str,
+    user_agent: &'static str,
+}
+
 /// One browser at a time: the scenarios wait on timers, and three
-/// Chromiums on a 2-core machine make them slow for no gain.
+/// browsers on a 2-core machine make them slow for no gain.
 static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs one browser scenario.
-fn run_scenario(scenario: &str, gateway_up_at_start: bool) -> Run {
+/// Runs one browser scenario in `engine`.
+fn run_scenario(engine: Engine, scenario: &str, gateway_up_at_start: bool) -> Run {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
     let root = sdk_wasm();
     assert!(
         root.join("dist/tributary.js").exists()
-            && root.join("node_modules/playwright-core").exists(),
+            && root.join("node_modules/puppeteer-core").exists(),
         "build the web SDK first: sdk-wasm/scripts/build (scripts/test does)"
     );
     let prefix = unique_prefix("web");
@@ -80,6 +89,7 @@ fn run_scenario(scenario: &str, gateway_up_at_start: bool) -> Run {
             &run,
         ])
         .current_dir(&root)
+        .env("BROWSER", engine.name)
         .env("SETTINGS_FILE", &settings)
         .env("SETTINGS_APP", APP)
         .stdin(Stdio::piped())
@@ -129,7 +139,7 @@ fn run_scenario(scenario: &str, gateway_up_at_start: bool) -> Run {
 
 /// Reads the run's `Order Completed` events from Kafka and asserts each
 /// `properties.n` in `0..sent` arrived exactly once.
-fn assert_exactly_once(scenario: &str, r: &Run) {
+fn assert_exactly_once(engine: Engine, scenario: &str, r: &Run) {
     let (prefix, run, sent) = (&r.prefix, &r.run, r.sent);
     let got = consume(
         &kafka(),
@@ -153,14 +163,15 @@ fn assert_exactly_once(scenario: &str, r: &Run) {
         assert!(
             r.value["context"]["userAgent"]
                 .as_str()
-                .is_some_and(|ua| ua.contains("Chrome")),
+                .is_some_and(|ua| ua.contains(engine.user_agent)),
             "the page's context travels with the event"
         );
     }
     let missing: Vec<i64> = (0..sent).filter(|n| !arrived.contains_key(n)).collect();
     let duplicated: Vec<_> = arrived.iter().filter(|(_, c)| **c > 1).collect();
     report(format_args!(
-        "web sdk {scenario}: sent {sent}, arrived {} distinct, {} duplicated, {} missing",
+        "web sdk {} {scenario}: sent {sent}, arrived {} distinct, {} duplicated, {} missing",
+        engine.name,
         arrived.len(),
         duplicated.len(),
         missing.len()
@@ -173,25 +184,61 @@ fn assert_exactly_once(scenario: &str, r: &Run) {
     assert_eq!(ids.len() as i64, sent, "one messageId per event");
 }
 
-#[test]
-fn offline_then_reload_delivers_every_event_exactly_once() {
-    let r = run_scenario("offline-reload", false);
+/// The scenarios, as tests of each engine.
+macro_rules! in_each_engine {
+    ($($engine:ident: $user_agent:literal),*) => {$(
+        mod $engine {
+            const E: super::Engine = super::Engine { name: stringify!($engine), user_agent: $user_agent };
+            #[test]
+            fn offline_then_reload_delivers_every_event_exactly_once() {
+                super::offline_then_reload_delivers_every_event_exactly_once(E)
+            }
+            #[test]
+            fn a_page_closed_with_events_pending_sends_them_by_beacon() {
+                super::a_page_closed_with_events_pending_sends_them_by_beacon(E)
+            }
+            #[test]
+            fn a_closed_tabs_queue_is_delivered_by_another_tab() {
+                super::a_closed_tabs_queue_is_delivered_by_another_tab(E)
+            }
+            #[test]
+            fn a_single_page_app_is_captured_on_its_own() {
+                super::a_single_page_app_is_captured_on_its_own(E)
+            }
+            #[test]
+            fn a_page_obeys_a_kill_switch_and_a_sampling_rate_flipped_while_it_sends() {
+                super::a_page_obeys_a_kill_switch_and_a_sampling_rate_flipped_while_it_sends(E)
+            }
+        }
+    )*};
+}
+// Chrome's user agent names AppleWebKit/537 and Safari/537 too.
+in_each_engine!(chromium: "Chrome/", firefox: "Firefox/", webkit: "AppleWebKit/605");
+
+fn offline_then_reload_delivers_every_event_exactly_once(e: Engine) {
+    let r = run_scenario(e, "offline-reload", false);
+    let has: Vec<String> = r.done["features"]
+        .as_object()
+        .expect("the page reports its engine's features")
+        .iter()
+        .map(|(k, v)| format!("{k} {}", if v == true { "yes" } else { "NO" }))
+        .collect();
+    report(format_args!("web engine {}: {}", e.name, has.join(", ")));
+    assert_eq!(r.done["stats"]["storage"], "indexeddb");
     assert_eq!(r.sent, 120);
-    assert_exactly_once("offline-reload", &r);
+    assert_exactly_once(e, "offline-reload", &r);
 }
 
-#[test]
-fn a_page_closed_with_events_pending_sends_them_by_beacon() {
-    let r = run_scenario("close-pending", true);
+fn a_page_closed_with_events_pending_sends_them_by_beacon(e: Engine) {
+    let r = run_scenario(e, "close-pending", true);
     assert_eq!(r.sent, 40);
-    assert_exactly_once("close-pending", &r);
+    assert_exactly_once(e, "close-pending", &r);
 }
 
-#[test]
-fn a_closed_tabs_queue_is_delivered_by_another_tab() {
-    let r = run_scenario("closed-tab", false);
+fn a_closed_tabs_queue_is_delivered_by_another_tab(e: Engine) {
+    let r = run_scenario(e, "closed-tab", false);
     assert_eq!(r.sent, 30);
-    assert_exactly_once("closed-tab", &r);
+    assert_exactly_once(e, "closed-tab", &r);
 }
 
 /// A single-page app with automatic capture on: one page view per
@@ -199,9 +246,8 @@ fn a_closed_tabs_queue_is_delivered_by_another_tab() {
 /// per uncaught error or unhandled rejection, `Application Installed` and a
 /// cold `Application Opened` on the first load and a warm one on the
 /// reload, the landing's campaign once, nothing twice.
-#[test]
-fn a_single_page_app_is_captured_on_its_own() {
-    let r = run_scenario("auto-capture", true);
+fn a_single_page_app_is_captured_on_its_own(e: Engine) {
+    let r = run_scenario(e, "auto-capture", true);
     let got = consume(
         &kafka(),
         &[format!("{}page", r.prefix), format!("{}unrouted", r.prefix)],
@@ -223,7 +269,8 @@ fn a_single_page_app_is_captured_on_its_own() {
     }
     let count = |n: &str| by_name.get(n).map_or(0, Vec::len);
     report(format_args!(
-        "web auto-capture: {}",
+        "web auto-capture ({}): {}",
+        e.name,
         by_name
             .iter()
             .map(|(k, v)| format!("{k} {}", v.len()))
@@ -287,11 +334,17 @@ fn a_single_page_app_is_captured_on_its_own() {
         assert_eq!(p["fatal"], false);
         assert_eq!(p["appVersion"], "2.0.0");
         assert_eq!(p["stackHash"].as_str().map(str::len), Some(16), "{c}");
+        // The engine's own stack format, frames in the page's code.
         let stack = p["stack"].as_str().unwrap();
-        assert!(
-            stack.starts_with(p["type"].as_str().unwrap()) && stack.contains("\n    at "),
-            "{c}"
-        );
+        assert!(stack.contains("/test/browser/page.html"), "{c}");
+        if e.name == "chromium" {
+            assert!(
+                stack.starts_with(p["type"].as_str().unwrap()) && stack.contains("\n    at "),
+                "{c}"
+            );
+        } else {
+            assert!(stack.contains("@http://"), "{c}");
+        }
         assert_eq!(&c["sessionId"], session, "a crash is tied to its session");
     }
     let boom = crashes
@@ -327,9 +380,8 @@ fn a_single_page_app_is_captured_on_its_own() {
 /// event (stops after the next upload, counted `disabled_by_server`,
 /// resumed when cleared) and a sampling rate (the kept share within 5 %),
 /// checked in Kafka and in the gateway's count of the client reports.
-#[test]
-fn a_page_obeys_a_kill_switch_and_a_sampling_rate_flipped_while_it_sends() {
-    let r = run_scenario("settings", true);
+fn a_page_obeys_a_kill_switch_and_a_sampling_rate_flipped_while_it_sends(e: Engine) {
+    let r = run_scenario(e, "settings", true);
     let (noisy, often) = (
         r.done["noisy"].as_u64().unwrap(),
         r.done["often"].as_u64().unwrap(),
@@ -338,7 +390,8 @@ fn a_page_obeys_a_kill_switch_and_a_sampling_rate_flipped_while_it_sends() {
     let sampled = stats["dropped"]["sampled_out"].as_u64().unwrap_or(0);
     let kept = often as f64 / 2_000.0;
     report(format_args!(
-        "web settings: Noisy sent {noisy} (10 disabled_by_server), sampling at 0.3 kept {kept:.3} of 2000, {sampled} sampled_out"
+        "web settings ({}): Noisy sent {noisy} (10 disabled_by_server), sampling at 0.3 kept {kept:.3} of 2000, {sampled} sampled_out",
+        e.name
     ));
     assert_eq!(noisy, 15);
     assert_eq!(stats["dropped"]["disabled_by_server"], 10);

@@ -98,7 +98,9 @@ pub struct Crash {
 
 /// A stable hash of a stack's top frames, so the same crash from other
 /// builds, devices and line shifts groups together: line and column
-/// numbers, addresses and whitespace are left out of each frame.
+/// numbers, addresses and whitespace are left out of each frame, and so are
+/// a URL's query and fragment (a page's inline scripts are named by the
+/// page's full URL, which differs for every campaign link and route).
 pub fn stack_hash(kind: &str, stack: &str) -> String {
     let mut norm = kind.as_bytes().to_vec();
     for frame in stack
@@ -108,8 +110,13 @@ pub fn stack_hash(kind: &str, stack: &str) -> String {
         .take(HASHED_FRAMES)
     {
         norm.push(b'\n');
-        let mut digits = false;
+        let (mut digits, mut query) = (false, false);
         for &c in frame {
+            // A query or fragment ends where the line number (or the frame) does.
+            query = (query || c == b'?' || c == b'#') && c != b':' && c != b')';
+            if query {
+                continue;
+            }
             // Runs of digits (line:col, 0x addresses) become one `#`.
             if c.is_ascii_digit() {
                 if !digits {
@@ -236,6 +243,25 @@ mod tests {
         assert_ne!(stack_hash("E", a), stack_hash("E", c));
         assert_ne!(stack_hash("E", a), stack_hash("F", a));
         assert_eq!(stack_hash("E", a).len(), 16);
+        // A web frame's URL keeps its path, not its query or fragment.
+        let page =
+            |q: &str| format!("Error: x\n    at f (https://shop.example/cart.html{q}:14:30)");
+        assert_eq!(
+            stack_hash("E", &page("")),
+            stack_hash("E", &page("?utm_source=a#/paid"))
+        );
+        assert_ne!(
+            stack_hash("E", &page("")),
+            stack_hash(
+                "E",
+                "Error: x\n    at f (https://shop.example/pay.html:14:30)"
+            )
+        );
+        let firefox = |q: &str| format!("misbehave/<@http://127.0.0.1:8080/page.html{q}:14:30\n");
+        assert_eq!(
+            stack_hash("E", &firefox("?route=cart")),
+            stack_hash("E", &firefox(""))
+        );
     }
 
     #[test]

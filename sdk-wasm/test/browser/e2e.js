@@ -1,5 +1,5 @@
-// End-to-end scenarios of tributary-web in a real browser: Debian's headless
-// Chromium, driven by playwright-core, against the real gateway and Kafka.
+// End-to-end scenarios of tributary-web in a real browser (Chromium, Firefox
+// ESR or WebKit: engines.js) against the real gateway and Kafka.
 //
 // Run by tests/web_sdk.rs, which owns the gateway and checks Kafka. This
 // script drives the page and tells the Rust side when the gateway must go
@@ -7,18 +7,19 @@
 // answered `ok` on stdin) and ends with `@done {json}`.
 //
 //   node e2e.js <scenario> <gateway-url> <write-key> <run-id>
+// in the engine $BROWSER names (chromium when unset).
 // Scenarios: offline-reload, close-pending, closed-tab, auto-capture,
 // settings (which rewrites the gateway's settings file, $SETTINGS_FILE, for
 // app $SETTINGS_APP), settings-beside-kotlin (follows the flips the Kotlin
 // settings test makes, step by step through files in $SETTINGS_SYNC;
 // run by sdk-mobile/scripts/test-kotlin).
 
-import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launch } from './engines.js';
 
 const [scenario, endpoint, writeKey, run] = process.argv.slice(2);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -46,22 +47,10 @@ const server = createServer(async (req, res) => {
 await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const pageUrl = `http://127.0.0.1:${server.address().port}/test/browser/page.html`;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--disable-quic'],
-});
-const context = await browser.newContext();
+const browser = await launch(process.env.BROWSER || 'chromium', log);
 const options = { writeKey, endpoint, backoffBaseMs: 200, backoffCapMs: 1500, timeoutMs: 3000 };
 
-async function open(query = '') {
-  const page = await context.newPage();
-  page.on('console', (m) => log('page:', m.text()));
-  page.on('pageerror', (e) => log('page error:', e.message));
-  await page.goto(pageUrl + query);
-  await page.waitForFunction(() => window.ready === true);
-  return page;
-}
+const open = (query = '') => browser.open(pageUrl + query);
 
 const init = (page, extra = {}) => page.evaluate(async (o) => {
   window.sdk = await window.Tributary.init(o);
@@ -75,6 +64,20 @@ const track = (page, from, to) => page.evaluate(async ({ from, to, run }) => {
 }, { from, to, run });
 
 const stats = (page) => page.evaluate(() => window.sdk.stats());
+
+// Which of the browser features the SDK relies on this engine has (the
+// README's per-engine table comes from these).
+const features = (page) => page.evaluate(() => {
+  let keepalive = false;
+  try { keepalive = new Request(location.href, { method: 'POST', keepalive: true }).keepalive === true; } catch { /* no */ }
+  return {
+    indexedDB: typeof indexedDB === 'object' && indexedDB !== null,
+    webLocks: !!(navigator.locks && typeof navigator.locks.request === 'function'),
+    compressionStream: typeof CompressionStream === 'function',
+    sendBeacon: typeof navigator.sendBeacon === 'function',
+    fetchKeepalive: keepalive,
+  };
+});
 
 async function until(what, fn, ms = 60000) {
   const end = Date.now() + ms;
@@ -136,6 +139,7 @@ try {
   if (scenario === 'offline-reload') {
     // The gateway is down from the start: uploads fail and back off.
     const page = await open();
+    result.features = await features(page);
     await init(page);
     await track(page, 0, 60);
     await sleep(1500);
@@ -145,7 +149,6 @@ try {
     // Reload: the queue (and any batch in flight, with its key) must come
     // back from IndexedDB.
     await page.reload();
-    await page.waitForFunction(() => window.ready === true);
     const after = await init(page);
     log('after reload', JSON.stringify(after));
     if (after.queued < 60) throw new Error(`only ${after.queued} events came back after the reload`);
@@ -165,7 +168,7 @@ try {
     await until('the settings', async () => (await stats(page)).settingsVersion);
     const s = await track(page, 0, 40);
     if (s.requests !== 1) throw new Error('an upload went out before the page closed');
-    await page.close({ runBeforeUnload: true });
+    await page.close();
     await sleep(3000);
     result.sent = 40;
   } else if (scenario === 'closed-tab') {
@@ -178,7 +181,7 @@ try {
     await init(b);
     await track(b, 0, 30);
     await until('tab b to see the gateway down', async () => (await stats(b)).requests > 0);
-    await b.close({ runBeforeUnload: true });
+    await b.close();
     await gateway('up');
     // Tabs look for orphaned queues at start and every 30 s; do not wait.
     await a.evaluate(() => window.sdk.adoptOrphans());
@@ -203,15 +206,13 @@ try {
       await new Promise((ok) => setTimeout(ok, 50));
     }, run);
     const before = await stats(page);
-    await page.evaluate(() => {
-      setTimeout(() => { throw new Error('boom in a click handler'); });
-      Promise.reject(new TypeError('nope from a fetch'));
-    });
+    // The page's own code fails (a script the test injects is "muted", and
+    // a browser reports no detail of its errors, or none at all).
+    await page.evaluate(() => window.misbehave());
     await until('both errors to be recorded', async () => (await stats(page)).enqueued === before.enqueued + 2, 10000);
     const first = await page.evaluate(() => window.sdk.flush());
     log('first load', JSON.stringify(first));
     await page.reload();
-    await page.waitForFunction(() => window.ready === true);
     await init(page, auto);
     const second = await page.evaluate(() => window.sdk.flush());
     log('after reload', JSON.stringify(second));
