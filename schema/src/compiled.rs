@@ -99,6 +99,15 @@ impl fmt::Debug for Compiled {
 /// well-known types resolve; other imports are not supported (a registry
 /// subject is one self-contained file).
 pub fn compile_proto(text: &str) -> Result<DescriptorPool, SchemaError> {
+    compile_proto_file(text, false)
+}
+
+/// [`compile_proto`], keeping the file's comments when `comments` (codegen
+/// turns them into doc comments; validation does not need them).
+pub(crate) fn compile_proto_file(
+    text: &str,
+    comments: bool,
+) -> Result<DescriptorPool, SchemaError> {
     struct OneFile<'a>(&'a str);
     impl FileResolver for OneFile<'_> {
         fn open_file(&self, name: &str) -> Result<File, protox::Error> {
@@ -121,10 +130,25 @@ pub fn compile_proto(text: &str) -> Result<DescriptorPool, SchemaError> {
     chain.add(GoogleFileResolver::new());
     let mut compiler = protox::Compiler::with_file_resolver(chain);
     compiler.include_imports(true);
+    compiler.include_source_info(comments);
     compiler
         .open_file(PROTO_FILE_NAME)
         .map_err(|e| SchemaError(format!("invalid .proto: {e}")))?;
     Ok(compiler.descriptor_pool())
+}
+
+/// The compiled schema file and its payload message (the first message).
+pub(crate) fn payload_message(
+    pool: &DescriptorPool,
+) -> Result<(prost_reflect::FileDescriptor, MessageDescriptor), SchemaError> {
+    let file = pool
+        .get_file_by_name(PROTO_FILE_NAME)
+        .ok_or_else(|| SchemaError("compiled .proto file is missing".into()))?;
+    let message = file
+        .messages()
+        .next()
+        .ok_or_else(|| SchemaError("the .proto file declares no message".into()))?;
+    Ok((file, message))
 }
 
 impl Compiled {
@@ -142,14 +166,7 @@ impl Compiled {
                 Ok(Compiled::Json(Box::new(JsonValidator { general, plan })))
             }
             SchemaType::Protobuf => {
-                let pool = compile_proto(&schema.text)?;
-                let file = pool
-                    .get_file_by_name(PROTO_FILE_NAME)
-                    .ok_or_else(|| SchemaError("compiled .proto file is missing".into()))?;
-                let message = file
-                    .messages()
-                    .next()
-                    .ok_or_else(|| SchemaError("the .proto file declares no message".into()))?;
+                let (file, message) = payload_message(&compile_proto(&schema.text)?)?;
                 let file_descriptor = file.file_descriptor_proto().encode_to_vec();
                 let plan = plan::protobuf::Plan::compile(&message).map(ProtobufPlan);
                 Ok(Compiled::Protobuf {

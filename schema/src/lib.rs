@@ -13,12 +13,15 @@
 //! * [`plan`] (private) — the one-walk fast path of `compiled`;
 //! * [`compat`] — BACKWARD / FORWARD / FULL compatibility rules for JSON
 //!   Schema and protobuf, run in CI by `tributary-schema check`;
-//! * [`reserved`] — the app-health schemas every app gets.
+//! * [`reserved`] — the app-health schemas every app gets;
+//! * [`codegen`] — typed tracking code (TypeScript, Kotlin, Swift) from an
+//!   app's schemas, run by `tributary-schema codegen`.
 //!
 //! The record framing itself is part of the wire contract
 //! (`tributary_contract::wire`).
 
 pub mod catalog;
+pub mod codegen;
 pub mod compat;
 pub mod compiled;
 pub mod confluent;

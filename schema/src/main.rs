@@ -7,6 +7,8 @@
 //! * `register` — pushes every version to a Confluent-compatible registry,
 //!   oldest first (the deploy step when gateways read from that registry).
 //! * `list` — subjects, versions and ids as the gateway will see them.
+//! * `codegen` — typed tracking code for one app (TypeScript, Kotlin,
+//!   Swift); with `--check`, exits 1 when the committed file is out of date.
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -15,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use tributary_schema::codegen::{self, Lang};
 use tributary_schema::compat::{self, Rule};
 use tributary_schema::confluent::ConfluentClient;
 use tributary_schema::{Catalog, Compiled, Schema, dir, reserved};
@@ -62,6 +65,27 @@ enum Command {
         /// The schema directory.
         #[arg(long, default_value = "schemas")]
         dir: PathBuf,
+    },
+    /// Generate typed tracking code for one app's events.
+    Codegen {
+        /// `typescript`, `kotlin` or `swift`.
+        #[arg(long)]
+        lang: String,
+        /// The schema directory.
+        #[arg(long, default_value = "schemas")]
+        dir: PathBuf,
+        /// The app whose events get a function each.
+        #[arg(long)]
+        app: String,
+        /// The file to write (standard output without it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write nothing; exit 1 if `--out` differs from what would be written.
+        #[arg(long, requires = "out")]
+        check: bool,
+        /// Kotlin package (default `tributary.tracking.<app>`).
+        #[arg(long)]
+        package: Option<String>,
     },
 }
 
@@ -250,6 +274,53 @@ fn check(dir: &Path, base: Option<&str>, rule: &str) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
+/// `codegen`: writes the file, prints it, or (`check`) compares it.
+fn generate(
+    lang: &str,
+    dir: &Path,
+    app: &str,
+    out: Option<&Path>,
+    check: bool,
+    package: Option<&str>,
+) -> anyhow::Result<bool> {
+    let lang = Lang::parse(lang)
+        .with_context(|| format!("unknown --lang {lang:?}; use typescript, kotlin or swift"))?;
+    let catalog = dir::read(dir).map_err(anyhow::Error::msg)?;
+    let code = codegen::generate(&catalog, &codegen::Request { app, lang, package })
+        .map_err(anyhow::Error::msg)?;
+    match (out, check) {
+        (Some(path), true) => {
+            if std::fs::read_to_string(path).ok().as_deref() == Some(code.as_str()) {
+                println!(
+                    "ok   {} is up to date with {}",
+                    path.display(),
+                    dir.display()
+                );
+                return Ok(true);
+            }
+            println!(
+                "FAIL {} is out of date with the schemas in {}: run the same command without --check",
+                path.display(),
+                dir.display()
+            );
+            Ok(false)
+        }
+        (Some(path), false) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, &code)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("wrote {}", path.display());
+            Ok(true)
+        }
+        (None, _) => {
+            print!("{code}");
+            Ok(true)
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Check { dir, base, rule } => check(&dir, base.as_deref(), &rule),
@@ -272,6 +343,14 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             }
             Ok(true)
         }
+        Command::Codegen {
+            lang,
+            dir,
+            app,
+            out,
+            check,
+            package,
+        } => generate(&lang, &dir, &app, out.as_deref(), check, package.as_deref()),
         Command::List { dir } => {
             let catalog = dir::load(&dir).map_err(anyhow::Error::msg)?;
             for subject in catalog.subjects() {

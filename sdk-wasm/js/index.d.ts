@@ -1,7 +1,7 @@
 // Types of tributary-web (both entries: browsers and Node).
 
 /** A JSON value, as properties and traits may hold. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue | undefined };
 
 /** Properties of an event, or traits of a user or group: a plain object. */
 export type Properties = { [key: string]: JsonValue | undefined };

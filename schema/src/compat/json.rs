@@ -68,7 +68,7 @@ pub fn reader_accepts(
 }
 
 /// Follows a local `$ref` (`#/$defs/x`, `#/definitions/x`).
-fn deref<'a>(root: &'a Value, mut v: &'a Value) -> &'a Value {
+pub(crate) fn deref<'a>(root: &'a Value, mut v: &'a Value) -> &'a Value {
     for _ in 0..MAX_DEPTH {
         match v.get("$ref").and_then(Value::as_str) {
             Some(r) if r.starts_with('#') => match root.pointer(&r[1..]) {

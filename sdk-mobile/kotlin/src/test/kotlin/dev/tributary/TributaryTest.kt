@@ -3,7 +3,9 @@
 // The end-to-end tests talk to a real gateway and read the real Kafka back.
 //
 // Run by sdk-mobile/scripts/test-kotlin, which starts the gateway and passes
-// its address, the Kafka bootstrap and the topics as system properties.
+// its address, the Kafka bootstrap and the topics as system properties (and
+// a second gateway validating app `shop` against schemas/, for the typed
+// tracking code generated into examples/tracking).
 // Modes: `suite` (default) runs every test in-process; `enqueue-then-die`
 // and `deliver-after-restart` are the two halves of the restart test, run
 // as two separate JVM processes; `track-then-crash` and `deliver-crash` the
@@ -22,6 +24,10 @@ import java.nio.file.Files
 import java.time.Duration
 import java.util.Properties
 import kotlin.system.exitProcess
+import tributary.tracking.shop.CheckoutStartedLineItem
+import tributary.tracking.shop.OrderCompletedCurrency
+import tributary.tracking.shop.OrderCompletedItem
+import tributary.tracking.shop.ShopTracking
 import dev.tributary.ffi.Tributary as NativeTributary
 
 private fun prop(name: String): String =
@@ -203,6 +209,54 @@ private val tests: List<Pair<String, () -> Unit>> = listOf(
         println("kotlin sampling at 0.3: kept $kept of 2000")
         check(kotlin.math.abs(kept - 0.3) < 0.05) { "kept share $kept" }
         webDone(3)
+    },
+    "the generated tracking code sends one event per schema, each accepted under validation" to {
+        Tributary.configure(prop("shopKey"), prop("shopEndpoint"), tempDir()) { autoLifecycle = false; remoteSettings = false }
+        ShopTracking.orderCompleted(
+            orderId = "o-1", total = 42.5, currency = OrderCompletedCurrency.EUR,
+            items = listOf(OrderCompletedItem(sku = "A-1", quantity = 2), OrderCompletedItem(sku = "B-2")),
+        )
+        ShopTracking.checkoutStarted(
+            cartId = "c-1", value = 42.5, currency = "EUR", itemCount = 3,
+            items = listOf(CheckoutStartedLineItem(sku = "A-1", quantity = 2, price = 21.25)),
+        )
+        // The same event by hand, as a typo would have it: validation is on.
+        Tributary.track("Order Completed", mapOf("orderId" to "o-2", "total" to "42.5"))
+        val report = Tributary.flush(30_000)
+        val s = Tributary.stats()
+        Tributary.shutdown()
+        val rejected = s.dropped["rejected_by_server"] ?: 0uL
+        check(report.remaining == 0uL && rejected == 1uL && s.dropped.values.sum() == 1uL) {
+            "the typed events accepted, only the hand-written one rejected: $report $s"
+        }
+        // In Kafka, each on its event's topic and schema-encoded: the
+        // Confluent framing (magic byte 0, then the schema id of tb-schema).
+        val props = Properties().apply {
+            put("bootstrap.servers", prop("bootstrap"))
+            put("key.deserializer", ByteArrayDeserializer::class.java.name)
+            put("value.deserializer", ByteArrayDeserializer::class.java.name)
+            put("enable.auto.commit", "false")
+        }
+        val seen = HashMap<String, String>()
+        KafkaConsumer<ByteArray, ByteArray>(props).use { c ->
+            val parts = prop("shopTopics").split(',').flatMap { t -> c.partitionsFor(t).map { TopicPartition(t, it.partition()) } }
+            c.assign(parts)
+            c.seekToBeginning(parts)
+            val deadline = System.currentTimeMillis() + 30_000
+            while (seen.size < 2 && System.currentTimeMillis() < deadline) {
+                for (r in c.poll(Duration.ofMillis(200))) {
+                    val name = r.headers().lastHeader("tb-event-name")?.value()?.toString(Charsets.UTF_8) ?: continue
+                    val schema = r.headers().lastHeader("tb-schema")?.value()?.toString(Charsets.UTF_8) ?: "none"
+                    val v = r.value()
+                    check(v.size > 5 && v[0] == 0.toByte()) { "$name is not schema-encoded" }
+                    val id = java.nio.ByteBuffer.wrap(v, 1, 4).int
+                    check(schema == id.toString()) { "$name: tb-schema $schema, framing id $id" }
+                    seen[name] = r.headers().lastHeader("tb-encoding")?.value()?.toString(Charsets.UTF_8) ?: "?"
+                }
+            }
+        }
+        println("typed tracking code: ${seen.toSortedMap()}")
+        check(seen == mapOf("Order Completed" to "confluent-json", "Checkout Started" to "confluent-protobuf")) { "$seen" }
     },
     "every event reaches Kafka exactly once" to {
         Tributary.configure(prop("writeKey"), prop("endpoint"), tempDir()) { flushAtEvents = 50 }
