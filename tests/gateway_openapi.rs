@@ -109,6 +109,7 @@ async fn live_responses_follow_the_document() {
     // The admin endpoints exist only with a token; requests here carry a
     // write key instead, so they get the documented 401.
     cfg.privacy.admin_token = Some("openapi-admin-token-0123".into());
+    cfg.debugger.enabled = true;
     let gw = start_gateway(cfg).await;
     let http = HttpClient::new(gw.local_addr());
     let auth = format!("Bearer {KEY_BROKER}");

@@ -5,9 +5,11 @@
 //! runs at start-up and reports every problem at once, naming the field.
 //! `gateway/tributary.example.toml` is the annotated reference copy.
 
+mod debugger;
 mod edge;
 mod sdk_settings;
 
+pub use debugger::*;
 pub use edge::*;
 pub use sdk_settings::*;
 
@@ -56,6 +58,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// `[sdk_settings]`: what `GET /v1/settings` tells each app's SDKs.
     pub sdk_settings: SdkSettingsConfig,
+    /// `[debugger]`: the live event debugger page.
+    pub debugger: DebuggerConfig,
 }
 
 /// `[server]`
@@ -877,6 +881,18 @@ impl Config {
             .is_some_and(|t| t.len() < 16)
         {
             bad("privacy.admin_token must be at least 16 characters".into());
+        }
+        let d = &self.debugger;
+        if d.enabled && self.privacy.admin_token.is_none() {
+            bad("debugger.enabled needs privacy.admin_token (the debugger's password)".into());
+        }
+        if d.enabled
+            && (d.ring_events == 0
+                || d.events_per_second == 0
+                || d.max_viewers == 0
+                || d.max_shown_bytes < 64)
+        {
+            bad("debugger: ring_events, events_per_second and max_viewers must be at least 1, max_shown_bytes at least 64".into());
         }
         for (app, rules) in &self.privacy.apps {
             for p in rules.check(&format!("privacy.apps.{app}")) {

@@ -21,6 +21,7 @@
 pub mod admission;
 pub mod api;
 pub mod config;
+pub mod debugger;
 pub mod delivery;
 pub mod enrich;
 pub mod error;
@@ -217,6 +218,7 @@ impl Gateway {
     /// requests, then flush the producer, all within the configured grace.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.state.shutting_down.store(true, Ordering::Relaxed);
+        self.state.debugger.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

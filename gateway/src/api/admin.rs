@@ -39,6 +39,33 @@ where
     })
 }
 
+/// Whether `headers` carry the admin token: `Authorization: Bearer
+/// <token>`, or HTTP Basic with the token as the password (any user name),
+/// compared in constant time.
+pub(crate) fn admin_authorized(headers: &http::HeaderMap, token: &str) -> bool {
+    let Some(value) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let given = if let Some(b) = value.strip_prefix("Bearer ") {
+        b.trim().to_owned()
+    } else if let Some(b) = value.strip_prefix("Basic ") {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&decoded).into_owned();
+        text.split_once(':')
+            .map(|(_, p)| p.to_owned())
+            .unwrap_or_default()
+    } else {
+        return false;
+    };
+    bool::from(given.as_bytes().ct_eq(token.as_bytes()))
+}
+
 async fn add<B>(
     state: &AppState,
     token: &str,
@@ -49,13 +76,7 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let given = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+    if !admin_authorized(&parts.headers, token) {
         return Err(RequestError::new(
             ErrorCode::Unauthorized,
             "admin endpoints need `Authorization: Bearer <privacy.admin_token>`",

@@ -392,6 +392,21 @@ async fn deliver(
             tokio::task::yield_now().await;
         }
     }
+    if state.debugger.watching(&principal.app_id) {
+        crate::debugger::entry::publish(
+            &state.debugger,
+            &crate::debugger::entry::Decided {
+                app: &principal.app_id,
+                batch,
+                records: &records,
+                rejected: &rejected,
+                dropped: decider.dropped(),
+                policy,
+                registry: state.schemas.as_deref(),
+                received_at,
+            },
+        );
+    }
     let mut dropped = 0;
     for (why, n) in decider.dropped() {
         dropped += n;

@@ -13,10 +13,12 @@
 //! | `GET /stats` | delivery counters as JSON |
 //! | `GET /metrics` | Prometheus text exposition |
 //! | `POST /admin/suppressions` | [`admin`]: suppress a user or anonymous id (admin token) |
+//! | `GET /debug`, `GET /debug/stream` | [`debug`]: the live event debugger (admin token; off by default) |
 //! | `GET /schemas/ids/{id}`, `GET /subjects[/{s}/versions[/{v}[/schema]]]` | [`registry`]: the Confluent Schema Registry read API |
 
 pub mod admin;
 pub mod batch;
+pub mod debug;
 pub mod idempotency;
 pub mod registry;
 pub mod server;
@@ -70,6 +72,8 @@ pub struct AppState {
     pub delivery: Arc<Delivery>,
     /// Answers of recent batches, by idempotency key.
     pub idempotency: Arc<idempotency::IdempotencyCache>,
+    /// The live event debugger's viewers.
+    pub debugger: Arc<crate::debugger::Hub>,
     /// Set when shutdown begins; `/readyz` then fails so load balancers
     /// stop sending traffic.
     pub shutting_down: AtomicBool,
@@ -112,6 +116,7 @@ impl AppState {
                 Duration::from_secs(config.idempotency.window_secs),
                 config.idempotency.max_entries,
             ),
+            debugger: crate::debugger::Hub::start(&config.debugger),
             schemas: parts.schemas,
             keys: parts.keys,
             ip_limiter: parts.ip_limiter,
@@ -165,21 +170,32 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/subjects/{subject}/versions/{version}"),
     ("GET", "/subjects/{subject}/versions/{version}/schema"),
     ("POST", "/admin/suppressions"),
+    ("GET", "/debug"),
+    ("GET", "/debug/stream"),
 ];
+
+/// A response body: whole, or a debugger viewer's stream.
+pub type ApiBody = http_body_util::Either<Full<Bytes>, debug::SseBody>;
 
 /// The connecting client's address, set by the server on each request.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub std::net::SocketAddr);
 
 /// Dispatches one request and records its metrics.
-pub async fn route<B>(state: &AppState, req: Request<B>) -> Response<Full<Bytes>>
+pub async fn route<B>(state: &AppState, req: Request<B>) -> Response<ApiBody>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let started = std::time::Instant::now();
     let label = route_label(req.uri().path());
-    let resp = dispatch(state, req).await;
+    let resp = if req.uri().path() == "/debug/stream" && req.method() == Method::GET {
+        let (parts, _) = req.into_parts();
+        debug::stream(state, &parts)
+            .unwrap_or_else(|| not_found().map(http_body_util::Either::Left))
+    } else {
+        dispatch(state, req).await.map(http_body_util::Either::Left)
+    };
     state
         .metrics
         .requests
@@ -232,6 +248,13 @@ where
         && let Some(resp) = registry::handle(state, path, parts.uri.query())
     {
         return resp;
+    }
+    if path == "/debug" || path == "/debug/stream" {
+        return match parts.method {
+            Method::GET if path == "/debug" => debug::page(state, &parts).unwrap_or_else(not_found),
+            _ if state.config.debugger.enabled => method_not_allowed(),
+            _ => not_found(),
+        };
     }
     if path == "/admin/suppressions" {
         return match parts.method {
