@@ -86,6 +86,9 @@ pub struct SdkConfig {
     /// Fetch the server's settings (`GET /v1/settings`). Default `true`;
     /// turn off for an endpoint that is not a Tributary gateway.
     pub remote_settings: bool,
+    /// Write a line per decision to the debug log ([`crate::debug`]), for
+    /// the platform's console while developing. Default `false`.
+    pub debug: bool,
 }
 
 impl Default for SdkConfig {
@@ -116,6 +119,7 @@ impl Default for SdkConfig {
             library_version: env!("CARGO_PKG_VERSION").into(),
             auto_capture: crate::autocapture::AutoCaptureConfig::default(),
             remote_settings: true,
+            debug: false,
         }
     }
 }

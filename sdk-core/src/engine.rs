@@ -11,6 +11,7 @@ pub mod capture;
 
 use crate::config::{Compression, Consent, SdkConfig};
 use crate::context::Context;
+use crate::debug::{self, DebugLog};
 use crate::drops::DropCounts;
 use crate::event::EventDraft;
 use crate::ids::{Rng, stable_hash};
@@ -131,6 +132,8 @@ pub struct Engine<S: Storage> {
     campaign: Option<JsonObject>,
     /// This start began a new session (a cold open).
     cold_start: bool,
+    /// A line per decision, when `cfg.debug`.
+    debug: DebugLog,
 }
 
 impl<S: Storage> Engine<S> {
@@ -183,6 +186,7 @@ impl<S: Storage> Engine<S> {
             ServerSettings::default()
         };
         let mut engine = Engine {
+            debug: DebugLog::new(cfg.debug),
             settings,
             #[cfg(feature = "plugins")]
             plugins: Chain::default(),
@@ -513,6 +517,7 @@ impl<S: Storage> Engine<S> {
             return UploadTask::Done;
         }
         if self.cfg.remote_settings && self.settings.due(now_ms) {
+            self.debug.note(|| "fetching settings".into());
             return UploadTask::Upload(self.settings_request());
         }
         if self.settings.killed() {
@@ -573,7 +578,21 @@ impl<S: Storage> Engine<S> {
             None => return UploadTask::Done,
         };
         self.stats.requests += 1;
+        self.debug.note(|| {
+            format!(
+                "sending batch {}: {} events, {} bytes",
+                request.idempotency_key,
+                request.event_count,
+                request.body.len()
+            )
+        });
         UploadTask::Upload(request)
+    }
+
+    /// The debug lines written since the last call (empty unless
+    /// `debug` is on and the `debug-log` feature built in).
+    pub fn take_debug_log(&mut self) -> Vec<String> {
+        self.debug.take()
     }
 
     /// Reports the result of request `id`.
@@ -593,6 +612,9 @@ impl<S: Storage> Engine<S> {
         flight.request = None;
         let seqs = flight.batch.seqs.clone();
         let report = flight.batch.report;
+        let key = &flight.batch.key;
+        self.debug
+            .note(|| format!("answer to batch {key}: {}", debug::answer(&result)));
         match policy::classify(&result) {
             Verdict::Delivered { drop, retry } => {
                 let pick = |idx: &[usize]| -> Vec<u64> {
@@ -610,6 +632,9 @@ impl<S: Storage> Engine<S> {
                 self.stats.delivered += gone.len() as u64;
                 self.drop_events(&drop, DropReason::RejectedByServer);
                 self.queue.release(&retry);
+                let (n, retried) = (gone.len(), retry.len());
+                self.debug
+                    .note(|| format!("{n} delivered, {retried} to retry"));
                 if retry.is_empty() {
                     self.failures = 0;
                     self.batch_cap =
@@ -624,6 +649,9 @@ impl<S: Storage> Engine<S> {
                 if seqs.len() > 1 {
                     self.batch_cap = (seqs.len() / 2).max(1);
                     self.queue.release(&seqs);
+                    let cap = self.batch_cap;
+                    self.debug
+                        .note(|| format!("too large: sending at most {cap} events per batch"));
                 } else {
                     self.drop_events(&seqs, DropReason::TooLarge);
                 }
@@ -651,6 +679,9 @@ impl<S: Storage> Engine<S> {
             )
         });
         self.not_before_ms = now_ms.saturating_add(delay as i64);
+        let failures = self.failures;
+        self.debug
+            .note(|| format!("retrying in {delay} ms (failure {failures})"));
     }
 
     /// Closes the batch in flight; its client report has been delivered.
@@ -668,6 +699,39 @@ impl<S: Storage> Engine<S> {
     }
 
     fn record(
+        &mut self,
+        event: EventDraft,
+        priority: Priority,
+        now_ms: i64,
+    ) -> Result<(), EnqueueError> {
+        // Only a debugging build and engine pay for the name's copy.
+        #[cfg(feature = "debug-log")]
+        let name = self.cfg.debug.then(|| {
+            event
+                .event
+                .clone()
+                .unwrap_or_else(|| event.kind.as_str().to_owned())
+        });
+        let r = self.decide(event, priority, now_ms);
+        #[cfg(feature = "debug-log")]
+        if let Some(name) = name {
+            self.note_recorded(&name, &r);
+        }
+        r
+    }
+
+    #[cfg(feature = "debug-log")]
+    fn note_recorded(&mut self, name: &str, r: &Result<(), EnqueueError>) {
+        let dropped = match r {
+            Err(EnqueueError::Dropped(why)) => Some(*why),
+            _ => None,
+        };
+        let waiting = self.queue.waiting();
+        self.debug.note(|| debug::recorded(name, dropped, waiting));
+    }
+
+    /// What becomes of an event: dropped (and why), or queued.
+    fn decide(
         &mut self,
         mut event: EventDraft,
         priority: Priority,
@@ -719,7 +783,10 @@ impl<S: Storage> Engine<S> {
         priority: Priority,
         now_ms: i64,
     ) -> Result<(), EnqueueError> {
-        self.enqueue_body(event.to_json(), priority, now_ms)
+        let r = self.enqueue_body(event.to_json(), priority, now_ms);
+        #[cfg(feature = "debug-log")]
+        self.note_recorded(event.event.as_deref().unwrap_or(event.kind.as_str()), &r);
+        r
     }
 
     fn enqueue_body(
@@ -794,6 +861,9 @@ impl<S: Storage> Engine<S> {
         if !gone.is_empty() {
             self.stats.dropped_queued += gone.len() as u64;
             self.count_drop(reason, gone.len() as u64);
+            let n = gone.len();
+            self.debug
+                .note(|| format!("dropped {n} queued event(s): {}", reason.as_str()));
         }
     }
 

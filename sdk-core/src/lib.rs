@@ -33,6 +33,7 @@
 //! * [`plugins`] — the app's before-send hooks;
 //! * [`engine`] — the public API (`track`, `identify`, …) and the upload state machine;
 //! * [`drops`] — drop counts by reason;
+//! * [`debug`] — the debug log: a line per decision for the platform console;
 //! * [`event`] — an event as recorded, written to JSON;
 //! * [`json`] — the little JSON the engine reads and writes by hand;
 //! * [`queue`] — the bounded in-memory index of stored events and eviction;
@@ -47,6 +48,7 @@
 pub mod autocapture;
 pub mod config;
 pub mod context;
+pub mod debug;
 pub mod drops;
 pub mod engine;
 pub mod event;

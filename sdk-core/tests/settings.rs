@@ -323,3 +323,59 @@ fn plugins_enrich_and_drop_with_the_drops_counted() {
     assert_eq!(public["properties"], json!({"tenant": "t1", "a": 1}));
     assert_eq!(body["clientReport"]["dropped"]["dropped_by_plugin"], 1);
 }
+
+/// With `debug` on, each decision is a line for the platform's console:
+/// the settings, an event queued and one dropped (and why), a batch sent,
+/// the answer and what it did, a retry.
+#[cfg(feature = "debug-log")]
+#[test]
+fn the_debug_log_has_a_line_per_decision() {
+    let cfg = SdkConfig {
+        debug: true,
+        ..config()
+    };
+    let mut e = Engine::new(cfg, MemoryStorage::new(), 1, 0).unwrap();
+    let get = next(&mut e, 1);
+    e.on_response(
+        get.id,
+        ok(settings_body(json!({"disabledEvents": ["Noisy"]}))),
+        2,
+    );
+    let _ = e.track("Noisy", Map::new(), 3);
+    e.track("Kept", Map::new(), 4).unwrap();
+    let post = next(&mut e, 5);
+    e.on_response(
+        post.id,
+        UploadResult::Http {
+            status: 503,
+            retry_after: Some("2".into()),
+            body: vec![],
+        },
+        6,
+    );
+    let again = next(&mut e, 2_100);
+    e.on_response(
+        again.id,
+        ok(br#"{"accepted":2,"rejected":[]}"#.to_vec()),
+        2_200,
+    );
+    let log = e.take_debug_log().join("\n");
+    for want in [
+        "fetching settings",
+        "settings v1 in force",
+        "dropped \"Noisy\": disabled_by_server",
+        "queued \"Kept\"",
+        &format!("sending batch {}: 2 events", post.idempotency_key),
+        "HTTP 503, Retry-After 2",
+        "retrying in 2000 ms (failure 1)",
+        "2 delivered, 0 to retry",
+    ] {
+        assert!(log.contains(want), "missing {want:?} in\n{log}");
+    }
+    assert!(e.take_debug_log().is_empty(), "each line is taken once");
+
+    // Off (the default): nothing is written.
+    let mut quiet = Engine::new(config(), MemoryStorage::new(), 1, 0).unwrap();
+    quiet.track("Kept", Map::new(), 1).unwrap();
+    assert!(quiet.take_debug_log().is_empty());
+}

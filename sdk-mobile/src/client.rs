@@ -237,6 +237,12 @@ impl Tributary {
         self.with(|c| c.add_plugin(Box::new(ForeignPlugin(plugin))))
     }
 
+    /// Where the debug lines go (with `debug` in the config): the
+    /// platform's console. Called on the SDK's worker thread.
+    pub fn set_debug_logger(&self, logger: Arc<dyn DebugLogger>) -> Result<(), TributaryError> {
+        self.with(|c| c.set_debug_sink(Box::new(move |line: &str| logger.log(line.to_owned()))))
+    }
+
     /// Counters and queue size.
     pub fn stats(&self) -> Result<Stats, TributaryError> {
         self.with(|c| c.stats().into())
@@ -259,6 +265,13 @@ impl Tributary {
 pub trait BeforeSendPlugin: Send + Sync {
     /// The event to keep (its JSON object text), or null to drop it.
     fn process(&self, event_json: String) -> Option<String>;
+}
+
+/// The platform's console for the debug log, written in Kotlin or Swift.
+#[uniffi::export(foreign)]
+pub trait DebugLogger: Send + Sync {
+    /// One line of the debug log.
+    fn log(&self, line: String);
 }
 
 struct ForeignPlugin(Arc<dyn BeforeSendPlugin>);
@@ -291,6 +304,7 @@ mod tests {
             auto_errors: true,
             auto_attribution: true,
             remote_settings: false,
+            debug: false,
         }
     }
 

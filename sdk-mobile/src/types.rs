@@ -53,6 +53,10 @@ pub struct TributaryConfig {
     /// Fetch the gateway's settings for this write key.
     #[uniffi(default = true)]
     pub remote_settings: bool,
+    /// Write a line per decision (queued, dropped and why, batch sent,
+    /// answer) to the logger set with `set_debug_logger`.
+    #[uniffi(default = false)]
+    pub debug: bool,
 }
 
 impl TributaryConfig {
@@ -74,6 +78,7 @@ impl TributaryConfig {
                 attribution: self.auto_attribution,
             },
             remote_settings: self.remote_settings,
+            debug: self.debug,
             ..SdkConfig::new(self.write_key.clone(), self.endpoint.clone())
         }
     }

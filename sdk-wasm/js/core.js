@@ -45,6 +45,13 @@ export async function bind(bytes) {
       if (this.h < 0) throw new Error(new TextDecoder().decode(out()));
     }
     out() { w.core_out(this.h); return out(); }
+    // The debug log's new lines (the full build only has it).
+    debug_log() {
+      if (!w.core_debug_log) return [];
+      w.core_debug_log(this.h);
+      const t = new TextDecoder().decode(this.out());
+      return t ? t.split('\n') : [];
+    }
     upload_body() { w.core_upload_body(this.h); return out(); }
     on_settings(id, status, version, enabled, disabled, sampled, rates, nums, at) {
       const names = [...disabled, ...sampled].map((n) => enc.encode(n));

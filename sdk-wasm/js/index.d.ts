@@ -92,6 +92,12 @@ export interface TributaryOptions {
    * Default true.
    */
   remoteSettings?: boolean;
+  /**
+   * Log each decision (queued, dropped and why, batch sent, answer) with
+   * `console.debug`, while developing. Loads a larger build of the core
+   * (`pkg/tributary_core_debug.wasm`). Default false.
+   */
+  debug?: boolean;
   /** The app's version, for lifecycle and crash events. */
   appVersion?: string;
   /** The app's build, for lifecycle and crash events. */

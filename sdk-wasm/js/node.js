@@ -10,8 +10,8 @@ const ready = {};
 
 /** The web SDK (see tributary.js); reads its wasm from the package folder (index.js says which). */
 export class Tributary extends Base {
-  static loadWasm(full) {
-    const file = `../pkg/tributary_core${full ? '_full' : ''}.wasm`;
+  static loadWasm(build = '') {
+    const file = `../pkg/tributary_core${build}.wasm`;
     ready[file] = ready[file] || bind(readFileSync(new URL(file, import.meta.url)));
     return ready[file];
   }

@@ -21,7 +21,7 @@ const CORE_OPTIONS = ['maxQueueEvents', 'maxQueueBytes', 'maxEventBytes', 'maxBa
 // these) and `remoteSettings`.
 const AUTO = ['lifecycle', 'screens', 'errors', 'attribution'];
 const OWN_OPTIONS = ['writeKey', 'endpoint', 'storage', 'timeoutMs', 'beaconBytes', 'context', 'onError', 'plugins',
-  'autoCapture', 'remoteSettings', 'appVersion', 'appBuild'];
+  'autoCapture', 'remoteSettings', 'appVersion', 'appBuild', 'debug'];
 // Drop reasons the core counts (DropReason::ALL).
 const REASONS = 9;
 const counts = (a) => [...(a || []), ...Array(REASONS).fill(0)].slice(0, REASONS);
@@ -106,7 +106,7 @@ class Lane {
       if (k === 'consent') return CONSENT.indexOf(v);
       if (k === 'compress') return v ? 1 : 0;
       return v;
-    }), ...[...autoKinds(o.autoCapture), o.remoteSettings].map((v) => +!!v)];
+    }), ...[...autoKinds(o.autoCapture), o.remoteSettings, o.debug].map((v) => +!!v)];
     let core;
     try {
       // The core takes what `loader` read.
@@ -199,9 +199,15 @@ class Lane {
     return this.loop;
   }
 
+  // With `debug`, the core's decisions since the last call, to the console.
+  log() {
+    if (this.o.debug) for (const l of this.core.debug_log()) console.debug('Tributary:', l);
+  }
+
   async run() {
     const { core, g } = this;
     for (;;) {
+      this.log();
       clearTimeout(this.timer);
       const next = core.next_task(Date.now());
       if (next === -1) break;
@@ -226,6 +232,7 @@ class Lane {
       this.save();
       if (this.closed) break;
     }
+    this.log();
     if (this.onPause) this.onPause();
   }
 
@@ -309,8 +316,9 @@ const camel = (text) => text.replace(/\b([a-z]+)_([a-z_]+)\b/g, (m) => {
  */
 export class Tributary {
   /**
-   * Resolves to the initialised wasm module (`{Core, Loader}`): the build
-   * with automatic capture if `full`. Each entry overrides it.
+   * Resolves to the initialised wasm module (`{Core, Loader}`) of `build`:
+   * '' (server settings), '_full' (and automatic capture) or '_debug' (and
+   * the debug log). Each entry overrides it.
    */
   static loadWasm() {
     return Promise.reject(new TributaryError('invalid_config', 'import Tributary from the tributary-web package entry'));
@@ -333,12 +341,14 @@ export class Tributary {
       && !(isObject(a) && Object.keys(a).every((k) => AUTO.includes(k) && typeof a[k] === 'boolean'))) {
       fail('invalid_config', `autoCapture must be true, false or an object of booleans among ${AUTO.join(', ')}`);
     }
-    for (const [k, type] of [['remoteSettings', 'boolean'], ['appVersion', 'string'], ['appBuild', 'string']]) {
+    for (const [k, type] of [['remoteSettings', 'boolean'], ['debug', 'boolean'], ['appVersion', 'string'], ['appBuild', 'string']]) {
       if (options[k] !== undefined && typeof options[k] !== type) fail('invalid_config', `${k} must be a ${type}`);
     }
     const o = { storage: 'auto', timeoutMs: 10000, beaconBytes: 60000, remoteSettings: true, onError: () => {}, ...options };
     const auto = autoKinds(o.autoCapture).some(Boolean);
-    const [wasm, capture] = await Promise.all([this.loadWasm(auto), auto ? import('./capture.js') : null]);
+    // The debug log is in a build of its own, loaded only by a page that debugs.
+    const build = o.debug ? '_debug' : auto ? '_full' : '';
+    const [wasm, capture] = await Promise.all([this.loadWasm(build), auto ? import('./capture.js') : null]);
     const name = `tributary:${o.writeKey}`;
     const store = await openStore(o.storage, name, g);
     const locks = tabLocks(name, g);

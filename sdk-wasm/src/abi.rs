@@ -420,6 +420,13 @@ pub extern "C" fn core_take_changes(h: u32) -> u32 {
     with_core(h, |c| u32::from(c.take_changes()))
 }
 
+/// [`Core::debug_log`].
+#[cfg(feature = "debug-log")]
+#[unsafe(no_mangle)]
+pub extern "C" fn core_debug_log(h: u32) {
+    with_core(h, Core::debug_log);
+}
+
 /// [`Core::stats`].
 #[unsafe(no_mangle)]
 pub extern "C" fn core_stats(h: u32) {

@@ -113,6 +113,7 @@ fn web_config(write_key: String, endpoint: String, version: String, options: &[f
             16 => c.auto_capture.errors = n != 0,
             17 => c.auto_capture.attribution = n != 0,
             18 => c.remote_settings = n != 0,
+            19 => c.debug = n != 0,
             _ => {}
         }
     }
@@ -570,6 +571,12 @@ impl Core {
         }
         self.out = j.take_changes();
         true
+    }
+
+    /// Leaves the debug log's new lines in `out`, one per line.
+    #[cfg(feature = "debug-log")]
+    pub fn debug_log(&mut self) {
+        self.out = self.engine.take_debug_log().join("\n").into_bytes();
     }
 
     /// Leaves counters, queue size and identity in `out` as JSON:

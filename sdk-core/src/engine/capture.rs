@@ -93,12 +93,18 @@ impl<S: Storage> Engine<S> {
             // engine clamps every value it uses.
             Some(s) => {
                 self.settings.received(s, now_ms);
+                let v = self.settings.version().unwrap_or("none").to_owned();
+                self.debug.note(|| format!("settings {v} in force"));
                 if S::KEEPS_SETTINGS {
                     self.settings.persist(&mut self.state);
                 }
                 self.save_state();
             }
-            None => self.settings.failed(now_ms, &mut self.rng),
+            None => {
+                self.debug
+                    .note(|| "settings fetch failed; the last ones stay in force".into());
+                self.settings.failed(now_ms, &mut self.rng);
+            }
         }
     }
 

@@ -75,8 +75,13 @@ enum Command {
     Context(Box<Context>),
     Online(bool),
     Plugin(Box<dyn BeforeSend + Send>),
+    DebugSink(DebugSink),
     Stop,
 }
+
+/// Where the debug log's lines go (the platform's console), on the worker
+/// thread.
+pub type DebugSink = Box<dyn Fn(&str) + Send>;
 
 /// Milliseconds since the Unix epoch, from the system clock.
 pub fn now_ms() -> i64 {
@@ -148,13 +153,14 @@ impl NativeClient {
                 match Engine::new(cfg, storage, entropy(), now_ms()) {
                     Ok(mut engine) => {
                         adopt_crashes(&mut engine, &crash_dir);
-                        let worker = Worker {
+                        let mut worker = Worker {
                             engine,
                             transport,
                             rx,
                             snapshot: worker_snapshot,
                             crash: worker_crash,
                             flushes: Vec::new(),
+                            debug_sink: None,
                         };
                         worker.publish();
                         let _ = ready_tx.send(Ok(()));
@@ -202,6 +208,13 @@ impl NativeClient {
     /// A deep link the app was opened with: its campaign goes on the next event.
     pub fn opened_url(&self, url: &str) {
         self.record(Call::OpenedUrl(url.to_owned()));
+    }
+
+    /// Sends the debug log's lines (with `SdkConfig::debug`) to `sink`, on
+    /// the worker thread, as they are written (those written before the
+    /// sink was set first, up to the log's bound).
+    pub fn set_debug_sink(&self, sink: DebugSink) {
+        let _ = self.tx.send(Command::DebugSink(sink));
     }
 
     /// Adds a before-send plugin (run on the worker thread).
@@ -363,6 +376,7 @@ struct Worker {
     snapshot: Arc<Mutex<EngineStats>>,
     crash: Arc<Mutex<CrashContext>>,
     flushes: Vec<PendingFlush>,
+    debug_sink: Option<DebugSink>,
 }
 
 /// Queues the crash files an earlier process left, deleting each once it
@@ -471,6 +485,7 @@ impl Worker {
             Command::Context(c) => self.engine.set_context(&c),
             Command::Online(o) => self.engine.set_online(o),
             Command::Plugin(p) => self.engine.add_plugin(p),
+            Command::DebugSink(s) => self.debug_sink = Some(s),
             Command::Stop => {
                 self.answer_flushes(true);
                 self.publish();
@@ -480,7 +495,13 @@ impl Worker {
         true
     }
 
-    fn publish(&self) {
+    fn publish(&mut self) {
+        // Without a sink yet, the lines wait in the (bounded) log.
+        if let Some(sink) = &self.debug_sink {
+            for line in self.engine.take_debug_log() {
+                sink(&line);
+            }
+        }
         if let Ok(mut s) = self.snapshot.lock() {
             *s = self.engine.stats();
         }

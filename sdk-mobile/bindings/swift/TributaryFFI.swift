@@ -835,6 +835,216 @@ public func FfiConverterTypeBeforeSendPlugin_lower(_ value: BeforeSendPlugin) ->
 
 
 /**
+ * The platform's console for the debug log, written in Kotlin or Swift.
+ */
+public protocol DebugLogger: AnyObject, Sendable {
+    
+    /**
+     * One line of the debug log.
+     */
+    func log(line: String) 
+    
+}
+/**
+ * The platform's console for the debug log, written in Kotlin or Swift.
+ */
+open class DebugLoggerImpl: DebugLogger, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_tributary_sdk_mobile_fn_clone_debuglogger(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_tributary_sdk_mobile_fn_free_debuglogger(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * One line of the debug log.
+     */
+open func log(line: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_tributary_sdk_mobile_fn_method_debuglogger_log(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(line),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceDebugLogger {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceDebugLogger = UniffiVTableCallbackInterfaceDebugLogger(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeDebugLogger.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface DebugLogger: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeDebugLogger.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface DebugLogger: handle missing in uniffiClone")
+            }
+        },
+        log: { (
+            uniffiHandle: UInt64,
+            line: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeDebugLogger.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.log(
+                     line: try FfiConverterString.lift(line)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceDebugLogger> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceDebugLogger>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitDebugLogger() {
+    uniffi_tributary_sdk_mobile_fn_init_callback_vtable_debuglogger(UniffiCallbackInterfaceDebugLogger.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDebugLogger: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<DebugLogger>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = DebugLogger
+
+    public static func lift(_ handle: UInt64) throws -> DebugLogger {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return DebugLoggerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: DebugLogger) -> UInt64 {
+         if let rustImpl = value as? DebugLoggerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DebugLogger {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DebugLogger, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDebugLogger_lift(_ handle: UInt64) throws -> DebugLogger {
+    return try FfiConverterTypeDebugLogger.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDebugLogger_lower(_ value: DebugLogger) -> UInt64 {
+    return FfiConverterTypeDebugLogger.lower(value)
+}
+
+
+
+
+
+
+/**
  * An HTTP stack supplied by the app. Called on the SDK's worker thread;
  * may block until the request completes.
  */
@@ -1132,6 +1342,12 @@ public protocol TributaryProtocol: AnyObject, Sendable {
     func setContext(context: DeviceContext) throws 
     
     /**
+     * Where the debug lines go (with `debug` in the config): the
+     * platform's console. Called on the SDK's worker thread.
+     */
+    func setDebugLogger(logger: DebugLogger) throws 
+    
+    /**
      * Network hint: offline pauses uploads; online resumes them at once.
      */
     func setOnline(online: Bool) throws 
@@ -1407,6 +1623,19 @@ open func setContext(context: DeviceContext)throws   {try rustCallWithError(FfiC
     uniffi_tributary_sdk_mobile_fn_method_tributary_set_context(
             self.uniffiCloneHandle(),
         FfiConverterTypeDeviceContext_lower(context),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Where the debug lines go (with `debug` in the config): the
+     * platform's console. Called on the SDK's worker thread.
+     */
+open func setDebugLogger(logger: DebugLogger)throws   {try rustCallWithError(FfiConverterTypeTributaryError_lift) {
+        uniffiCallStatus in
+    uniffi_tributary_sdk_mobile_fn_method_tributary_set_debug_logger(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeDebugLogger_lower(logger),uniffiCallStatus
     )
 }
 }
@@ -2027,6 +2256,11 @@ public struct TributaryConfig: Equatable, Hashable {
      * Fetch the gateway's settings for this write key.
      */
     public var remoteSettings: Bool
+    /**
+     * Write a line per decision (queued, dropped and why, batch sent,
+     * answer) to the logger set with `set_debug_logger`.
+     */
+    public var debug: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2078,7 +2312,11 @@ public struct TributaryConfig: Equatable, Hashable {
          */autoAttribution: Bool = true, 
         /**
          * Fetch the gateway's settings for this write key.
-         */remoteSettings: Bool = true) {
+         */remoteSettings: Bool = true, 
+        /**
+         * Write a line per decision (queued, dropped and why, batch sent,
+         * answer) to the logger set with `set_debug_logger`.
+         */debug: Bool = false) {
         self.writeKey = writeKey
         self.endpoint = endpoint
         self.storageDir = storageDir
@@ -2095,6 +2333,7 @@ public struct TributaryConfig: Equatable, Hashable {
         self.autoErrors = autoErrors
         self.autoAttribution = autoAttribution
         self.remoteSettings = remoteSettings
+        self.debug = debug
     }
 
     
@@ -2128,7 +2367,8 @@ public struct FfiConverterTypeTributaryConfig: FfiConverterRustBuffer {
                 autoScreens: FfiConverterBool.read(from: &buf), 
                 autoErrors: FfiConverterBool.read(from: &buf), 
                 autoAttribution: FfiConverterBool.read(from: &buf), 
-                remoteSettings: FfiConverterBool.read(from: &buf)
+                remoteSettings: FfiConverterBool.read(from: &buf), 
+                debug: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2149,6 +2389,7 @@ public struct FfiConverterTypeTributaryConfig: FfiConverterRustBuffer {
         FfiConverterBool.write(value.autoErrors, into: &buf)
         FfiConverterBool.write(value.autoAttribution, into: &buf)
         FfiConverterBool.write(value.remoteSettings, into: &buf)
+        FfiConverterBool.write(value.debug, into: &buf)
     }
 }
 
@@ -2749,6 +2990,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tributary_sdk_mobile_checksum_method_beforesendplugin_process() != 10843) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tributary_sdk_mobile_checksum_method_debuglogger_log() != 44695) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tributary_sdk_mobile_checksum_method_tributary_add_plugin() != 10347) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2791,6 +3035,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tributary_sdk_mobile_checksum_method_tributary_set_context() != 32205) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tributary_sdk_mobile_checksum_method_tributary_set_debug_logger() != 53101) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tributary_sdk_mobile_checksum_method_tributary_set_online() != 45788) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2811,6 +3058,7 @@ private let initializationResult: InitializationResult = {
     }
 
     uniffiCallbackInitBeforeSendPlugin()
+    uniffiCallbackInitDebugLogger()
     uniffiCallbackInitHttpSender()
     return InitializationResult.ok
 }()

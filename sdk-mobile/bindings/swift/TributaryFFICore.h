@@ -250,6 +250,13 @@ typedef void (*UniffiCallbackInterfaceBeforeSendPluginMethod0)(uint64_t, RustBuf
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEBUG_LOGGER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEBUG_LOGGER_METHOD0
+typedef void (*UniffiCallbackInterfaceDebugLoggerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_SENDER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_SENDER_METHOD0
 typedef void (*UniffiCallbackInterfaceHttpSenderMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
@@ -264,6 +271,15 @@ typedef struct UniffiVTableCallbackInterfaceBeforeSendPlugin {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceBeforeSendPluginMethod0 _Nonnull process;
 } UniffiVTableCallbackInterfaceBeforeSendPlugin;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DEBUG_LOGGER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DEBUG_LOGGER
+typedef struct UniffiVTableCallbackInterfaceDebugLogger {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceDebugLoggerMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceDebugLogger;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_SENDER
@@ -293,6 +309,26 @@ void uniffi_tributary_sdk_mobile_fn_init_callback_vtable_beforesendplugin(const 
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_BEFORESENDPLUGIN_PROCESS
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_BEFORESENDPLUGIN_PROCESS
 RustBuffer uniffi_tributary_sdk_mobile_fn_method_beforesendplugin_process(uint64_t ptr, RustBuffer event_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_CLONE_DEBUGLOGGER
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_CLONE_DEBUGLOGGER
+uint64_t uniffi_tributary_sdk_mobile_fn_clone_debuglogger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_FREE_DEBUGLOGGER
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_FREE_DEBUGLOGGER
+void uniffi_tributary_sdk_mobile_fn_free_debuglogger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_INIT_CALLBACK_VTABLE_DEBUGLOGGER
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_INIT_CALLBACK_VTABLE_DEBUGLOGGER
+void uniffi_tributary_sdk_mobile_fn_init_callback_vtable_debuglogger(const UniffiVTableCallbackInterfaceDebugLogger* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_DEBUGLOGGER_LOG
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_DEBUGLOGGER_LOG
+void uniffi_tributary_sdk_mobile_fn_method_debuglogger_log(uint64_t ptr, RustBuffer line, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_CLONE_TRIBUTARY
@@ -378,6 +414,11 @@ void uniffi_tributary_sdk_mobile_fn_method_tributary_set_consent(uint64_t ptr, R
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SET_CONTEXT
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SET_CONTEXT
 void uniffi_tributary_sdk_mobile_fn_method_tributary_set_context(uint64_t ptr, RustBuffer context, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SET_DEBUG_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SET_DEBUG_LOGGER
+void uniffi_tributary_sdk_mobile_fn_method_tributary_set_debug_logger(uint64_t ptr, uint64_t logger, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_FN_METHOD_TRIBUTARY_SET_ONLINE
@@ -686,6 +727,12 @@ uint16_t uniffi_tributary_sdk_mobile_checksum_method_beforesendplugin_process(vo
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_DEBUGLOGGER_LOG
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_DEBUGLOGGER_LOG
+uint16_t uniffi_tributary_sdk_mobile_checksum_method_debuglogger_log(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_ADD_PLUGIN
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_ADD_PLUGIN
 uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_add_plugin(void
@@ -767,6 +814,12 @@ uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_set_consent(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_SET_CONTEXT
 #define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_SET_CONTEXT
 uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_set_context(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_SET_DEBUG_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_TRIBUTARY_SDK_MOBILE_CHECKSUM_METHOD_TRIBUTARY_SET_DEBUG_LOGGER
+uint16_t uniffi_tributary_sdk_mobile_checksum_method_tributary_set_debug_logger(void
     
 );
 #endif

@@ -88,3 +88,23 @@ test('autoCapture and remoteSettings are checked', async () => {
   await bad({ remoteSettings: 1 }, /remoteSettings must be a boolean/);
   await bad({ appVersion: 2 }, /appVersion must be a string/);
 });
+
+test('debug mode logs each decision to the console', async () => {
+  const ep = await endpoint();
+  const lines = [];
+  const original = console.debug;
+  console.debug = (...a) => lines.push(a.join(' '));
+  try {
+    const t = await init(ep, { debug: true, flushAt: 100, remoteSettings: false, maxQueueEvents: 3 });
+    for (let i = 0; i < 5; i++) t.track('Debugged', { i });
+    await t.flush();
+    await t.close();
+  } finally {
+    console.debug = original;
+  }
+  const log = lines.join('\n');
+  for (const want of ['Tributary: queued "Debugged"', 'dropped 1 queued event(s): queue_full', 'sending batch ', 'answer to batch ', 'delivered, 0 to retry']) {
+    assert.ok(log.includes(want), `missing ${want} in\n${log}`);
+  }
+  await ep.close();
+});

@@ -63,6 +63,13 @@ final class ClosurePlugin: BeforeSendPlugin, @unchecked Sendable {
     func process(eventJson: String) -> String? { body(eventJson) }
 }
 
+/// The debug log's lines to a closure (Xcode's console by default).
+final class ClosureLogger: DebugLogger, @unchecked Sendable {
+    private let body: (String) -> Void
+    init(_ body: @escaping (String) -> Void) { self.body = body }
+    func log(line: String) { body(line) }
+}
+
 /// The handler that was installed before ours; called after the crash is written.
 private var previousExceptionHandler: (@convention(c) (NSException) -> Void)?
 
@@ -76,17 +83,21 @@ public enum Tributary {
     /// Records `Application Installed`/`Updated`/`Opened` (with the bundle's
     /// version) and, with `captureCrashes`, uncaught Objective-C exceptions
     /// (delivered on the next start). Swift runtime traps (fatalError, forced
-    /// unwraps) are signals, not exceptions, and are not captured.
+    /// unwraps) are signals, not exceptions, and are not captured. With
+    /// `debug`, each decision (queued, dropped and why, batch sent, answer)
+    /// goes to `debugLogger`.
     public static func configure(writeKey: String, endpoint: URL, transport: HttpSender = URLSessionSender(),
                                  flushAtEvents: UInt32 = 20, captureCrashes: Bool = true,
-                                 deepLink: URL? = nil) throws {
+                                 deepLink: URL? = nil, debug: Bool = false,
+                                 debugLogger: @escaping (String) -> Void = { print("Tributary: \($0)") }) throws {
         let dir = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
             .appendingPathComponent("tributary", isDirectory: true)
         let config = TributaryConfig(writeKey: writeKey, endpoint: endpoint.absoluteString,
                                      storageDir: dir.path, flushAtEvents: flushAtEvents,
-                                     autoErrors: captureCrashes)
+                                     autoErrors: captureCrashes, debug: debug)
         let c = try TributaryFFI.Tributary(config: config, transport: transport)
         client = c
+        if debug { try? c.setDebugLogger(logger: ClosureLogger(debugLogger)) }
         let info = Bundle.main.infoDictionary
         let version = info?["CFBundleShortVersionString"] as? String
         let build = info?["CFBundleVersion"] as? String

@@ -653,6 +653,9 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceBeforeSendPluginMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`eventJson`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceDebugLoggerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`line`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceHttpSenderMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`request`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -672,6 +675,25 @@ internal open class UniffiVTableCallbackInterfaceBeforeSendPlugin(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `process` = other.`process`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
+internal open class UniffiVTableCallbackInterfaceDebugLogger(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `log`: UniffiCallbackInterfaceDebugLoggerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `log`: UniffiCallbackInterfaceDebugLoggerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceDebugLogger(`uniffiFree`,`uniffiClone`,`log`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceDebugLogger) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `log` = other.`log`
     }
 
 }
@@ -721,6 +743,8 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_tributary_sdk_mobile_checksum_method_beforesendplugin_process(
     ): Int
+    external fun uniffi_tributary_sdk_mobile_checksum_method_debuglogger_log(
+    ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_add_plugin(
     ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_alias(
@@ -748,6 +772,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_set_consent(
     ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_set_context(
+    ): Int
+    external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_set_debug_logger(
     ): Int
     external fun uniffi_tributary_sdk_mobile_checksum_method_tributary_set_online(
     ): Int
@@ -778,6 +804,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "tributary"))
         uniffiCallbackInterfaceBeforeSendPlugin.register(this)
+        uniffiCallbackInterfaceDebugLogger.register(this)
         uniffiCallbackInterfaceHttpSender.register(this)
         
     }
@@ -791,6 +818,14 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_method_beforesendplugin_process(`ptr`: Long,`eventJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_tributary_sdk_mobile_fn_clone_debuglogger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tributary_sdk_mobile_fn_free_debuglogger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tributary_sdk_mobile_fn_init_callback_vtable_debuglogger(`vtable`: UniffiVTableCallbackInterfaceDebugLogger,
+    ): Unit
+    external fun uniffi_tributary_sdk_mobile_fn_method_debuglogger_log(`ptr`: Long,`line`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_clone_tributary(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tributary_sdk_mobile_fn_free_tributary(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -824,6 +859,8 @@ internal object UniffiLib {
     external fun uniffi_tributary_sdk_mobile_fn_method_tributary_set_consent(`ptr`: Long,`consent`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_method_tributary_set_context(`ptr`: Long,`context`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_tributary_sdk_mobile_fn_method_tributary_set_debug_logger(`ptr`: Long,`logger`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_tributary_sdk_mobile_fn_method_tributary_set_online(`ptr`: Long,`online`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -963,6 +1000,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_beforesendplugin_process() and 0xFFFF) != 10843) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_debuglogger_log() and 0xFFFF) != 44695) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_add_plugin() and 0xFFFF) != 10347) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1003,6 +1043,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_set_context() and 0xFFFF) != 32205) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_set_debug_logger() and 0xFFFF) != 53101) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tributary_sdk_mobile_checksum_method_tributary_set_online() and 0xFFFF) != 45788) {
@@ -1827,6 +1870,329 @@ public object FfiConverterTypeBeforeSendPlugin: FfiConverter<BeforeSendPlugin, L
 
 
 /**
+ * The platform's console for the debug log, written in Kotlin or Swift.
+ */
+public interface DebugLogger {
+    
+    /**
+     * One line of the debug log.
+     */
+    fun `log`(`line`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * The platform's console for the debug log, written in Kotlin or Swift.
+ */
+open class DebugLoggerImpl: Disposable, AutoCloseable, DebugLogger
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_tributary_sdk_mobile_fn_free_debuglogger(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_tributary_sdk_mobile_fn_clone_debuglogger(handle, status)
+        }
+    }
+
+    
+    /**
+     * One line of the debug log.
+     */override fun `log`(`line`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tributary_sdk_mobile_fn_method_debuglogger_log(
+        it,
+        
+        FfiConverterString.lower(`line`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceDebugLogger {
+    internal object `log`: UniffiCallbackInterfaceDebugLoggerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`line`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeDebugLogger.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`log`(
+                    FfiConverterString.lift(`line`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeDebugLogger.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeDebugLogger.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceDebugLogger.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `log`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_tributary_sdk_mobile_fn_init_callback_vtable_debuglogger(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDebugLogger: FfiConverter<DebugLogger, Long> {
+    internal val handleMap = UniffiHandleMap<DebugLogger>()
+
+    override fun lower(value: DebugLogger): Long {
+        if (value is DebugLoggerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): DebugLogger {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return DebugLoggerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): DebugLogger {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: DebugLogger) = 8UL
+
+    override fun write(value: DebugLogger, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * An HTTP stack supplied by the app. Called on the SDK's worker thread;
  * may block until the request completes.
  */
@@ -2237,6 +2603,12 @@ public interface TributaryInterface {
     fun `setContext`(`context`: DeviceContext)
     
     /**
+     * Where the debug lines go (with `debug` in the config): the
+     * platform's console. Called on the SDK's worker thread.
+     */
+    fun `setDebugLogger`(`logger`: DebugLogger)
+    
+    /**
      * Network hint: offline pauses uploads; online resumes them at once.
      */
     fun `setOnline`(`online`: kotlin.Boolean)
@@ -2631,6 +3003,24 @@ open class Tributary: Disposable, AutoCloseable, TributaryInterface
         it,
         
         FfiConverterTypeDeviceContext.lower(`context`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Where the debug lines go (with `debug` in the config): the
+     * platform's console. Called on the SDK's worker thread.
+     */
+    @Throws(TributaryException::class)override fun `setDebugLogger`(`logger`: DebugLogger)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(TributaryException) { _status ->
+    UniffiLib.uniffi_tributary_sdk_mobile_fn_method_tributary_set_debug_logger(
+        it,
+        
+        FfiConverterTypeDebugLogger.lower(`logger`),_status)
 }
     }
     
@@ -3156,6 +3546,12 @@ data class TributaryConfig (
      * Fetch the gateway's settings for this write key.
      */
     var `remoteSettings`: kotlin.Boolean = true 
+    , 
+    /**
+     * Write a line per decision (queued, dropped and why, batch sent,
+     * answer) to the logger set with `set_debug_logger`.
+     */
+    var `debug`: kotlin.Boolean = false 
     
 ){
     
@@ -3188,6 +3584,7 @@ public object FfiConverterTypeTributaryConfig: FfiConverterRustBuffer<TributaryC
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -3207,7 +3604,8 @@ public object FfiConverterTypeTributaryConfig: FfiConverterRustBuffer<TributaryC
             FfiConverterBoolean.allocationSize(value.`autoScreens`) +
             FfiConverterBoolean.allocationSize(value.`autoErrors`) +
             FfiConverterBoolean.allocationSize(value.`autoAttribution`) +
-            FfiConverterBoolean.allocationSize(value.`remoteSettings`)
+            FfiConverterBoolean.allocationSize(value.`remoteSettings`) +
+            FfiConverterBoolean.allocationSize(value.`debug`)
     )
 
     override fun write(value: TributaryConfig, buf: ByteBuffer) {
@@ -3227,6 +3625,7 @@ public object FfiConverterTypeTributaryConfig: FfiConverterRustBuffer<TributaryC
             FfiConverterBoolean.write(value.`autoErrors`, buf)
             FfiConverterBoolean.write(value.`autoAttribution`, buf)
             FfiConverterBoolean.write(value.`remoteSettings`, buf)
+            FfiConverterBoolean.write(value.`debug`, buf)
     }
 }
 

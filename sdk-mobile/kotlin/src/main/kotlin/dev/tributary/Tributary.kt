@@ -10,6 +10,7 @@ package dev.tributary
 
 import dev.tributary.ffi.BeforeSendPlugin
 import dev.tributary.ffi.Consent
+import dev.tributary.ffi.DebugLogger
 import dev.tributary.ffi.DeviceContext
 import dev.tributary.ffi.FlushReport
 import dev.tributary.ffi.HttpSender
@@ -56,6 +57,10 @@ class TributaryOptions {
     var remoteSettings: Boolean = true
     /** On the JVM: a shutdown hook records `Application Backgrounded` and flushes briefly. */
     var shutdownHook: Boolean = true
+    /** Log each decision (queued, dropped and why, batch sent, answer) to [debugLogger]. */
+    var debug: Boolean = false
+    /** Where debug lines go; standard output by default (logcat's `System.out` on Android). */
+    var debugLogger: (String) -> Unit = { println("Tributary: $it") }
 }
 
 /**
@@ -102,10 +107,15 @@ object Tributary {
             autoErrors = o.autoErrors,
             autoAttribution = o.autoAttribution,
             remoteSettings = o.remoteSettings,
+            debug = o.debug,
         )
         client?.let { runCatching { it.shutdown(1_000uL) } }
         val c = NativeTributary(config, o.transport?.let(::GuardedSender) ?: HttpUrlConnectionSender(o.requestTimeoutMs))
         client = c
+        if (o.debug) {
+            val log = o.debugLogger
+            c.setDebugLogger(object : DebugLogger { override fun log(line: String) = log(line) })
+        }
         if (o.appVersion != null || o.appBuild != null) {
             c.setContext(DeviceContext(appVersion = o.appVersion, appBuild = o.appBuild,
                 osName = System.getProperty("os.name"), osVersion = System.getProperty("os.version")))

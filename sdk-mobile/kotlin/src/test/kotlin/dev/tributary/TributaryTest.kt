@@ -258,6 +258,20 @@ private val tests: List<Pair<String, () -> Unit>> = listOf(
         println("typed tracking code: ${seen.toSortedMap()}")
         check(seen == mapOf("Order Completed" to "confluent-json", "Checkout Started" to "confluent-protobuf")) { "$seen" }
     },
+    "debug mode logs each decision to the app's logger" to {
+        val lines = java.util.concurrent.CopyOnWriteArrayList<String>()
+        Tributary.configure(prop("writeKey"), prop("endpoint"), tempDir()) {
+            debug = true; debugLogger = { lines.add(it) }; maxQueueEvents = 4; flushAtEvents = 1_000; remoteSettings = false
+        }
+        repeat(6) { Tributary.track("Debugged", mapOf("i" to it)) }
+        check(Tributary.flush(20_000).remaining == 0uL) { "not delivered" }
+        Tributary.shutdown()
+        val log = lines.joinToString("\n")
+        for (want in listOf("queued \"Debugged\"", "dropped 1 queued event(s): queue_full", "sending batch ", "answer to batch ", "HTTP 200", "delivered, 0 to retry")) {
+            check(log.contains(want)) { "missing <$want> in the debug log:\n$log" }
+        }
+        println("kotlin debug log: ${lines.size} lines, e.g. ${lines.firstOrNull { it.startsWith("sending") }}")
+    },
     "every event reaches Kafka exactly once" to {
         Tributary.configure(prop("writeKey"), prop("endpoint"), tempDir()) { flushAtEvents = 50 }
         Tributary.identify("kotlin-user", mapOf("plan" to "pro"))
