@@ -319,6 +319,7 @@ mod tests {
             "chaos-broker",
             "chaos-gateway-term",
             "chaos-gateway-kill",
+            "chaos-leader",
         ] {
             let s = Scenario::load(&dir.join(format!("{name}.toml"))).unwrap();
             s.validate().unwrap();

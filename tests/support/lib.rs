@@ -420,14 +420,26 @@ pub fn write_process_config_at(
     listen: &str,
     extra: &str,
 ) -> PathBuf {
+    let kafka = format!("brokers = \"{}\"\nmessage_timeout_ms = 5000", kafka());
+    write_process_config_with_kafka(dir, prefix, listen, &kafka, extra)
+}
+
+/// [`write_process_config_at`] with its own `[kafka]` section body (another
+/// cluster, other timeouts).
+pub fn write_process_config_with_kafka(
+    dir: &std::path::Path,
+    prefix: &str,
+    listen: &str,
+    kafka_section: &str,
+    extra: &str,
+) -> PathBuf {
     let path = dir.join("gateway.toml");
     let text = format!(
         r#"
 [server]
 listen = "{listen}"
 [kafka]
-brokers = "{bootstrap}"
-message_timeout_ms = 5000
+{kafka_section}
 [routing]
 topic_prefix = "{prefix}"
 [[routing.routes]]
@@ -444,7 +456,6 @@ app_id = "{APP}"
 ack = "buffered"
 {extra}
 "#,
-        bootstrap = kafka(),
         spool = dir.join("spool").display(),
     );
     std::fs::write(&path, text).expect("write config");
