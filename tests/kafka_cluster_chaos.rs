@@ -10,7 +10,6 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tributary_tests::*;
@@ -65,46 +64,20 @@ fn a_killed_partition_leader_loses_no_acknowledged_event() {
     let mut table = Vec::new();
     for (mode, key) in [("broker", KEY_BROKER), ("buffered", KEY_BUFFERED)] {
         let out = dir.path().join(format!("{mode}.json"));
-        let code = Command::new(workspace_binary("tributary-loadtest"))
-            .arg("run")
-            .arg(repo().join("loadtest/scenarios/chaos-leader.toml"))
-            .args(["--target", &format!("http://{}", gw.addr)])
-            .args([
-                "--write-key",
-                key,
-                "--kafka",
-                &bootstrap,
-                "--topic-prefix",
-                &prefix,
-            ])
-            .arg("--json")
-            .arg(&out)
-            .env("TRIBUTARY_KAFKA_SCRIPT", repo().join("scripts/kafka"))
-            .env("TRIBUTARY_CHAOS_TOPIC", &topic)
-            .status()
-            .unwrap()
-            .code()
-            .unwrap();
-        let s: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-        let d = &s["delivery"];
-        assert_eq!(s["delivery_mode"], mode, "{s}");
-        let chaos = s["chaos"].as_array().unwrap();
-        assert!(
-            chaos.len() == 2 && chaos.iter().all(|c| c["ok"] == true),
-            "{mode}: the faults ran: {chaos:?}"
-        );
-        assert!(d["acknowledged"].as_u64().unwrap() > 1000, "{mode}: {d}");
-        table.push(format!(
-            "leader killed  {mode:<9} acknowledged {:>6} delivered {:>6} lost {:>3} duplicated {:>3} exit {code}",
-            d["acknowledged"], d["delivered"], d["lost"], d["duplicated"]
-        ));
+        let target = format!("http://{}", gw.addr);
+        let mut c = loadtest_command("chaos-leader", &[target], key, &bootstrap, &prefix, &out);
+        c.env("TRIBUTARY_KAFKA_SCRIPT", repo().join("scripts/kafka"))
+            .env("TRIBUTARY_CHAOS_TOPIC", &topic);
+        let run = ChaosRun::run(c, &out, mode, 2);
+        let (d, code) = (run.delivery(), run.code);
+        table.push(run.row("leader killed", mode));
         assert_eq!(d["lost"], 0, "{mode}: {d}");
         if mode == "broker" {
             assert_eq!(
                 d["duplicated"], 0,
                 "broker mode: exactly once by messageId: {d}"
             );
-            assert_eq!(code, 0, "{s}");
+            assert_eq!(code, 0, "{}", run.report);
         }
     }
     report(format_args!(

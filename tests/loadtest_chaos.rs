@@ -3,7 +3,9 @@
 //! mid-run, the gateway stopped with SIGTERM and with SIGKILL and started
 //! again mid-run. Each run's report carries its delivery figures; every
 //! acknowledged event arrives, except in the documented crash window
-//! (SIGKILL with `ack = "buffered"`), whose loss the report shows.
+//! (SIGKILL with `ack = "buffered"`), whose loss the report shows. And two
+//! gateway replicas under load, one SIGKILLed and restarted while the other
+//! serves (`chaos-replica-kill`).
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -27,8 +29,13 @@ fn chaos_env(cmd: &mut Command, dir: &Path, config: &Path) {
         .env("TRIBUTARY_KAFKA_SCRIPT", repo().join("scripts/kafka"));
 }
 
+/// One chaos run at a time: `chaos-broker` stops the broker every test
+/// here writes to.
+static ONE_RUN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn chaos_scenarios_report_delivery_for_each_fault_in_both_modes() {
+    let _one = ONE_RUN.lock().unwrap_or_else(|p| p.into_inner());
     let bootstrap = kafka();
     let prefix = unique_prefix("chaos");
     let dir = tempfile::tempdir().unwrap();
@@ -80,20 +87,8 @@ ack = "buffered"
     for scenario in ["chaos-broker", "chaos-gateway-term", "chaos-gateway-kill"] {
         for (mode, key) in [("broker", KEY_BROKER), ("buffered", KEY_BUFFERED)] {
             let out = dir.path().join(format!("{scenario}-{mode}.json"));
-            let mut c = Command::new(workspace_binary("tributary-loadtest"));
-            c.arg("run")
-                .arg(repo().join(format!("loadtest/scenarios/{scenario}.toml")))
-                .args(["--target", &format!("http://127.0.0.1:{port}")])
-                .args([
-                    "--write-key",
-                    key,
-                    "--kafka",
-                    &bootstrap,
-                    "--topic-prefix",
-                    &prefix,
-                ])
-                .arg("--json")
-                .arg(&out);
+            let target = format!("http://127.0.0.1:{port}");
+            let mut c = loadtest_command(scenario, &[target], key, &bootstrap, &prefix, &out);
             chaos_env(&mut c, dir.path(), &config);
             let code = c.status().unwrap().code().unwrap();
             let s: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
@@ -140,4 +135,77 @@ ack = "buffered"
         "\nchaos delivery by fault and mode:\n{}",
         table.join("\n")
     );
+}
+
+/// Two gateway replicas on the same Kafka, load alternating between them;
+/// replica B is SIGKILLed at 3 s and started again at 7 s. In broker mode
+/// every acknowledged event arrives; in buffered mode the report counts
+/// what B's crash window lost.
+#[test]
+fn two_replicas_one_killed_and_restarted_lose_no_acknowledged_broker_event() {
+    let _one = ONE_RUN.lock().unwrap_or_else(|p| p.into_inner());
+    let bootstrap = kafka();
+    let prefix = unique_prefix("replicas");
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let replicas: Vec<(tempfile::TempDir, u16)> = (0..2)
+        .map(|_| (tempfile::tempdir().unwrap(), free()))
+        .collect();
+    let configs: Vec<PathBuf> = replicas
+        .iter()
+        .map(|(dir, port)| {
+            write_process_config_at(
+                dir.path(),
+                &prefix,
+                &format!("127.0.0.1:{port}"),
+                "[rate_limits]\nip_requests_per_second = 0",
+            )
+        })
+        .collect();
+    let replica = |i: usize, action: &str| {
+        let mut c = Command::new(repo().join("scripts/chaos-gateway"));
+        c.arg(action);
+        chaos_env(&mut c, replicas[i].0.path(), &configs[i]);
+        assert!(c.status().unwrap().success(), "replica {i}: {action}");
+    };
+    replica(0, "start");
+    replica(1, "start");
+    let mut table = Vec::new();
+    for (mode, key) in [("broker", KEY_BROKER), ("buffered", KEY_BUFFERED)] {
+        let out = replicas[0].0.path().join(format!("replicas-{mode}.json"));
+        let targets: Vec<String> = replicas
+            .iter()
+            .map(|(_, port)| format!("http://127.0.0.1:{port}"))
+            .collect();
+        let mut c = loadtest_command(
+            "chaos-replica-kill",
+            &targets,
+            key,
+            &bootstrap,
+            &prefix,
+            &out,
+        );
+        chaos_env(&mut c, replicas[0].0.path(), &configs[0]);
+        c.env("TRIBUTARY_CHAOS_DIR_B", replicas[1].0.path())
+            .env("TRIBUTARY_CHAOS_CONFIG_B", &configs[1]);
+        let run = ChaosRun::run(c, &out, mode, 2);
+        let d = run.delivery();
+        table.push(run.row("replica B killed", mode));
+        if mode == "broker" {
+            assert_eq!(d["lost"], 0, "broker mode: every acknowledged event: {d}");
+            assert_eq!(d["rate"], 1.0, "{d}");
+        }
+        replica(1, "start");
+    }
+    replica(0, "term");
+    replica(1, "term");
+    report(format_args!(
+        "two gateway replicas, one SIGKILLed and restarted:\n{}",
+        table.join("\n")
+    ));
 }

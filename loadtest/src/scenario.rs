@@ -320,6 +320,7 @@ mod tests {
             "chaos-gateway-term",
             "chaos-gateway-kill",
             "chaos-leader",
+            "chaos-replica-kill",
         ] {
             let s = Scenario::load(&dir.join(format!("{name}.toml"))).unwrap();
             s.validate().unwrap();

@@ -550,3 +550,92 @@ pub fn client_dropped(metrics: &str, reason: &str) -> u64 {
         .find_map(|l| l.strip_prefix(&line))
         .map_or(0, |v| v.trim().parse().unwrap_or(0))
 }
+
+/// What one load-test chaos run reported.
+pub struct ChaosRun {
+    /// The loadtest's exit code.
+    pub code: i32,
+    /// Its JSON report.
+    pub report: serde_json::Value,
+}
+
+impl ChaosRun {
+    /// Runs `cmd` (a `tributary-loadtest run … --json out` command) and
+    /// checks what every chaos run must show: it answered in `mode`, all
+    /// `faults` ran, and more than 1,000 events were acknowledged.
+    pub fn run(
+        mut cmd: std::process::Command,
+        out: &std::path::Path,
+        mode: &str,
+        faults: usize,
+    ) -> ChaosRun {
+        let code = cmd
+            .status()
+            .expect("run tributary-loadtest")
+            .code()
+            .unwrap_or(-1);
+        let text = std::fs::read_to_string(out).expect("the load test wrote its report");
+        let report: serde_json::Value = serde_json::from_str(&text).expect("report JSON");
+        assert_eq!(
+            report["delivery_mode"], mode,
+            "answered in another mode: {report}"
+        );
+        let chaos = report["chaos"].as_array().cloned().unwrap_or_default();
+        assert!(
+            chaos.len() == faults && chaos.iter().all(|c| c["ok"] == true),
+            "{mode}: the faults ran: {chaos:?}"
+        );
+        let d = &report["delivery"];
+        assert!(
+            d["acknowledged"].as_u64().unwrap_or(0) > 1000,
+            "{mode}: {d}"
+        );
+        ChaosRun { code, report }
+    }
+
+    /// The delivery figures.
+    pub fn delivery(&self) -> &serde_json::Value {
+        &self.report["delivery"]
+    }
+
+    /// One row of a table of runs: `label`, mode, delivery figures, exit code.
+    pub fn row(&self, label: &str, mode: &str) -> String {
+        let d = self.delivery();
+        format!(
+            "{label:<20} {mode:<9} acknowledged {:>6} delivered {:>6} lost {:>4} duplicated {:>4} exit {}",
+            d["acknowledged"], d["delivered"], d["lost"], d["duplicated"], self.code
+        )
+    }
+}
+
+/// `tributary-loadtest run` of the shipped scenario `name` against
+/// `targets`, with `key`, verifying in `kafka` under `prefix`, writing its
+/// JSON report to `out`.
+pub fn loadtest_command(
+    name: &str,
+    targets: &[String],
+    key: &str,
+    kafka: &str,
+    prefix: &str,
+    out: &std::path::Path,
+) -> std::process::Command {
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../loadtest/scenarios")
+        .join(format!("{name}.toml"));
+    let mut c = std::process::Command::new(workspace_binary("tributary-loadtest"));
+    c.arg("run").arg(scenario);
+    for t in targets {
+        c.args(["--target", t]);
+    }
+    c.args([
+        "--write-key",
+        key,
+        "--kafka",
+        kafka,
+        "--topic-prefix",
+        prefix,
+    ])
+    .arg("--json")
+    .arg(out);
+    c
+}
