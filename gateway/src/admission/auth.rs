@@ -150,7 +150,7 @@ fn parse_authorization(value: &str) -> Option<String> {
 
 /// The `writeKey` query parameter (keys are URL-safe tokens; `%`-escapes
 /// are not decoded).
-fn query_write_key(query: &str) -> Option<String> {
+pub(crate) fn query_write_key(query: &str) -> Option<String> {
     query
         .split('&')
         .find_map(|pair| pair.strip_prefix("writeKey="))

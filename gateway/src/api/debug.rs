@@ -73,9 +73,9 @@ pub fn stream(state: &AppState, parts: &http::request::Parts) -> Option<Response
     let key = parts
         .uri
         .query()
-        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("writeKey=")))
+        .and_then(crate::admission::auth::query_write_key)
         .unwrap_or_default();
-    let Some(principal) = state.keys.current().lookup(key) else {
+    let Some(principal) = state.keys.current().lookup(&key) else {
         let e = RequestError::new(ErrorCode::NotFound, "no such write key (?writeKey=<key>)");
         return Some(super::batch::error_response(&e).map(Either::Left));
     };

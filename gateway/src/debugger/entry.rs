@@ -47,59 +47,78 @@ pub fn publish(hub: &Hub, d: &Decided<'_>) {
     }
     let max = hub.config().max_shown_bytes;
     let at = time::format(d.received_at);
-    let mut entries: Vec<(usize, Value)> = Vec::with_capacity(wanted);
-    for r in d.records.records() {
-        let mut headers = Map::new();
-        for (name, value) in d.records.headers(r) {
-            headers.insert(
-                name.to_owned(),
-                Value::String(cut(&String::from_utf8_lossy(value), max)),
-            );
-        }
-        let h = |n: &str| headers.get(n).cloned().unwrap_or(Value::Null);
-        let entry = json!({
-            "outcome": "accepted",
-            "at": at,
-            "index": r.index,
-            "type": h(header::EVENT_TYPE),
-            "event": h(header::EVENT_NAME),
-            "messageId": h(header::MESSAGE_ID),
-            "topic": &*r.topic,
-            "value": shown_value(d.records.value(r), &headers, d.registry, max),
-            "headers": headers,
+    // Only the admitted entries are built: the first ones in batch order.
+    let mut order: Vec<(
+        usize,
+        Option<&crate::delivery::Record>,
+        Option<&EventRejection>,
+    )> = d
+        .records
+        .records()
+        .iter()
+        .map(|r| (r.index, Some(r), None))
+        .chain(d.rejected.iter().map(|r| (r.index, None, Some(r))))
+        .collect();
+    order.sort_by_key(|(i, _, _)| *i);
+    let mut entries: Vec<Value> = Vec::with_capacity(admitted);
+    for (_, record, rejection) in order.into_iter().take(admitted) {
+        entries.push(match (record, rejection) {
+            (Some(r), _) => accepted(d, r, &at, max),
+            (_, Some(r)) => rejected(d, r, &at, max),
+            _ => continue,
         });
-        entries.push((r.index, entry));
     }
-    for r in d.rejected {
-        let raw = d.batch.events.get(r.index).map_or("", |e| e.text);
-        let fields: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
-        let message = match d.policy {
-            Some(p) => crate::privacy::scrub_rejected(p, raw, &r.message).1,
-            None => r.message.clone(),
-        };
-        let entry = json!({
-            "outcome": "rejected",
-            "at": at,
-            "index": r.index,
-            "type": fields.get("type").cloned().unwrap_or(Value::Null),
-            "event": fields.get("event").cloned().unwrap_or(Value::Null),
-            "messageId": fields.get("messageId").cloned().unwrap_or(Value::Null),
-            "code": r.code.as_str(),
-            "pointer": r.pointer,
-            "rule": r.rule,
-            "message": cut(&message, max),
-        });
-        entries.push((r.index, entry));
-    }
-    entries.sort_by_key(|(i, _)| *i);
     for (why, n) in d.dropped {
-        entries.push((
-            usize::MAX,
-            json!({ "outcome": "dropped", "at": at, "why": why.as_str(), "count": n }),
-        ));
+        if entries.len() == admitted {
+            break;
+        }
+        entries.push(json!({ "outcome": "dropped", "at": at, "why": why.as_str(), "count": n }));
     }
-    entries.truncate(admitted);
-    hub.publish(d.app, entries.iter().map(|(_, e)| sse(e)).collect());
+    hub.publish(d.app, entries.iter().map(sse).collect());
+}
+
+fn accepted(d: &Decided<'_>, r: &crate::delivery::Record, at: &str, max: usize) -> Value {
+    let mut headers = Map::new();
+    for (name, value) in d.records.headers(r) {
+        headers.insert(
+            name.to_owned(),
+            Value::String(cut(&String::from_utf8_lossy(value), max)),
+        );
+    }
+    let h = |n: &str| headers.get(n).cloned().unwrap_or(Value::Null);
+    json!({
+        "outcome": "accepted",
+        "at": at,
+        "index": r.index,
+        "type": h(header::EVENT_TYPE),
+        "event": h(header::EVENT_NAME),
+        "messageId": h(header::MESSAGE_ID),
+        "topic": &*r.topic,
+        "value": shown_value(d.records.value(r), &headers, d.registry, max),
+        "headers": headers,
+    })
+}
+
+fn rejected(d: &Decided<'_>, r: &EventRejection, at: &str, max: usize) -> Value {
+    let raw = d.batch.events.get(r.index).map_or("", |e| e.text);
+    let fields: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+    let message = match d.policy {
+        Some(p) => crate::privacy::scrub_rejected(p, raw, &r.message).1,
+        None => r.message.clone(),
+    };
+    let field = |k: &str| fields.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "outcome": "rejected",
+        "at": at,
+        "index": r.index,
+        "type": field("type"),
+        "event": field("event"),
+        "messageId": field("messageId"),
+        "code": r.code.as_str(),
+        "pointer": r.pointer,
+        "rule": r.rule,
+        "message": cut(&message, max),
+    })
 }
 
 /// The value as text: JSON as is, a Confluent-framed value decoded by its
