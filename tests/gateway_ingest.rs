@@ -531,3 +531,68 @@ async fn a_retried_batch_with_the_same_idempotency_key_is_produced_once() {
     );
     gw.shutdown().await.unwrap();
 }
+
+/// A client that hangs up as soon as it has sent its batch (an SDK's
+/// timeout, a closing tab) must not make the gateway forget the batch: its
+/// retry under the same key gets the recorded answer, and Kafka holds each
+/// event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_client_hung_up_is_answered_to_its_retry_without_producing_again() {
+    use tokio::io::AsyncWriteExt;
+    let bootstrap = kafka();
+    let prefix = unique_prefix("hangup");
+    let gw = start_gateway(test_config(&bootstrap, &prefix)).await;
+    let (body, valid, _) = mixed_batch("hangup", 20);
+    let mut raw = tokio::net::TcpStream::connect(gw.local_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/batch?writeKey={KEY_BROKER}&idempotency_key=gone-1 HTTP/1.1\r\n\
+         host: gateway\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    raw.write_all(head.as_bytes()).await.unwrap();
+    raw.write_all(&body).await.unwrap();
+    // Gone before any answer could have been written.
+    drop(raw);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let http = HttpClient::new(gw.local_addr());
+    let path = format!("/v1/batch?writeKey={KEY_BROKER}&idempotency_key=gone-1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let again = loop {
+        let r = http.request("POST", &path, &[], body.clone()).await;
+        // A retry that comes while the first attempt still waits for Kafka
+        // waits with it, so the answer is the replayed one either way.
+        if r.headers.get("idempotent-replayed").is_some() || std::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again
+            .headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true"),
+        "the retry gets the first attempt's answer"
+    );
+    let got = consume(
+        &bootstrap,
+        &event_topics(&gw),
+        valid.len(),
+        Duration::from_secs(3),
+        Duration::from_secs(30),
+    );
+    let mut ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.headers[header::MESSAGE_ID].as_str())
+        .collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(before, ids.len(), "no event produced twice");
+    assert_eq!(ids.len(), valid.len());
+    gw.shutdown().await.unwrap();
+}

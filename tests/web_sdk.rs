@@ -150,13 +150,19 @@ fn assert_exactly_once(engine: Engine, scenario: &str, r: &Run) {
     );
     let mut arrived: BTreeMap<i64, usize> = BTreeMap::new();
     let mut ids = BTreeMap::new();
+    // Per event, each copy's messageId and received-at: a failure then
+    // says whether a batch went out twice or the page tracked twice.
+    let mut copies: BTreeMap<i64, Vec<(String, String)>> = BTreeMap::new();
     for r in got
         .iter()
         .filter(|r| r.value["properties"]["run"] == run.as_str())
     {
-        *arrived
-            .entry(r.value["properties"]["n"].as_i64().unwrap())
-            .or_default() += 1;
+        let n = r.value["properties"]["n"].as_i64().unwrap();
+        *arrived.entry(n).or_default() += 1;
+        copies.entry(n).or_default().push((
+            r.headers[header::MESSAGE_ID].clone(),
+            r.headers[header::RECEIVED_AT].clone(),
+        ));
         *ids.entry(r.headers[header::MESSAGE_ID].clone())
             .or_insert(0usize) += 1;
         assert_eq!(r.value["context"]["library"]["name"], "tributary-web");
@@ -168,7 +174,7 @@ fn assert_exactly_once(engine: Engine, scenario: &str, r: &Run) {
         );
     }
     let missing: Vec<i64> = (0..sent).filter(|n| !arrived.contains_key(n)).collect();
-    let duplicated: Vec<_> = arrived.iter().filter(|(_, c)| **c > 1).collect();
+    let duplicated: Vec<_> = copies.iter().filter(|(_, c)| c.len() > 1).collect();
     report(format_args!(
         "web sdk {} {scenario}: sent {sent}, arrived {} distinct, {} duplicated, {} missing",
         engine.name,

@@ -110,6 +110,11 @@ pub struct Engine<S: Storage> {
     auth_header: String,
     rng: Rng,
     in_flight: Option<InFlight>,
+    /// The events of the last beacons handed out, and their keys: a page
+    /// hidden twice (`visibilitychange`, then `pagehide`)
+    /// whose first beacons the browser refused, yet sent, beacons the same
+    /// events under the same keys, which the gateway answers once.
+    beacon_keys: (Vec<Vec<u64>>, Vec<String>),
     failures: u32,
     /// A request got no answer at all (no network, timeout) and none has
     /// been answered since. Beacons are held then, like while uploads are
@@ -203,6 +208,7 @@ impl<S: Storage> Engine<S> {
             sessions,
             rng,
             in_flight,
+            beacon_keys: (Vec::new(), Vec::new()),
             failures: 0,
             unanswered: false,
             not_before_ms: 0,
@@ -431,16 +437,23 @@ impl<S: Storage> Engine<S> {
             out.push(current);
         }
         let report = DropCounts::default();
-        out.into_iter()
-            .map(|seqs| {
-                let (body, _) = self.batch_body(&seqs, &report, now_ms, true);
-                BeaconBatch {
-                    idempotency_key: self.rng.uuid_v7(now_ms),
-                    body,
-                    seqs,
-                }
-            })
-            .collect()
+        if self.beacon_keys.0 != out {
+            self.beacon_keys = (out.clone(), Vec::new());
+        }
+        let mut beacons = Vec::with_capacity(out.len());
+        for (i, seqs) in out.into_iter().enumerate() {
+            if i == self.beacon_keys.1.len() {
+                let key = self.rng.uuid_v7(now_ms);
+                self.beacon_keys.1.push(key);
+            }
+            let (body, _) = self.batch_body(&seqs, &report, now_ms, true);
+            beacons.push(BeaconBatch {
+                idempotency_key: self.beacon_keys.1[i].clone(),
+                body,
+                seqs,
+            });
+        }
+        beacons
     }
 
     /// Records that the browser accepted a beacon: its events leave the

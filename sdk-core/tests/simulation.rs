@@ -625,10 +625,30 @@ fn beacon_batches_fit_the_quota_carry_the_write_key_and_skip_the_batch_in_flight
             );
         }
     }
+    // Hidden again before any was confirmed (the browser refused them):
+    // the same events go under the same keys, so the gateway answers a
+    // beacon it did receive only once.
+    let again = e.beacon_batches(16 * 1024, 4);
+    let keys = |b: &[tributary_sdk_core::engine::BeaconBatch]| {
+        b.iter()
+            .map(|b| (b.seqs.clone(), b.idempotency_key.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&again), keys(&beacons));
     for b in &beacons {
         e.beacon_sent(&b.seqs);
     }
     assert_eq!(e.stats().queued, 6, "only the batch in flight is left");
+    e.track("e", json!({"late": true}).as_object().unwrap().clone(), 5)
+        .unwrap();
+    let later = e.beacon_batches(16 * 1024, 5);
+    assert_eq!(later.len(), 1);
+    assert!(
+        beacons
+            .iter()
+            .all(|b| b.idempotency_key != later[0].idempotency_key),
+        "other events, another key"
+    );
 }
 
 #[test]

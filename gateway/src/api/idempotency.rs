@@ -5,7 +5,9 @@
 //! The gateway remembers the answer of each processed batch per app for
 //! `idempotency.window_secs`, at most `idempotency.max_entries` keys (the
 //! oldest are forgotten first). A retry that arrives while the first attempt
-//! is still waiting for Kafka waits for that attempt's answer.
+//! is still waiting for Kafka waits for that attempt's answer. Each request
+//! runs in its own task (`api::server`), so an attempt whose client hung up
+//! still finishes and records its answer.
 //!
 //! Limits, also in docs/contract.md: the memory is per gateway process, so
 //! a retry routed to another replica, or arriving after a restart or after

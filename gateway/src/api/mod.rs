@@ -335,6 +335,14 @@ fn preflight(methods: &'static str) -> Response<Full<Bytes>> {
     resp
 }
 
+/// The answer when a request's task panicked (a bug): logged, and a 500
+/// the client retries, rather than a dropped connection.
+pub(crate) fn handler_failed(e: &tokio::task::JoinError) -> Response<ApiBody> {
+    tracing::error!(error = %e, "request handler failed");
+    batch::error_response(&RequestError::new(ErrorCode::Internal, "internal error"))
+        .map(http_body_util::Either::Left)
+}
+
 fn not_found() -> Response<Full<Bytes>> {
     batch::error_response(&RequestError::new(ErrorCode::NotFound, "no such route"))
 }

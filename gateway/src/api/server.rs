@@ -67,7 +67,13 @@ pub async fn serve(
                 let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     let state = state.clone();
                     req.extensions_mut().insert(Peer(peer));
-                    async move { Ok::<_, std::convert::Infallible>(super::route(&state, req).await) }
+                    // Its own task, so a client that hangs up cannot cancel
+                    // a batch halfway: the events it handed to Kafka get
+                    // their answer recorded under the idempotency key, and
+                    // the client's retry receives that answer instead of
+                    // producing them again.
+                    let request = tokio::spawn(async move { super::route(&state, req).await });
+                    async move { Ok::<_, std::convert::Infallible>(request.await.unwrap_or_else(|e| super::handler_failed(&e))) }
                 });
                 match &tls {
                     None => {
