@@ -8,48 +8,16 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tributary_tests::*;
 
 const N: usize = 12_000;
 
-struct Pipeline {
-    child: Child,
-    metrics: String,
-}
-
-fn start_pipeline(config: &Path) -> Pipeline {
-    let mut child = Command::new(workspace_binary("tributary-pipeline"))
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let metrics = line
-        .trim()
-        .strip_prefix("metrics on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Pipeline { child, metrics }
-}
-
+/// Total lag over the pipeline's partitions, and how many it reports.
 fn lag(metrics_url: &str) -> Option<(i64, usize)> {
-    let url = metrics_url.strip_prefix("http://")?;
-    let (host, path) = url.split_once('/')?;
-    let mut s = std::net::TcpStream::connect(host).ok()?;
-    use std::io::{Read, Write};
-    write!(s, "GET /{path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
+    let body = http_get(metrics_url)?;
     let mut total = 0;
     let mut partitions = 0;
     for l in body
@@ -135,7 +103,7 @@ listen = "127.0.0.1:0"
     // Kill -9 at random points, restart each time.
     let mut kills = 0;
     for _ in 0..4 {
-        let mut p = start_pipeline(&config);
+        let mut p = PipelineProcess::start(&config);
         let wait = 700 + (uuid::Uuid::new_v4().as_u128() % 1500) as u64;
         std::thread::sleep(Duration::from_millis(wait));
         p.child.kill().unwrap(); // SIGKILL
@@ -149,7 +117,7 @@ listen = "127.0.0.1:0"
     );
 
     // The last run goes until everything is read, then stops cleanly.
-    let mut p = start_pipeline(&config);
+    let mut p = PipelineProcess::start(&config);
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         assert!(Instant::now() < deadline, "pipeline did not catch up");
@@ -224,28 +192,14 @@ async fn gateway_heartbeats_close_quiet_partitions() {
 
     let lake = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let config = work.path().join("pipeline.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[kafka]
-brokers = "{brokers}"
-group_id = "{prefix}pipeline"
-topics = ["{prefix}order_completed"]
-[store]
-url = "file://{lake}"
-[offload]
-idle_gap_secs = 2
-[server]
-listen = "127.0.0.1:0"
-"#,
-            brokers = kafka(),
-            lake = lake.path().display(),
-        ),
-    )
-    .unwrap();
-    let mut p = start_pipeline(&config);
+    let config = write_pipeline_config(
+        work.path(),
+        &prefix,
+        &["order_completed"],
+        lake.path(),
+        "idle_gap_secs = 2",
+    );
+    let mut p = PipelineProcess::start(&config);
     let deadline = Instant::now() + Duration::from_secs(60);
     let rows = loop {
         let s = read_lake(lake.path());
@@ -302,22 +256,6 @@ listen = "127.0.0.1:0"
         "a second replay of the range rewrote different objects"
     );
     gw.shutdown().await.unwrap();
-}
-
-/// The lake summarised by `tests/python/read_lake.py` (pyarrow).
-fn read_lake(dir: &Path) -> Value {
-    let python = std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
-    let out = Command::new(python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py"))
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "read_lake.py: {}\n(install with: pip3 install pyarrow)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Every Parquet object under `dir`, by relative path, with its bytes.

@@ -60,6 +60,12 @@ pub mod header {
     /// `asn`, `asOrg`, `browser`, `browserVersion`, `os`, `osVersion`,
     /// `device`, and `bot: true` for flagged traffic.
     pub const ENRICHMENT: &str = "tb-enrichment";
+    /// `true` when the sender's user (or anonymous id) was over the
+    /// gateway's per-user rate (`[hot_keys]`): the record is not keyed by
+    /// its user but spread over the topic's partitions, or is in the
+    /// overflow topic, so its order relative to the user's other events is
+    /// not kept. Absent otherwise.
+    pub const HOT_KEY: &str = "tb-hot-key";
 
     /// Not an envelope header: marks a heartbeat record (no event) the
     /// gateway writes to each partition of a quiet topic, so consumers that
@@ -90,12 +96,13 @@ pub mod header {
             EXTRA => 15,
             UNVALIDATED => 16,
             ENRICHMENT => 17,
+            HOT_KEY => 18,
             _ => return None,
         })
     }
 
     /// Every header name, in the order the gateway writes them.
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 19] = [
         EVENT_TYPE,
         EVENT_NAME,
         MESSAGE_ID,
@@ -114,6 +121,7 @@ pub mod header {
         EXTRA,
         UNVALIDATED,
         ENRICHMENT,
+        HOT_KEY,
     ];
 }
 
@@ -219,6 +227,8 @@ pub struct Envelope {
     pub unvalidated: bool,
     /// The gateway's enrichment object, compact JSON.
     pub enrichment: Option<String>,
+    /// Over the per-user rate: spread or in the overflow topic.
+    pub hot_key: bool,
 }
 
 /// Why a record's headers could not be read as an envelope.
@@ -265,6 +275,7 @@ impl Envelope {
             extra: self.extra.as_deref(),
             unvalidated: self.unvalidated,
             enrichment: self.enrichment.as_deref(),
+            hot_key: self.hot_key,
         }
     }
 
@@ -302,6 +313,7 @@ pub struct EnvelopeRef<'h> {
     pub extra: Option<&'h str>,
     pub unvalidated: bool,
     pub enrichment: Option<&'h str>,
+    pub hot_key: bool,
 }
 
 impl<'h> EnvelopeRef<'h> {
@@ -365,6 +377,7 @@ impl<'h> EnvelopeRef<'h> {
             extra: get(header::EXTRA),
             unvalidated: get(header::UNVALIDATED) == Some("true"),
             enrichment: get(header::ENRICHMENT),
+            hot_key: get(header::HOT_KEY) == Some("true"),
         })
     }
 
@@ -414,6 +427,7 @@ impl<'h> EnvelopeRef<'h> {
             (header::EXTRA, self.extra),
             (header::UNVALIDATED, self.unvalidated.then_some("true")),
             (header::ENRICHMENT, self.enrichment),
+            (header::HOT_KEY, self.hot_key.then_some("true")),
         ];
         for (name, value) in optional {
             if let Some(v) = value {
@@ -444,6 +458,7 @@ impl<'h> EnvelopeRef<'h> {
             extra: own(self.extra),
             unvalidated: self.unvalidated,
             enrichment: own(self.enrichment),
+            hot_key: self.hot_key,
         }
     }
 }
@@ -499,6 +514,7 @@ mod tests {
             extra: Some(r#"{"sessionId":1}"#.into()),
             unvalidated: false,
             enrichment: Some(r#"{"ip":"203.0.113.0","country":"DE"}"#.into()),
+            hot_key: true,
         };
         let headers = env.to_headers();
         assert!(!headers.iter().any(|(n, _)| *n == header::SENT_AT));

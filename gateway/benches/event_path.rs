@@ -103,6 +103,7 @@ fn run(s: &Setup, bodies: &[String], now: Timestamp, stage: Stage) -> usize {
         router: &s.router,
         registry: Some(&s.registry),
         default_ack: s.config.delivery.ack,
+        hot_keys: None,
     };
     let sender = Sender {
         app_id: APP,

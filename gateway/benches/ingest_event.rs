@@ -99,6 +99,7 @@ fn measure(body: &[u8], registry: Option<&Registry>) -> f64 {
         router: &router,
         registry,
         default_ack: config.delivery.ack,
+        hot_keys: None,
     };
     let sender = Sender {
         app_id: "bench",

@@ -7,10 +7,12 @@
 
 mod debugger;
 mod edge;
+mod hot_keys;
 mod sdk_settings;
 
 pub use debugger::*;
 pub use edge::*;
+pub use hot_keys::*;
 pub use sdk_settings::*;
 
 use serde::Deserialize;
@@ -60,6 +62,8 @@ pub struct Config {
     pub sdk_settings: SdkSettingsConfig,
     /// `[debugger]`: the live event debugger page.
     pub debugger: DebuggerConfig,
+    /// `[hot_keys]`: the per-user rate past which events are spread.
+    pub hot_keys: HotKeysConfig,
 }
 
 /// `[server]`
@@ -722,6 +726,14 @@ impl Config {
             .unwrap_or_else(|| format!("{}unvalidated", self.routing.topic_prefix))
     }
 
+    /// The hot-key overflow topic (default `<prefix>overflow`).
+    pub fn overflow_topic(&self) -> String {
+        self.hot_keys
+            .overflow_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}overflow", self.routing.topic_prefix))
+    }
+
     /// The dead-letter topic name, derived when not set.
     pub fn dead_letter_topic(&self) -> String {
         self.routing
@@ -795,6 +807,13 @@ impl Config {
         }
         if let Err(e) = check_topic_name(&self.catch_all_topic()) {
             bad(format!("routing.catch_all_topic: {e}"));
+        }
+        if let Err(e) = check_topic_name(&self.overflow_topic()) {
+            bad(format!("hot_keys.overflow_topic: {e}"));
+        }
+        let h = &self.hot_keys;
+        if h.events_per_second > 0 && (h.burst == 0 || h.max_keys < 64) {
+            bad("hot_keys: burst must be at least 1 and max_keys at least 64".into());
         }
         let sc = &self.schemas;
         if let Err(e) = check_topic_name(&self.unvalidated_topic()) {

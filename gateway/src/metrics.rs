@@ -99,6 +99,14 @@ pub struct Metrics {
     pub producer_queue: Gauge,
     /// Client IPs tracked by the per-IP limiter.
     pub tracked_ips: Gauge,
+    /// Events sent without their key (spread or to the overflow topic),
+    /// their user being over `hot_keys.events_per_second`.
+    pub hot_key_events: Counter,
+    /// Users the hot-key table remembers (sampled at scrape time).
+    pub hot_keys_tracked: Gauge,
+    /// Users forgotten by the hot-key table to stay within
+    /// `hot_keys.max_keys`, since start (sampled at scrape time).
+    pub hot_keys_evicted: Gauge,
     /// The registry's gauges: compilations stay flat under traffic
     /// (validators are compiled once per schema id, never per request).
     pub schemas: SchemaGauges,
@@ -145,6 +153,24 @@ impl Metrics {
         let delivery_ack = latency_histogram();
         let producer_queue = Gauge::default();
         let tracked_ips = Gauge::default();
+        let hot_key_events = Counter::default();
+        let hot_keys_tracked = Gauge::default();
+        let hot_keys_evicted = Gauge::default();
+        registry.register(
+            "hot_key_events",
+            "Events sent without their user's key (spread or to the overflow topic): the user was over hot_keys.events_per_second",
+            hot_key_events.clone(),
+        );
+        registry.register(
+            "hot_keys_tracked",
+            "Users the hot-key table remembers",
+            hot_keys_tracked.clone(),
+        );
+        registry.register(
+            "hot_keys_evicted",
+            "Users forgotten by the hot-key table to stay within hot_keys.max_keys, since start",
+            hot_keys_evicted.clone(),
+        );
         let schemas = SchemaGauges::default();
         registry.register(
             "schema_compilations",
@@ -290,6 +316,9 @@ impl Metrics {
             delivery_ack,
             producer_queue,
             tracked_ips,
+            hot_key_events,
+            hot_keys_tracked,
+            hot_keys_evicted,
             schemas,
         }
     }

@@ -28,6 +28,10 @@ pub struct PipelineMetrics {
     pub records: Counter,
     /// Records that could not be read (written to `_errors/`).
     pub undecodable: Counter,
+    /// Events the gateway sent without their user's key (`tb-hot-key`):
+    /// spread over their topic or from the overflow topic, written to
+    /// their event's table like the others.
+    pub hot_key_records: Counter,
     /// Objects written.
     pub objects: Counter,
     /// Rows written.
@@ -66,6 +70,11 @@ impl PipelineMetrics {
             "undecodable",
             "Records that could not be read (kept under _errors/)",
         );
+        let hot_key_records = c(
+            &mut registry,
+            "hot_key_records",
+            "Events read that the gateway sent without their user's key (tb-hot-key)",
+        );
         let objects = c(&mut registry, "objects", "Parquet objects written");
         let rows = c(&mut registry, "rows", "Rows written");
         let bytes = c(&mut registry, "bytes", "Parquet bytes written");
@@ -101,6 +110,7 @@ impl PipelineMetrics {
             health: health.clone(),
             records,
             undecodable,
+            hot_key_records,
             objects,
             rows,
             bytes,

@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tributary_contract::envelope::header;
 use tributary_schema::Registry;
 
 const STORE_RETRY: Duration = Duration::from_secs(120);
@@ -291,7 +292,12 @@ impl Offloader {
         };
         let decoded = self.decoder.decode(&incoming);
         match &decoded {
-            Decoded::Event(e) => self.parts.health.observe(e, epoch_ms()),
+            Decoded::Event(e) => {
+                self.parts.health.observe(e, epoch_ms());
+                if headers.iter().any(|(n, _)| *n == header::HOT_KEY) {
+                    self.parts.metrics.hot_key_records.inc();
+                }
+            }
             Decoded::Error(e) => {
                 self.parts.metrics.undecodable.inc();
                 tracing::warn!(topic = %incoming.topic, partition = incoming.partition, offset,

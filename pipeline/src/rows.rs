@@ -489,6 +489,7 @@ mod tests {
             extra: extra.map(str::to_owned),
             unvalidated: schema_id.is_none(),
             enrichment: None,
+            hot_key: false,
         }
     }
 

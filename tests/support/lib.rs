@@ -7,6 +7,9 @@
 //! A test that cannot reach it fails with a message saying so; it is never
 //! skipped.
 
+mod lake;
+pub use lake::*;
+
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;

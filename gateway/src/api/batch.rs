@@ -364,6 +364,7 @@ async fn deliver(
         router: state.delivery.router(),
         registry: state.schemas.as_deref(),
         default_ack: config.delivery.ack,
+        hot_keys: state.hot_keys.as_ref(),
     };
     let sender = Sender {
         app_id: &principal.app_id,
@@ -407,6 +408,7 @@ async fn deliver(
             },
         );
     }
+    state.metrics.hot_key_events.inc_by(decider.hot() as u64);
     let mut dropped = 0;
     for (why, n) in decider.dropped() {
         dropped += n;

@@ -74,6 +74,8 @@ pub struct AppState {
     pub idempotency: Arc<idempotency::IdempotencyCache>,
     /// The live event debugger's viewers.
     pub debugger: Arc<crate::debugger::Hub>,
+    /// The per-user rate past which events are spread (`None`: off).
+    pub hot_keys: Option<crate::ingest::hot_keys::HotKeys>,
     /// Set when shutdown begins; `/readyz` then fails so load balancers
     /// stop sending traffic.
     pub shutting_down: AtomicBool,
@@ -117,6 +119,11 @@ impl AppState {
                 config.idempotency.max_entries,
             ),
             debugger: crate::debugger::Hub::start(&config.debugger),
+            hot_keys: crate::ingest::hot_keys::HotKeys::new(
+                config.hot_keys.events_per_second,
+                config.hot_keys.burst,
+                config.hot_keys.max_keys,
+            ),
             schemas: parts.schemas,
             keys: parts.keys,
             ip_limiter: parts.ip_limiter,
@@ -296,6 +303,10 @@ where
             );
             if let Some(ip) = &state.ip_limiter {
                 state.metrics.tracked_ips.set(ip.tracked() as i64);
+            }
+            if let Some(h) = &state.hot_keys {
+                state.metrics.hot_keys_tracked.set(h.tracked() as i64);
+                state.metrics.hot_keys_evicted.set(h.evicted() as i64);
             }
             if let Some(r) = &state.schemas {
                 crate::schemas::observe(r, &state.metrics.schemas);

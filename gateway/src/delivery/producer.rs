@@ -241,7 +241,7 @@ impl ProducerContext for DeliveryContext {
 pub struct KafkaRecord<'a> {
     /// Topic.
     pub topic: &'a str,
-    /// Partitioning key (the user).
+    /// Partitioning key (the user); empty for none (spread).
     pub key: &'a [u8],
     /// Record value.
     pub payload: &'a [u8],
@@ -370,11 +370,16 @@ impl ClusterProducer {
         record: KafkaRecord<'_>,
         pending: Pending,
     ) -> Result<(), (KafkaError, Pending, OwnedHeaders)> {
-        let rec = BaseRecord::with_opaque_to(record.topic, Box::new(pending))
+        let mut rec = BaseRecord::with_opaque_to(record.topic, Box::new(pending))
             .key(record.key)
             .payload(record.payload)
             .headers(record.headers)
             .timestamp(record.timestamp_ms);
+        // An empty key is no key: the partitioner spreads such records
+        // (murmur2 would hash an empty key to one partition).
+        if record.key.is_empty() {
+            rec.key = None;
+        }
         match self.producer.send(rec) {
             Ok(()) => {
                 self.stats.produced.inc();

@@ -62,6 +62,7 @@ pub struct Router {
     any_app: Table,
     catch_all: Option<Target>,
     unvalidated: Option<Target>,
+    overflow: Option<Target>,
     dead_letter: Arc<str>,
 }
 
@@ -126,11 +127,20 @@ impl Router {
                 unrouted: false,
                 cluster: 0,
             });
+        let overflow = (config.hot_keys.events_per_second > 0
+            && config.hot_keys.overflow == crate::config::HotKeyOverflow::Topic)
+            .then(|| Target {
+                topic: Arc::from(config.overflow_topic()),
+                ack: None,
+                unrouted: false,
+                cluster: 0,
+            });
         Router {
             per_app,
             any_app,
             catch_all,
             unvalidated,
+            overflow,
             dead_letter: Arc::from(config.dead_letter_topic()),
         }
     }
@@ -149,6 +159,12 @@ impl Router {
     /// Where events accepted without a schema go (when schemas are on).
     pub fn unvalidated(&self) -> Option<&Target> {
         self.unvalidated.as_ref()
+    }
+
+    /// Where the events of users over their rate go, when not spread
+    /// over their own topic (`hot_keys.overflow = "topic"`).
+    pub fn overflow(&self) -> Option<&Target> {
+        self.overflow.as_ref()
     }
 
     /// The dead-letter topic.
@@ -171,6 +187,7 @@ impl Router {
             .chain(self.any_app.targets())
             .chain(self.catch_all.iter())
             .chain(self.unvalidated.iter())
+            .chain(self.overflow.iter())
             .filter(|t| cluster.is_none_or(|c| c == t.cluster))
             .map(|t| t.topic.to_string())
             .collect();

@@ -56,6 +56,7 @@ pub fn decode_batch(data: &[u8]) -> usize {
         router,
         registry: None,
         default_ack: config.delivery.ack,
+        hot_keys: None,
     };
     let sender = Sender {
         app_id: "fuzz",

@@ -14,7 +14,8 @@
 //!   * [`validate`] — the payload against its registered schema, written
 //!     into the record value in its schema encoding;
 //!   * [`record`] — the envelope headers and the key, into the request's
-//!     `delivery::RecordBatch`.
+//!     `delivery::RecordBatch`; a user over its rate ([`hot_keys`]) is
+//!     sent without its key, or to the overflow topic.
 //!
 //! [`fuzzing`] runs decode, batch and every per-event step on arbitrary
 //! bytes; [`corpus`] is the fixed input of the event-path tests and
@@ -26,6 +27,7 @@ pub mod decode;
 pub mod edge;
 pub mod event;
 pub mod fuzzing;
+pub mod hot_keys;
 pub mod record;
 pub mod stamps;
 pub mod validate;

@@ -14,6 +14,7 @@
 use super::batch::RawBatch;
 use super::edge::{Dropped, Edge, EdgeStage};
 use super::event;
+use super::hot_keys::HotKeys;
 use super::validate::{self, Checked, Lookup};
 use crate::config::{AckMode, LimitsConfig, UnregisteredPolicy};
 use crate::delivery::{RecordBatch, Router};
@@ -36,6 +37,8 @@ pub struct Rules<'s> {
     pub registry: Option<&'s Registry>,
     /// `[delivery] ack`.
     pub default_ack: AckMode,
+    /// The per-user rate (`None` when `[hot_keys]` is off).
+    pub hot_keys: Option<&'s HotKeys>,
 }
 
 /// Who sent the request, as far as the decision is concerned.
@@ -77,6 +80,10 @@ pub struct Decider<'s> {
     edge: Option<EdgeStage<'s>>,
     /// Events dropped at the edge, by reason.
     dropped: Vec<(Dropped, usize)>,
+    /// Events of users over their rate, sent without their key.
+    hot: usize,
+    /// When the request's events are charged to their users' rates.
+    now: std::time::Instant,
 }
 
 fn rejection(index: usize, code: ErrorCode, message: String) -> EventRejection {
@@ -102,6 +109,8 @@ impl<'s> Decider<'s> {
             extra: Vec::with_capacity(64),
             edge: None,
             dropped: Vec::new(),
+            hot: 0,
+            now: std::time::Instant::now(),
         }
     }
 
@@ -117,6 +126,12 @@ impl<'s> Decider<'s> {
     /// (the client must not retry them) but not sent.
     pub fn dropped(&self) -> &[(Dropped, usize)] {
         &self.dropped
+    }
+
+    /// Events sent without their key so far, their user being over its
+    /// rate (`[hot_keys]`).
+    pub fn hot(&self) -> usize {
+        self.hot
     }
 
     fn count_drop(&mut self, why: Dropped) {
@@ -251,6 +266,12 @@ impl<'s> Decider<'s> {
             }
         };
         let value = out.written_since(value_start);
+        let partition_key = view.partition_key();
+        let hot = self
+            .rules
+            .hot_keys
+            .is_some_and(|h| h.is_hot(self.sender.app_id, partition_key, self.now));
+        self.hot += usize::from(hot);
         let envelope = EnvelopeRef {
             event_type: view.kind,
             event_name: name,
@@ -272,9 +293,15 @@ impl<'s> Decider<'s> {
                 .flatten(),
             unvalidated: checked == Checked::Unvalidated,
             enrichment: applied.as_ref().and_then(|a| a.enrichment.as_deref()),
+            hot_key: hot,
         };
         envelope.write_headers(&mut self.scratch, |name, value| out.header(name, value));
-        let key = out.push_bytes(view.partition_key().as_bytes());
+        // No key: the producer spreads keyless records over the partitions.
+        let key = out.push_bytes(if hot { b"" } else { partition_key.as_bytes() });
+        let (topic, cluster) = match (hot, router.overflow()) {
+            (true, Some(overflow)) => (overflow.topic.clone(), overflow.cluster),
+            _ => (target.topic.clone(), target.cluster),
+        };
         let mode = target
             .ack
             .or(self.sender.ack)
@@ -282,8 +309,8 @@ impl<'s> Decider<'s> {
         out.finish(
             mark,
             index,
-            target.topic.clone(),
-            target.cluster,
+            topic,
+            cluster,
             mode,
             self.received_at.timestamp_millis(),
             key,

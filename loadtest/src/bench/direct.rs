@@ -154,6 +154,7 @@ fn template(headers: Headers) -> Vec<(&'static str, Vec<u8>)> {
         extra: Some(r#"{"sessionId":1764000000017}"#),
         unvalidated: false,
         enrichment: None,
+        hot_key: false,
     };
     let required = [
         header::EVENT_TYPE,

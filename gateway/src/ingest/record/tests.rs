@@ -44,6 +44,7 @@ impl Setup {
             router: &self.router,
             registry: self.registry.as_ref(),
             default_ack: self.config.delivery.ack,
+            hot_keys: None,
         };
         let sender = Sender {
             app_id: APP,
@@ -273,5 +274,62 @@ fn records_are_byte_for_byte_those_of_the_previous_event_path() {
     assert_eq!(lines.len(), golden.len());
     for (new, old) in lines.iter().zip(&golden) {
         assert_eq!(new, old, "differs from aff7db2");
+    }
+}
+
+#[test]
+fn a_user_over_its_rate_loses_its_key_and_is_marked_or_goes_to_the_overflow_topic() {
+    for overflow in [false, true] {
+        let mut s = setup(false, UnroutedPolicy::CatchAll);
+        if overflow {
+            s.config.hot_keys.events_per_second = 1;
+            s.config.hot_keys.overflow = crate::config::HotKeyOverflow::Topic;
+            s.router = Router::new(&s.config);
+        }
+        let hot = HotKeys::new(1, 2, 64).unwrap();
+        let rules = Rules {
+            limits: &s.config.limits,
+            router: &s.router,
+            registry: None,
+            default_ack: s.config.delivery.ack,
+            hot_keys: Some(&hot),
+        };
+        let sender = Sender {
+            app_id: APP,
+            ack: None,
+            allowed_events: None,
+            unregistered: s.config.schemas.unregistered,
+        };
+        let events: Vec<String> = (0..6)
+            .map(|i| format!(r#"{{"type":"track","event":"Order Completed","messageId":"m{i}","userId":"loop"}}"#))
+            .chain([r#"{"type":"track","event":"Order Completed","messageId":"c","userId":"calm"}"#.to_owned()])
+            .collect();
+        let body = format!(r#"{{"batch":[{}]}}"#, events.join(","));
+        let batch = batch::parse(body.as_bytes(), BatchRoute::Batch, &s.config.limits).unwrap();
+        let mut d = Decider::new(rules, sender, now());
+        let mut out = RecordBatch::default();
+        for (i, e) in batch.events.iter().enumerate() {
+            d.decide(&batch, i, e, &mut out).unwrap();
+        }
+        assert_eq!(d.hot(), 3, "the burst (2) and the first arrival pass keyed");
+        let records: Vec<&Record> = out.records().iter().collect();
+        for (i, r) in records.iter().enumerate() {
+            let is_hot = (3..6).contains(&i);
+            assert_eq!(header(&out, r, h::HOT_KEY), is_hot.then_some("true"), "{i}");
+            let key: &[u8] = if is_hot {
+                b""
+            } else if i == 6 {
+                b"calm"
+            } else {
+                b"loop"
+            };
+            assert_eq!(out.key(r), key, "{i}");
+            let topic = if is_hot && overflow {
+                "tributary.overflow"
+            } else {
+                "tributary.order_completed"
+            };
+            assert_eq!(&*r.topic, topic, "{i}");
+        }
     }
 }

@@ -1,0 +1,110 @@
+//! The pipeline as a process under test, and the lake it writes read back
+//! with pyarrow (`tests/python/read_lake.py`, a reader no one here wrote).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running `tributary-pipeline` and its metrics address.
+pub struct PipelineProcess {
+    /// The process.
+    pub child: Child,
+    /// `http://…/metrics`.
+    pub metrics: String,
+}
+
+impl PipelineProcess {
+    /// Starts the binary with `--config path` and waits for its metrics
+    /// address.
+    pub fn start(config: &Path) -> PipelineProcess {
+        let mut child = Command::new(crate::workspace_binary("tributary-pipeline"))
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the pipeline");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the metrics line");
+        let metrics = line
+            .trim()
+            .strip_prefix("metrics on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        PipelineProcess { child, metrics }
+    }
+
+    /// The metrics page, or `None` while it cannot be read.
+    pub fn metrics_text(&self) -> Option<String> {
+        http_get(&self.metrics)
+    }
+}
+
+impl Drop for PipelineProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of a plain-HTTP GET of `url`.
+pub fn http_get(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/')?;
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+/// The value of the first sample of metric `name` (no labels) in a
+/// Prometheus text page; 0 when absent.
+pub fn metric_value(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}
+
+/// The lake under `dir` summarised by `tests/python/read_lake.py`: rows,
+/// distinct message ids, per-event rows and column types.
+pub fn read_lake(dir: &Path) -> serde_json::Value {
+    let python = std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py"))
+        .arg(dir)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "read_lake.py: {}\n(install with: pip3 install pyarrow)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("read_lake.py prints JSON")
+}
+
+/// Writes `pipeline.toml` in `dir` for consumer group `<prefix>pipeline`
+/// reading `topics` of the test cluster into the lake at `lake`, metrics
+/// on a free port; `offload` is the body of its `[offload]` section.
+pub fn write_pipeline_config(
+    dir: &Path,
+    prefix: &str,
+    topics: &[&str],
+    lake: &Path,
+    offload: &str,
+) -> PathBuf {
+    let topics: Vec<String> = topics.iter().map(|t| format!("{prefix}{t}")).collect();
+    let text = format!(
+        "[kafka]\nbrokers = {:?}\ngroup_id = \"{prefix}pipeline\"\ntopics = {:?}\n\
+         [store]\nurl = \"file://{}\"\n[offload]\n{offload}\n[server]\nlisten = \"127.0.0.1:0\"\n",
+        crate::kafka(),
+        topics,
+        lake.display()
+    );
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, text).expect("write the pipeline config");
+    path
+}
