@@ -33,14 +33,7 @@ async fn flood(http: &HttpClient, tag: &str) -> f64 {
             json!({"type": "track", "event": "Order Completed", "messageId": format!("{tag}-c-{r}-{i}"),
                 "userId": format!("calm-{r}-{i}"), "properties": {"total": i}})
         }));
-        let reply = http
-            .post(
-                "/v1/batch",
-                KEY_BROKER,
-                &serde_json::to_vec(&json!({ "batch": batch })).unwrap(),
-                false,
-            )
-            .await;
+        let reply = http.post_events(KEY_BROKER, &batch, false).await;
         assert_eq!(
             reply.json["accepted"],
             LOOPING + CALM,

@@ -3,7 +3,8 @@
 //! pipeline offloads them to Parquet on the local store and is killed with
 //! SIGKILL at random points several times, restarted each time; finally
 //! pyarrow reads the lake and finds exactly N rows with N distinct
-//! messageIds and typed columns.
+//! messageIds and typed columns. The same with two instances in one group,
+//! one of them killed while the other keeps running.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -55,14 +56,7 @@ async fn killed_pipeline_writes_every_event_exactly_once() {
                 }
             })
             .collect();
-        let r = http
-            .post(
-                "/v1/batch",
-                KEY_BROKER,
-                &serde_json::to_vec(&json!({"batch": batch})).unwrap(),
-                true,
-            )
-            .await;
+        let r = http.post_events(KEY_BROKER, &batch, true).await;
         assert_eq!(r.json["accepted"], 200, "{}", r.json);
         sent += 200;
     }
@@ -164,6 +158,92 @@ listen = "127.0.0.1:0"
     gw.shutdown().await.unwrap();
 }
 
+/// Two pipeline instances in one consumer group while events arrive; one
+/// is killed with SIGKILL three times and restarted each time, so its
+/// partitions move to the other and back mid-segment. The lake still holds
+/// each event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pipelines_in_one_group_one_killed_three_times_write_every_event_once() {
+    const EVENTS: usize = 8_000;
+    let prefix = unique_prefix("group");
+    let mut cfg = test_config(&kafka(), &prefix);
+    // Quiet partitions close on the gateway's heartbeats once sending stops.
+    cfg.delivery.heartbeat_secs = 1;
+    let gw = start_gateway(cfg).await;
+    let http = HttpClient::new(gw.local_addr());
+    let lake = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let config = write_pipeline_config(
+        work.path(),
+        &prefix,
+        &["order_completed", "product_viewed"],
+        lake.path(),
+        "max_records = 200\nidle_gap_secs = 2",
+    );
+    // A killed member's partitions move after 6 s instead of 45 s.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[kafka.consumer]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n");
+    std::fs::write(&config, text).unwrap();
+
+    let steady = PipelineProcess::start(&config);
+    let mut killed = PipelineProcess::start(&config);
+    // Events keep arriving (about 700/s) while the second one is killed.
+    let sender = tokio::spawn(async move {
+        for n in 0..EVENTS / 100 {
+            let batch: Vec<Value> = (0..100)
+                .map(|i| {
+                    let id = n * 100 + i;
+                    let name = if id % 2 == 0 {
+                        "Order Completed"
+                    } else {
+                        "Product Viewed"
+                    };
+                    json!({"type": "track", "event": name, "messageId": format!("g-{id}"),
+                        "anonymousId": format!("d-{}", id % 61), "properties": {"total": id}})
+                })
+                .collect();
+            let r = http.post_events(KEY_BROKER, &batch, true).await;
+            assert_eq!(r.json["accepted"], 100, "{}", r.json);
+            tokio::time::sleep(Duration::from_millis(140)).await;
+        }
+    });
+    for _ in 0..3 {
+        let wait = 2500 + (uuid::Uuid::new_v4().as_u128() % 1500) as u64;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        killed.child.kill().unwrap(); // SIGKILL
+        killed.child.wait().unwrap();
+        killed = PipelineProcess::start(&config);
+    }
+    sender.await.unwrap();
+
+    // Both run until every partition is read and its segments committed.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let s = loop {
+        let s = read_lake(lake.path());
+        let caught_up = [&steady, &killed]
+            .iter()
+            .filter_map(|p| lag(&p.metrics))
+            .fold((0, 0), |(l, n), (lag, parts)| (l + lag, n + parts));
+        if s["distinct_message_ids"].as_u64() >= Some(EVENTS as u64) && caught_up == (0, 6) {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the group did not catch up: {caught_up:?}, {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    report(format_args!(
+        "pipeline group: 2 instances, one SIGKILLed 3 times while {EVENTS} events arrived: pyarrow read {} rows, {} distinct message ids, {} files",
+        s["rows"], s["distinct_message_ids"], s["files"]
+    ));
+    assert_eq!(s["rows"], EVENTS, "{s}");
+    assert_eq!(s["distinct_message_ids"], EVENTS, "{s}");
+    assert_eq!(s["error_rows"], 0, "{s}");
+    drop((steady, killed));
+    gw.shutdown().await.unwrap();
+}
+
 /// A quiet partition's file closes without a shutdown: the gateway's
 /// heartbeat records advance record time past `idle_gap_secs`, and the
 /// pipeline writes and commits the segment.
@@ -180,14 +260,7 @@ async fn gateway_heartbeats_close_quiet_partitions() {
                 "anonymousId": format!("d-{i}"), "properties": {"total": i}})
         })
         .collect();
-    let r = http
-        .post(
-            "/v1/batch",
-            KEY_BROKER,
-            &serde_json::to_vec(&json!({"batch": batch})).unwrap(),
-            false,
-        )
-        .await;
+    let r = http.post_events(KEY_BROKER, &batch, false).await;
     assert_eq!(r.json["accepted"], 10, "{}", r.json);
 
     let lake = tempfile::tempdir().unwrap();

@@ -60,6 +60,10 @@ error_codes! {
     /// A rate limit of the write key or client IP is exhausted; retry after
     /// `Retry-After`. The body's `limit` names the limit.
     RateLimited = "rate_limited",
+    /// The app has had its quota of events for the day or the month
+    /// (`quotas.apps`); retry after `Retry-After`, the window's end. The
+    /// body's `limit` names the window (`quota_day`, `quota_month`).
+    QuotaExceeded = "quota_exceeded",
     /// The client sent the body too slowly (`server.body_timeout_ms`).
     RequestTimeout = "request_timeout",
     /// No Kafka delivery was possible for any event of the request; retry later.
@@ -116,7 +120,7 @@ impl ErrorCode {
             Unauthorized => 401,
             EventNotAllowed => 403,
             RequestTimeout => 408,
-            RateLimited => 429,
+            RateLimited | QuotaExceeded => 429,
             NotFound => 404,
             MethodNotAllowed => 405,
             NotConfigured => 409,
@@ -139,6 +143,7 @@ impl ErrorCode {
                 | QueueFull
                 | Internal
                 | RateLimited
+                | QuotaExceeded
                 | RequestTimeout
         )
     }

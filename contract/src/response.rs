@@ -56,7 +56,7 @@ pub struct ErrorBody {
     /// Whether the same request may succeed later.
     pub retryable: bool,
     /// For `rate_limited`: which limit (`key_requests`, `key_events`,
-    /// `ip_requests`).
+    /// `ip_requests`); for `quota_exceeded`: `quota_day` or `quota_month`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
 }

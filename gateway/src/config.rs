@@ -8,11 +8,13 @@
 mod debugger;
 mod edge;
 mod hot_keys;
+mod quotas;
 mod sdk_settings;
 
 pub use debugger::*;
 pub use edge::*;
 pub use hot_keys::*;
+pub use quotas::*;
 pub use sdk_settings::*;
 
 use serde::Deserialize;
@@ -64,6 +66,8 @@ pub struct Config {
     pub debugger: DebuggerConfig,
     /// `[hot_keys]`: the per-user rate past which events are spread.
     pub hot_keys: HotKeysConfig,
+    /// `[quotas]`: per-app events per day and per month.
+    pub quotas: QuotasConfig,
 }
 
 /// `[server]`
@@ -810,6 +814,17 @@ impl Config {
         }
         if let Err(e) = check_topic_name(&self.overflow_topic()) {
             bad(format!("hot_keys.overflow_topic: {e}"));
+        }
+        let q = &self.quotas;
+        if q.sync_ms < 10 {
+            bad("quotas.sync_ms must be at least 10".into());
+        }
+        if let Some(url) = &q.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            bad(format!(
+                "quotas.redis_url {url:?} must start with redis:// or rediss://"
+            ));
         }
         let h = &self.hot_keys;
         if h.events_per_second > 0 && (h.burst == 0 || h.max_keys < 64) {

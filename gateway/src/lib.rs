@@ -135,6 +135,7 @@ impl Gateway {
                 .map_err(|e| anyhow::anyhow!(e))?,
         );
         sdk_settings.spawn_reloader();
+        let quotas = admission::quota::Quotas::start(&config.quotas, &config.spool.dir).await?;
         let ip_limiter = IpLimiter::new(
             config.rate_limits.ip_requests_per_second,
             config.rate_limits.ip_requests_burst,
@@ -167,6 +168,7 @@ impl Gateway {
             metrics,
             schemas,
             delivery,
+            quotas,
         }));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(api::server::serve(

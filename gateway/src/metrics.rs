@@ -54,6 +54,15 @@ pub struct LimitLabels {
     pub limit: &'static str,
 }
 
+/// Which quota an app's request met.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QuotaLabels {
+    /// `day` or `month`.
+    pub window: &'static str,
+    /// `reject` (answered 429) or `drop` (answered 200, events dropped).
+    pub action: &'static str,
+}
+
 /// Why a device dropped events (its client report).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DropLabels {
@@ -102,6 +111,11 @@ pub struct Metrics {
     /// Events sent without their key (spread or to the overflow topic),
     /// their user being over `hot_keys.events_per_second`.
     pub hot_key_events: Counter,
+    /// Requests of apps at a quota, by window and action.
+    pub quota_exceeded: Family<QuotaLabels, Counter>,
+    /// Failed syncs of the quota counts with Redis or the state file
+    /// (sampled at scrape time).
+    pub quota_sync_failures: Gauge,
     /// Users the hot-key table remembers (sampled at scrape time).
     pub hot_keys_tracked: Gauge,
     /// Users forgotten by the hot-key table to stay within
@@ -153,6 +167,18 @@ impl Metrics {
         let delivery_ack = latency_histogram();
         let producer_queue = Gauge::default();
         let tracked_ips = Gauge::default();
+        let quota_exceeded = Family::<QuotaLabels, Counter>::default();
+        let quota_sync_failures = Gauge::default();
+        registry.register(
+            "quota_exceeded_requests",
+            "Requests of apps at their daily or monthly quota, by window and action",
+            quota_exceeded.clone(),
+        );
+        registry.register(
+            "quota_sync_failures",
+            "Failed syncs of the quota counts with Redis or the state file",
+            quota_sync_failures.clone(),
+        );
         let hot_key_events = Counter::default();
         let hot_keys_tracked = Gauge::default();
         let hot_keys_evicted = Gauge::default();
@@ -316,6 +342,8 @@ impl Metrics {
             delivery_ack,
             producer_queue,
             tracked_ips,
+            quota_exceeded,
+            quota_sync_failures,
             hot_key_events,
             hot_keys_tracked,
             hot_keys_evicted,

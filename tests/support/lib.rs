@@ -8,7 +8,9 @@
 //! skipped.
 
 mod lake;
+mod redis;
 pub use lake::*;
+pub use redis::RedisServer;
 
 use bytes::Bytes;
 use flate2::Compression;
@@ -196,6 +198,17 @@ impl HttpClient {
     /// POSTs `body` to `path` with a Basic write key, gzipped if asked.
     pub async fn post(&self, path: &str, key: &str, body: &[u8], gzip_it: bool) -> Reply {
         self.post_with(path, key, body, gzip_it, &[]).await
+    }
+
+    /// Posts `events` as one `/v1/batch` request with write key `key`.
+    pub async fn post_events(
+        &self,
+        key: &str,
+        events: &[serde_json::Value],
+        gzip_it: bool,
+    ) -> Reply {
+        let body = serde_json::to_vec(&serde_json::json!({ "batch": events })).expect("JSON");
+        self.post("/v1/batch", key, &body, gzip_it).await
     }
 
     /// [`HttpClient::post`] with `extra` request headers

@@ -16,7 +16,9 @@ use super::{AppState, Peer, json_bytes, json_response};
 use crate::admission::Limited;
 use crate::admission::Principal;
 use crate::admission::auth::query_param;
+use crate::admission::quota::OverQuota;
 use crate::admission::signature;
+use crate::config::QuotaAction;
 use crate::delivery::Settled;
 use crate::delivery::dead_letter::{Rejected, Why};
 use crate::delivery::record::RecordBatch;
@@ -25,7 +27,7 @@ use crate::ingest::batch::{self, BatchRoute, RawBatch};
 use crate::ingest::decode;
 use crate::ingest::edge::Edge;
 use crate::ingest::record::{Decider, Rules, Sender};
-use crate::metrics::{DropLabels, EventLabels, LimitLabels};
+use crate::metrics::{DropLabels, EventLabels, LimitLabels, QuotaLabels};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
@@ -64,6 +66,46 @@ where
 
 fn unauthorized(m: &str) -> RequestError {
     RequestError::new(ErrorCode::Unauthorized, m)
+}
+
+/// A request of an app at its quota: refused (429 to the window's end), or
+/// `None` when the app's quotas drop instead (its events are counted as
+/// dropped and the request answered as accepted).
+fn over_quota(state: &AppState, o: &OverQuota) -> Option<RequestError> {
+    let action = match o.action {
+        QuotaAction::Reject => "reject",
+        QuotaAction::Drop => "drop",
+    };
+    state
+        .metrics
+        .quota_exceeded
+        .get_or_create(&QuotaLabels {
+            window: o.window,
+            action,
+        })
+        .inc();
+    if o.action == QuotaAction::Drop {
+        return None;
+    }
+    let mut e = RequestError::new(
+        ErrorCode::QuotaExceeded,
+        format!(
+            "the app's {} quota of events is used up; retry when the window ends in {} s",
+            if o.window == "day" {
+                "daily"
+            } else {
+                "monthly"
+            },
+            o.retry_after_secs
+        ),
+    );
+    e.retry_after = Some(o.retry_after_secs);
+    e.limit = Some(if o.window == "day" {
+        "quota_day"
+    } else {
+        "quota_month"
+    });
+    Some(e)
 }
 
 fn limited(state: &AppState, l: Limited) -> RequestError {
@@ -246,6 +288,15 @@ where
         },
     };
 
+    // After the replayed answers: a batch accepted before the quota ran
+    // out gets its answer again.
+    let now = time::now();
+    let quota = state.quotas.as_deref();
+    let over = quota.and_then(|q| q.check(&principal.app_id, now).err());
+    if let Some(e) = over.as_ref().and_then(|o| over_quota(state, o)) {
+        return Err(e);
+    }
+    let dropping = over.is_some();
     let request_agent = headers
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
@@ -253,7 +304,28 @@ where
         client_ip: client,
         request_agent,
     };
-    let outcome = deliver(state, &principal, &batch, origin, time::now()).await;
+    let outcome = if dropping {
+        // Over quota, accept-and-drop: nothing is sent, every event counted.
+        m.events
+            .get_or_create(&EventLabels {
+                outcome: "dropped",
+                code: "over_quota",
+            })
+            .inc_by(batch.events.len() as u64);
+        Outcome {
+            dropped: batch.events.len(),
+            ..Outcome::default()
+        }
+    } else {
+        deliver(state, &principal, &batch, origin, now).await
+    };
+    if let Some(q) = quota {
+        q.charge(
+            &principal.app_id,
+            (outcome.accepted + outcome.acked + outcome.acked_spooled) as u64,
+            now,
+        );
+    }
     m.accepted_events
         .inc_by((outcome.accepted + outcome.acked + outcome.acked_spooled) as u64);
     for r in &outcome.rejected {

@@ -74,6 +74,8 @@ pub struct AppState {
     pub idempotency: Arc<idempotency::IdempotencyCache>,
     /// The live event debugger's viewers.
     pub debugger: Arc<crate::debugger::Hub>,
+    /// Per-app quotas and their counts (`None`: no app has one).
+    pub quotas: Option<Arc<crate::admission::quota::Quotas>>,
     /// The per-user rate past which events are spread (`None`: off).
     pub hot_keys: Option<crate::ingest::hot_keys::HotKeys>,
     /// Set when shutdown begins; `/readyz` then fails so load balancers
@@ -102,6 +104,8 @@ pub struct Parts {
     pub schemas: Option<Arc<tributary_schema::Registry>>,
     /// Sending to Kafka.
     pub delivery: Arc<Delivery>,
+    /// Per-app quotas, when any.
+    pub quotas: Option<Arc<crate::admission::quota::Quotas>>,
 }
 
 impl AppState {
@@ -124,6 +128,7 @@ impl AppState {
                 config.hot_keys.burst,
                 config.hot_keys.max_keys,
             ),
+            quotas: parts.quotas,
             schemas: parts.schemas,
             keys: parts.keys,
             ip_limiter: parts.ip_limiter,
@@ -291,7 +296,7 @@ where
             text(StatusCode::SERVICE_UNAVAILABLE, "spool full\n")
         }
         (&Method::GET, "/readyz") => text(StatusCode::OK, "ready\n"),
-        (&Method::GET, "/stats") => json_response(StatusCode::OK, &**state.delivery.stats()),
+        (&Method::GET, "/stats") => json_response(StatusCode::OK, &Stats::of(state)),
         (&Method::GET, "/metrics") => {
             state.metrics.producer_queue.set(
                 state
@@ -303,6 +308,12 @@ where
             );
             if let Some(ip) = &state.ip_limiter {
                 state.metrics.tracked_ips.set(ip.tracked() as i64);
+            }
+            if let Some(q) = &state.quotas {
+                state
+                    .metrics
+                    .quota_sync_failures
+                    .set(q.sync_failures() as i64);
             }
             if let Some(h) = &state.hot_keys {
                 state.metrics.hot_keys_tracked.set(h.tracked() as i64);
@@ -344,6 +355,27 @@ fn preflight(methods: &'static str) -> Response<Full<Bytes>> {
         HeaderValue::from_static("86400"),
     );
     resp
+}
+
+/// `GET /stats`: the delivery counters, and each app's quota use.
+#[derive(serde::Serialize)]
+struct Stats<'a> {
+    #[serde(flatten)]
+    delivery: &'a crate::delivery::DeliveryStats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quotas: Option<std::collections::BTreeMap<String, crate::admission::quota::QuotaUsage>>,
+}
+
+impl Stats<'_> {
+    fn of(state: &AppState) -> Stats<'_> {
+        Stats {
+            delivery: state.delivery.stats(),
+            quotas: state
+                .quotas
+                .as_ref()
+                .map(|q| q.usage(tributary_contract::time::now())),
+        }
+    }
 }
 
 /// The answer when a request's task panicked (a bug): logged, and a 500
