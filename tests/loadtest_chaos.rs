@@ -5,11 +5,13 @@
 //! acknowledged event arrives, except in the documented crash window
 //! (SIGKILL with `ack = "buffered"`), whose loss the report shows. And two
 //! gateway replicas under load, one SIGKILLed and restarted while the other
-//! serves (`chaos-replica-kill`).
+//! serves (`chaos-replica-kill`). And a pipeline instance SIGKILLed three
+//! times beside another in its group, the lake checked row by row
+//! (`chaos-pipeline-kill`).
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tributary_tests::*;
@@ -208,4 +210,96 @@ fn two_replicas_one_killed_and_restarted_lose_no_acknowledged_broker_event() {
         "two gateway replicas, one SIGKILLed and restarted:\n{}",
         table.join("\n")
     ));
+}
+
+/// Two pipeline instances in one group behind two gateway replicas; the
+/// load test SIGKILLs the second instance three times (chaos-pipeline-kill)
+/// and checks the lake itself: every event delivered to Kafka is one row.
+#[test]
+fn a_pipeline_instance_killed_three_times_under_load_leaves_each_event_once_in_the_lake() {
+    let _one = ONE_RUN.lock().unwrap_or_else(|p| p.into_inner());
+    let prefix = unique_prefix("pipekill");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gateways: Vec<_> = (0..2)
+        .map(|_| {
+            let mut cfg = test_config(&kafka(), &prefix);
+            cfg.rate_limits.ip_requests_per_second = 0;
+            // Quiet partitions close on heartbeats once the load stops.
+            cfg.delivery.heartbeat_secs = 1;
+            rt.block_on(start_gateway(cfg))
+        })
+        .collect();
+    let targets: Vec<String> = gateways
+        .iter()
+        .map(|g| format!("http://{}", g.local_addr()))
+        .collect();
+    let lake = tempfile::tempdir().unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = write_pipeline_config(
+        a.path(),
+        &prefix,
+        &["order_completed", "product_viewed"],
+        lake.path(),
+        "max_records = 300\nidle_gap_secs = 2",
+    );
+    rebalance_fast(&config);
+    let steady = PipelineProcess::start(&config);
+    let instance_b = |action: &str| {
+        let mut c = Command::new(repo().join("scripts/chaos-pipeline"));
+        c.arg(action)
+            .env("TRIBUTARY_CHAOS_DIR", b.path())
+            .env("TRIBUTARY_CHAOS_PIPELINE_CONFIG", &config)
+            .env(
+                "TRIBUTARY_PIPELINE_BIN",
+                workspace_binary("tributary-pipeline"),
+            );
+        assert!(c.status().unwrap().success(), "pipeline B: {action}");
+    };
+    instance_b("start");
+
+    let out = a.path().join("pipeline-kill.json");
+    let mut c = loadtest_command(
+        "chaos-pipeline-kill",
+        &targets,
+        KEY_BROKER,
+        &kafka(),
+        &prefix,
+        &out,
+    );
+    c.arg("--lake")
+        .arg(lake.path())
+        .env("TRIBUTARY_CHAOS_DIR", b.path())
+        .env("TRIBUTARY_CHAOS_PIPELINE_CONFIG", &config)
+        .env(
+            "TRIBUTARY_PIPELINE_BIN",
+            workspace_binary("tributary-pipeline"),
+        )
+        .env(
+            "TRIBUTARY_CHAOS_PIPELINE",
+            repo().join("scripts/chaos-pipeline"),
+        );
+    let run = ChaosRun::run(c, &out, "broker", 6);
+    instance_b("kill");
+    drop(steady);
+    let d = run.delivery();
+    let l = &d["lake"];
+    report(format_args!(
+        "pipeline B SIGKILLed 3 times under load (two gateways, two pipelines): {} acknowledged, {} in Kafka; the lake: {} rows in {} files, {} distinct, {} missing, {} duplicated; exit {}",
+        d["acknowledged"],
+        d["delivered"],
+        l["rows"],
+        l["files"],
+        l["distinct"],
+        l["missing"],
+        l["duplicated"],
+        run.code
+    ));
+    assert_eq!(d["rate"], 1.0, "{d}");
+    assert_eq!(l["distinct"], d["delivered"], "{d}");
+    assert_eq!(l["rows"], d["delivered"], "{d}");
+    assert_eq!((&l["missing"], &l["duplicated"]), (&json!(0), &json!(0)));
+    assert_eq!(run.code, 0, "{}", run.report);
+    for g in gateways {
+        rt.block_on(g.shutdown()).unwrap();
+    }
 }

@@ -9,6 +9,7 @@
 mod bench;
 mod drive;
 mod findmax;
+mod lake;
 mod report;
 mod run;
 mod scenario;
@@ -44,6 +45,10 @@ enum Command {
         /// The gateway's topic prefix, for verification.
         #[arg(long)]
         topic_prefix: Option<String>,
+        /// The pipeline's lake directory, for verification; replaces
+        /// `[verify] lake`.
+        #[arg(long)]
+        lake: Option<PathBuf>,
         /// Write the JSON summary here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -125,7 +130,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let (scenario, target, write_key, kafka, topic_prefix, json, segment) =
+    let (scenario, target, write_key, kafka, topic_prefix, lake, json, segment) =
         match Cli::parse().command {
             Command::Run {
                 scenario,
@@ -133,6 +138,7 @@ async fn main() -> std::process::ExitCode {
                 write_key,
                 kafka,
                 topic_prefix,
+                lake,
                 json,
                 segment,
             } => (
@@ -141,6 +147,7 @@ async fn main() -> std::process::ExitCode {
                 write_key,
                 kafka,
                 topic_prefix,
+                lake,
                 json,
                 segment,
             ),
@@ -239,6 +246,9 @@ async fn main() -> std::process::ExitCode {
         }
         if let Some(p) = topic_prefix {
             v.topic_prefix = p;
+        }
+        if lake.is_some() {
+            v.lake = lake;
         }
     }
     if let Some(seg) = &segment {

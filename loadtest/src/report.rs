@@ -145,6 +145,15 @@ pub fn summarize(s: &Scenario, o: &Observed, delivery: Option<Delivery>) -> Summ
             exit_code: EXIT_DELIVERY,
         });
     }
+    if let Some(lake) = delivery.as_ref().and_then(|d| d.lake.as_ref()) {
+        thresholds.push(Verdict {
+            name: "lake_exactly_once".into(),
+            limit: 0.0,
+            actual: (lake.missing + lake.duplicated) as f64,
+            passed: lake.exactly_once(),
+            exit_code: EXIT_DELIVERY,
+        });
+    }
     let exit_code = thresholds
         .iter()
         .find(|v| !v.passed)
@@ -225,7 +234,11 @@ pub fn merge(s: &Scenario, parts: &[Summary]) -> anyhow::Result<Summary> {
                 rate: 1.0,
                 kafka_latency_ms: Percentiles::default(),
                 kafka_latency_hdr: String::new(),
+                lake: None,
             });
+            if let Some(l) = &d.lake {
+                m.lake.get_or_insert_with(Default::default).add(l);
+            }
             m.acknowledged += d.acknowledged;
             m.delivered += d.delivered;
             m.lost += d.lost;
@@ -285,6 +298,12 @@ pub fn print(s: &Summary) {
             d.kafka_latency_ms.p50,
             d.kafka_latency_ms.p99
         );
+        if let Some(l) = &d.lake {
+            eprintln!(
+                "lake: {} rows of acknowledged events in {} files, {} distinct, {} missing, {} duplicated",
+                l.rows, l.files, l.distinct, l.missing, l.duplicated
+            );
+        }
     }
     for c in &s.chaos {
         eprintln!(

@@ -225,7 +225,7 @@ fn prepare(s: &Scenario, run_id: &str, n: usize) -> Vec<Prepared> {
                     hostile: Some(kind),
                 };
             }
-            let device = s.device_offset + i % s.devices;
+            let device = s.device_of(i);
             let events: Vec<(String, Arc<str>)> = (0..s.batch_size)
                 .map(|j| (format!("{run_id}-{i}-{j}"), pick(i * s.batch_size + j)))
                 .collect();

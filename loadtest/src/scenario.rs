@@ -60,6 +60,11 @@ pub struct Scenario {
     /// Their outcome is in the report next to the delivery figures.
     #[serde(default)]
     pub chaos: Vec<ChaosAction>,
+    /// One device (the segment's first) sends this many times as many
+    /// requests as each other device: a hot user, for the gateway's
+    /// `[hot_keys]` protection. `0` (default) or `1`: all devices alike.
+    #[serde(default)]
+    pub hot_device_factor: usize,
     /// First device number of this generator (set by `--segment`).
     #[serde(skip)]
     pub device_offset: usize,
@@ -157,6 +162,12 @@ pub struct Verify {
     /// not arrived by then counts as lost. Default `60`.
     #[serde(default = "default_verify_timeout")]
     pub timeout_s: f64,
+    /// The pipeline's lake, a local directory (its `file://` store): when
+    /// set, every event delivered to Kafka must also be there as exactly
+    /// one row (`lake_exactly_once`, exit code 12), waited for up to
+    /// `timeout_s`. Overridden by `--lake`. Default: not checked.
+    #[serde(default)]
+    pub lake: Option<std::path::PathBuf>,
 }
 
 fn yes() -> bool {
@@ -293,6 +304,17 @@ impl Scenario {
         Ok(())
     }
 
+    /// The device of request `i`: round robin, the hot device (if any)
+    /// taking `hot_device_factor` turns of every round.
+    pub fn device_of(&self, i: usize) -> usize {
+        let f = self.hot_device_factor.max(1);
+        if f == 1 || self.devices < 2 {
+            return self.device_offset + i % self.devices.max(1);
+        }
+        let r = i % (self.devices - 1 + f);
+        self.device_offset + r.saturating_sub(f - 1)
+    }
+
     /// Total length, seconds.
     pub fn duration_s(&self) -> f64 {
         self.phases.iter().map(|p| p.duration_s).sum()
@@ -301,6 +323,24 @@ impl Scenario {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_hot_device_takes_its_factor_of_every_round() {
+        let mut s: Scenario = toml::from_str(
+            "name = \"h\"\ntargets = [\"http://x\"]\ndevices = 4\nhot_device_factor = 50\n[[phases]]\nduration_s = 1\nevents_per_second = 1\n",
+        )
+        .unwrap();
+        let mut n = [0usize; 4];
+        for i in 0..5300 {
+            n[s.device_of(i)] += 1;
+        }
+        assert_eq!(n, [5000, 100, 100, 100]);
+        s.hot_device_factor = 0;
+        assert_eq!(
+            (0..8).map(|i| s.device_of(i)).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 0, 1, 2, 3]
+        );
+    }
+
     use super::*;
 
     fn scenario(phases: &str) -> Scenario {

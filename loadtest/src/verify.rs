@@ -40,6 +40,9 @@ pub struct Delivery {
     /// The same as an HDR V2 histogram (µs), base64, for `merge`.
     #[serde(default)]
     pub kafka_latency_hdr: String,
+    /// What the lake holds of them, when `[verify] lake` is set.
+    #[serde(default)]
+    pub lake: Option<crate::lake::LakeDelivery>,
 }
 
 /// A histogram as base64 of its HDR V2 serialization.
@@ -184,5 +187,18 @@ pub fn verify(v: &Verify, acked: &[Acked]) -> anyhow::Result<Delivery> {
             Percentiles::from_us(&latency)
         },
         kafka_latency_hdr: hdr_to_base64(&latency),
+        lake: match &v.lake {
+            Some(dir) => {
+                let ids: Vec<&str> = acked.iter().map(|a| a.message_id.as_str()).collect();
+                Some(crate::lake::verify_lake(
+                    dir,
+                    &ids,
+                    delivered,
+                    settle,
+                    give_up.saturating_duration_since(Instant::now()) + settle,
+                )?)
+            }
+            None => None,
+        },
     })
 }

@@ -312,6 +312,10 @@ impl ProducerSpec {
             .set("enable.idempotence", "true")
             // Java-compatible hashing of user keys; random spread for keyless.
             .set("partitioner", "murmur2_random")
+            // Keyless records (hot users', `[hot_keys]`) each to a random
+            // partition, not all of one 10 ms window to the same one: they
+            // come in bursts, and a burst must not land on one partition.
+            .set("sticky.partitioning.linger.ms", "0")
             .set(
                 "statistics.interval.ms",
                 kafka.statistics_interval_ms.to_string(),

@@ -270,7 +270,7 @@ pub fn produce(
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
-        if sent % 1000 == 0 {
+        if sent.is_multiple_of(1000) {
             producer.poll(Duration::ZERO);
         }
     }
