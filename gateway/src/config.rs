@@ -429,8 +429,8 @@ pub struct DeliveryConfig {
     /// Default delivery mode: `broker` or `buffered`. Default `broker`.
     pub ack: AckMode,
     /// In `buffered` mode, how many times the gateway re-produces a record
-    /// Kafka failed to take, each time to a random partition of its topic.
-    /// Default `3`.
+    /// Kafka failed to take, each time to its key's partition (a keyless
+    /// record: a random one). Default `3`.
     pub buffered_retries: u32,
     /// Bound of the queue of records waiting for such a retry; a failure
     /// that finds it full is counted as lost. Default `100000`.

@@ -18,6 +18,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[offload]`: segment rotation.
     pub offload: OffloadConfig,
+    /// `[dedup]`: repeated events dropped.
+    pub dedup: DedupConfig,
     /// `[schemas]`: how schema-encoded values are decoded and typed.
     pub schemas: SchemasConfig,
     /// `[health]`: app-health metrics.
@@ -123,6 +125,34 @@ impl Default for OffloadConfig {
     }
 }
 
+/// `[dedup]`: a repeated `(app, messageId)` in a partition within the
+/// window of its first copy's receipt is dropped (see `dedup`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupConfig {
+    /// Window, seconds of gateway receipt time; `0` turns dedup off.
+    /// Default 86400 (24 hours).
+    pub window_secs: u64,
+    /// Hashes kept per partition (about 40 bytes each): past it the oldest
+    /// go first, and the window a partition covers shrinks to
+    /// `max_ids_per_partition / its event rate`. Default 1000000.
+    pub max_ids_per_partition: usize,
+    /// How far a partition's receipt times may step back (gateway replicas'
+    /// clocks) and still be compared with hashes reloaded after a restart,
+    /// seconds. Default 3600.
+    pub reload_slack_secs: u64,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            window_secs: 86_400,
+            max_ids_per_partition: 1_000_000,
+            reload_slack_secs: 3600,
+        }
+    }
+}
+
 /// `[schemas]`: the same sources as the gateway's.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -207,6 +237,9 @@ impl Config {
         }
         if self.schemas.dir.is_some() && self.schemas.registry_url.is_some() {
             bad("schemas: give dir or registry_url, not both");
+        }
+        if self.dedup.window_secs > 0 && self.dedup.max_ids_per_partition == 0 {
+            bad("dedup.max_ids_per_partition must be > 0 (or window_secs = 0 for no dedup)");
         }
         if self.health.top_versions == 0 {
             bad("health.top_versions must be > 0");

@@ -8,6 +8,8 @@
 //! * [`rows`] — one record → one row, through the contract library;
 //! * [`payload`] — the payload's typed columns, read in one pass;
 //! * [`enrichment`] — the gateway's geo and user-agent facts as columns;
+//! * [`dedup`] — each event once: repeated message ids dropped, decided
+//!   from earlier offsets only;
 //! * [`segment`] — deterministic rotation and object naming (why replays
 //!   never duplicate);
 //! * [`parquet_out`] — rows → Arrow columns → Parquet;
@@ -18,6 +20,7 @@
 //! * [`config`] — the TOML configuration.
 
 pub mod config;
+pub mod dedup;
 pub mod enrichment;
 pub mod health;
 pub mod metrics;

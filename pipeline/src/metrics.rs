@@ -19,6 +19,13 @@ pub struct PartitionLabels {
     pub partition: i32,
 }
 
+/// The `reason` of a dropped copy (`dedup::Copy::label`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// `replayed` or `resent`.
+    pub reason: &'static str,
+}
+
 /// Counters and gauges of the offload loop.
 pub struct PipelineMetrics {
     registry: Registry,
@@ -48,6 +55,11 @@ pub struct PipelineMetrics {
     pub commit_failures: Counter,
     /// Consumer errors.
     pub kafka_errors: Counter,
+    /// Dedup hashes reloaded from `.ids` objects (partitions taken up).
+    pub dedup_loaded: Counter,
+    /// Dedup hashes held over the assigned partitions.
+    pub dedup_held: Gauge,
+    duplicates: Family<ReasonLabels, Counter>,
     /// 1 once partitions are assigned.
     pub ready: Gauge,
     lag: Family<PartitionLabels, Gauge>,
@@ -91,6 +103,23 @@ impl PipelineMetrics {
         );
         let commit_failures = c(&mut registry, "commit_failures", "Failed offset commits");
         let kafka_errors = c(&mut registry, "kafka_errors", "Consumer errors");
+        let dedup_loaded = c(
+            &mut registry,
+            "dedup_hashes_loaded",
+            "Dedup hashes reloaded from committed segments' .ids objects",
+        );
+        let dedup_held = Gauge::default();
+        registry.register(
+            "dedup_hashes",
+            "Dedup hashes held for the assigned partitions",
+            dedup_held.clone(),
+        );
+        let duplicates = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "duplicates_dropped",
+            "Events dropped as copies of one already written (same app and messageId in the partition, within [dedup] window_secs), by reason",
+            duplicates.clone(),
+        );
         let ready = Gauge::default();
         registry.register("ready", "1 once partitions are assigned", ready.clone());
         let lag = Family::<PartitionLabels, Gauge>::default();
@@ -119,6 +148,9 @@ impl PipelineMetrics {
             store_errors,
             commit_failures,
             kafka_errors,
+            dedup_loaded,
+            dedup_held,
+            duplicates,
             ready,
             lag,
             uncommitted,
@@ -145,6 +177,15 @@ impl PipelineMetrics {
         self.uncommitted
             .get_or_create(&l)
             .set((high - open.unwrap_or(read)).max(0));
+    }
+
+    /// Counts a dropped copy.
+    pub fn duplicate(&self, copy: crate::dedup::Copy) {
+        self.duplicates
+            .get_or_create(&ReasonLabels {
+                reason: copy.label(),
+            })
+            .inc();
     }
 
     /// Drops a revoked partition's gauges.

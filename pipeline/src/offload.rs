@@ -14,6 +14,7 @@
 //! restarts it at the committed offsets).
 
 use crate::config::Config;
+use crate::dedup::{Dedup, id_hash};
 use crate::health::Health;
 use crate::metrics::PipelineMetrics;
 use crate::rows::{Decoded, Decoder, Incoming};
@@ -105,6 +106,8 @@ pub struct Offloader {
     positions: HashMap<Key, i64>,
     /// Replay mode: stop per partition at these offsets, commit nothing.
     replay: Option<ReplayEnds>,
+    /// Repeated events dropped (`[dedup]`), when on.
+    dedup: Option<Dedup>,
 }
 
 fn epoch_ms() -> i64 {
@@ -146,7 +149,9 @@ impl Offloader {
             &parts.config.kafka.dead_letter_topic,
             parts.registry.clone(),
         );
+        let dedup = Dedup::new(&parts.config.dedup);
         Offloader {
+            dedup,
             parts,
             decoder,
             rotation,
@@ -204,6 +209,9 @@ impl Offloader {
                         "partition revoked; its open segment is left to the next owner");
                 }
                 self.positions.remove(&key);
+                if let Some(d) = self.dedup.as_mut() {
+                    d.forget(&key);
+                }
                 self.parts.metrics.forget_partition(&key.0, key.1);
             }
             if last_lag.elapsed() > Duration::from_millis(500) {
@@ -226,6 +234,9 @@ impl Offloader {
             let read = self.positions.get(&key).copied();
             let open = self.segments.get(&key).map(|s| s.start);
             self.parts.metrics.set_lag(&key.0, key.1, *high, read, open);
+        }
+        if let Some(d) = &self.dedup {
+            self.parts.metrics.dedup_held.set(d.held() as i64);
         }
         self.parts.metrics.ready.set(i64::from(
             consumer.context().assigned.load(Ordering::Relaxed),
@@ -290,7 +301,37 @@ impl Offloader {
             headers: &headers,
             value,
         };
+        if self
+            .dedup
+            .as_ref()
+            .is_some_and(|d| d.needs_load(&self.current, offset))
+        {
+            self.load_seen(offset, time)?;
+        }
         let decoded = self.decoder.decode(&incoming);
+        let mut let_through = None;
+        if let Some(d) = self.dedup.as_mut() {
+            match &decoded {
+                Decoded::Event(e) => {
+                    let hash = id_hash(e.app_id, e.message_id);
+                    if let Some(copy) = d.check(&self.current, offset, hash, e.received_at_ms) {
+                        self.parts.metrics.duplicate(copy);
+                        self.parts.metrics.records.inc();
+                        // The offset still belongs to the segment: its
+                        // commit must cover it.
+                        open_segment(&mut self.segments, &self.current, offset, time).add(
+                            offset,
+                            time,
+                            size,
+                            Decoded::Heartbeat,
+                        );
+                        return Ok(());
+                    }
+                    let_through = Some((hash, e.received_at_ms));
+                }
+                _ => d.pass(&self.current, offset),
+            }
+        }
         match &decoded {
             Decoded::Event(e) => {
                 self.parts.health.observe(e, epoch_ms());
@@ -306,15 +347,100 @@ impl Offloader {
             _ => {}
         }
         self.parts.metrics.records.inc();
-        match self.segments.get_mut(&self.current) {
-            Some(s) => s.add(offset, time, size, decoded),
-            None => {
-                let mut s = Segment::new(offset, time);
-                s.add(offset, time, size, decoded);
-                self.segments.insert(self.current.clone(), s);
-            }
+        let segment = open_segment(&mut self.segments, &self.current, offset, time);
+        segment.add(offset, time, size, decoded);
+        if let Some((hash, received)) = let_through {
+            segment.remember(hash, received);
         }
         Ok(())
+    }
+
+    /// Reloads the current partition's dedup hashes before `offset` (a
+    /// record at `time_ms`): those of the committed segments, from their
+    /// `.ids` objects, newest first until the window or the bound is full.
+    fn load_seen(&mut self, offset: i64, time_ms: i64) -> anyhow::Result<()> {
+        let Some(d) = self.dedup.as_ref() else {
+            return Ok(());
+        };
+        let (topic, partition) = self.current.clone();
+        let prefix = match self.parts.config.offload.prefix.trim_end_matches('/') {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
+        let from = d.reload_from(time_ms);
+        let store = self.parts.store.clone();
+        let day = |ms: i64| crate::rows::hour_of(ms).div_euclid(24);
+        // Receipt times may run a little ahead of this record's.
+        let mut ranges: Vec<(i64, i64, String)> = Vec::new();
+        for day in day(from)..=day(time_ms) + 1 {
+            let folder = crate::dedup::ids_day_prefix(&prefix, &topic, partition, day);
+            let names = self.with_store_retry(&folder, || store.list(&folder))?;
+            ranges.extend(names.into_iter().filter_map(|n| {
+                let (start, end) = crate::dedup::ids_range(&n)?;
+                (end < offset).then_some((start, end, n))
+            }));
+        }
+        // Newest first; a range another cut of the same offsets overlaps
+        // (a replay under another configuration) is read once.
+        ranges.sort_by_key(|r| std::cmp::Reverse((r.1, r.0)));
+        let mut chunks = Vec::new();
+        let (mut held, mut below) = (0, i64::MAX);
+        for (start, end, name) in ranges {
+            if end >= below {
+                continue;
+            }
+            below = start;
+            let bytes = self.with_store_retry(&name, || store.get(&name))?;
+            let ids = crate::dedup::decode_ids(&bytes)
+                .map_err(|e| anyhow::anyhow!("dedup object {name}: {e}"))?;
+            let newest = ids.iter().map(|(_, t)| *t).max().unwrap_or(i64::MIN);
+            held += ids.len();
+            chunks.push(ids);
+            if held >= d.max_ids() || newest < from {
+                break;
+            }
+        }
+        let mut entries: Vec<(u64, i64)> = chunks
+            .into_iter()
+            .rev()
+            .flatten()
+            .filter(|(_, t)| *t >= from)
+            .collect();
+        let excess = entries.len().saturating_sub(d.max_ids());
+        entries.drain(..excess);
+        self.parts.metrics.dedup_loaded.inc_by(entries.len() as u64);
+        tracing::info!(
+            topic,
+            partition,
+            offset,
+            hashes = entries.len(),
+            "dedup hashes reloaded"
+        );
+        if let Some(d) = self.dedup.as_mut() {
+            d.load(self.current.clone(), offset, entries);
+        }
+        Ok(())
+    }
+
+    /// Runs a store call, retrying for `STORE_RETRY` like the writes.
+    fn with_store_retry<T, F>(&self, what: &str, call: impl Fn() -> F) -> anyhow::Result<T>
+    where
+        F: std::future::Future<Output = anyhow::Result<T>>,
+    {
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match self.parts.runtime.block_on(call()) {
+                Ok(v) => return Ok(v),
+                Err(e) if started.elapsed() < STORE_RETRY => {
+                    self.parts.metrics.store_errors.inc();
+                    tracing::warn!(object = what, error = %e, "store read failed; retrying");
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => anyhow::bail!("store read of {what} failed for {STORE_RETRY:?}: {e}"),
+            }
+        }
     }
 
     /// Writes the open segment of `key` and commits the offset after it.
@@ -370,4 +496,19 @@ impl Offloader {
         }
         Ok(())
     }
+}
+
+/// `key`'s open segment, started at `offset` if there is none.
+fn open_segment<'a>(
+    segments: &'a mut HashMap<Key, Segment>,
+    key: &Key,
+    offset: i64,
+    time: i64,
+) -> &'a mut Segment {
+    if !segments.contains_key(key) {
+        segments.insert(key.clone(), Segment::new(offset, time));
+    }
+    segments
+        .get_mut(key)
+        .unwrap_or_else(|| unreachable!("inserted above"))
 }

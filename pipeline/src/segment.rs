@@ -8,8 +8,9 @@
 //! (`event=<name>/dt=<day>/hr=<hour>/` from the event time, plus the schema
 //! id, so a schema change starts a new file) and each bucket becomes one
 //! object named by topic, partition, the segment's first offset and the
-//! schema id. The offset after the segment is committed only once every
-//! object is written.
+//! schema id. With `[dedup]` on, one more object (`_dedup/…/*.ids`) holds
+//! the hashes of the events let through, for the next owner to reload. The
+//! offset after the segment is committed only once every object is written.
 //!
 //! So a restart (crash, kill -9, rebalance) resumes at the first offset of
 //! the unfinished segment, re-reads the same records, closes at the same
@@ -87,6 +88,9 @@ pub struct Segment {
     /// The last event name seen and its slug: records of a partition mostly
     /// share one event name, so the slug is computed once per run of them.
     last_slug: (String, Arc<str>),
+    /// Hashes of the events `dedup` let through, with their receipt times:
+    /// written as the segment's `.ids` object.
+    ids: Vec<(u64, i64)>,
 }
 
 /// One object to write.
@@ -113,7 +117,13 @@ impl Segment {
             bytes: 0,
             buckets: BTreeMap::new(),
             last_slug: (String::new(), slug("").into()),
+            ids: Vec::new(),
         }
+    }
+
+    /// Remembers an event `dedup` let through, for the `.ids` object.
+    pub fn remember(&mut self, hash: u64, received_ms: i64) {
+        self.ids.push((hash, received_ms));
     }
 
     /// Records added (heartbeats included).
@@ -246,6 +256,15 @@ impl Segment {
                 path,
                 bytes,
                 rows: n,
+            });
+        }
+        if let Some(newest) = self.ids.iter().map(|(_, t)| *t).max() {
+            out.push(Object {
+                path: crate::dedup::ids_path(
+                    &prefix, topic, partition, self.start, self.end, newest,
+                ),
+                bytes: crate::dedup::encode_ids(&self.ids),
+                rows: 0,
             });
         }
         Ok(out)

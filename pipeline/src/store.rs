@@ -123,12 +123,23 @@ impl Store {
         }
     }
 
-    /// Every object name under `prefix` (tests, tools).
+    /// Every object name under `prefix`.
     pub async fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
         use futures_util::TryStreamExt;
         let p = self.path(prefix);
         let metas: Vec<_> = self.inner.list(Some(&p)).try_collect().await?;
-        Ok(metas.into_iter().map(|m| m.location.to_string()).collect())
+        // Names as `put` and `get` take them: without the store's prefix.
+        let own = format!("{}/", self.prefix);
+        Ok(metas
+            .into_iter()
+            .map(|m| {
+                let name = m.location.to_string();
+                match name.strip_prefix(&own) {
+                    Some(rest) if !self.prefix.is_empty() => rest.to_owned(),
+                    _ => name,
+                }
+            })
+            .collect())
     }
 
     /// One object's bytes.

@@ -5,8 +5,8 @@
 //! HTTP requests leave in large, compressed Kafka batches (`linger.ms`,
 //! `batch.size`). Each record carries a [`Pending`] tag saying who waits for
 //! it: a request in `broker` mode or a spool replay (an [`AckWaiter`]), or
-//! nobody (`buffered` mode, where the gateway retries failures itself on a
-//! random partition, spools them in an outage, and dead-letters what Kafka
+//! nobody (`buffered` mode, where the gateway retries failures itself on the
+//! key's partition, spools them in an outage, and dead-letters what Kafka
 //! refuses for good). The retry worker lives here, beside the reports that
 //! feed it.
 
@@ -447,8 +447,11 @@ impl ClusterProducer {
     }
 }
 
-/// Re-produces failed `buffered` records, each to a random partition of its
-/// topic: the partition that failed may have a leader that is down.
+/// Re-produces failed `buffered` records. A keyed record goes back to its
+/// key's partition: a failure reported after Kafka in fact took the record
+/// (a timeout) makes a copy, and the pipeline drops copies within a
+/// partition only (`[dedup]`); a replicated topic elects a new leader in
+/// seconds. A keyless record goes to a random partition, as it did first.
 fn retry_worker(
     producer: Arc<ThreadedProducer<DeliveryContext>>,
     retries: Receiver<Retry>,
@@ -519,7 +522,8 @@ fn retry_worker(
         if let Some(h) = original {
             rec = rec.headers(kafka_headers(h));
         }
-        if count > 0 {
+        let keyless = message.key().is_none_or(<[u8]>::is_empty);
+        if keyless && count > 0 {
             rec = rec.partition(rng.random_range(0..count));
         }
         if let Some(ts) = message.timestamp().to_millis() {
