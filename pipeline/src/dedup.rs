@@ -104,7 +104,7 @@ impl Dedup {
     /// The oldest receipt time whose hashes matter to a record received at
     /// `time_ms` (older ones are not reloaded).
     pub fn reload_from(&self, time_ms: i64) -> i64 {
-        time_ms.saturating_sub(self.window_ms + self.slack_ms)
+        time_ms.saturating_sub(self.keep_ms())
     }
 
     /// At most this many hashes per partition.
@@ -126,7 +126,7 @@ impl Dedup {
             ..Seen::default()
         };
         for (h, t) in entries {
-            self.insert(&mut s, h, t);
+            s.insert(h, t, self.max_ids, self.keep_ms());
         }
         self.partitions.insert(key, s);
     }
@@ -150,10 +150,14 @@ impl Dedup {
         hash: u64,
         received_ms: i64,
     ) -> Option<Copy> {
-        let mut s = self.partitions.remove(key).unwrap_or_default();
+        let (max_ids, keep_ms, window_ms) = (self.max_ids, self.keep_ms(), self.window_ms);
+        let s = match self.partitions.get_mut(key) {
+            Some(s) => s,
+            None => self.partitions.entry(key.clone()).or_default(),
+        };
         s.next_offset = offset + 1;
         let copy = match s.latest.get(&hash) {
-            Some(&t) if (received_ms - t).abs() <= self.window_ms => Some(if t == received_ms {
+            Some(&t) if (received_ms - t).abs() <= window_ms => Some(if t == received_ms {
                 Copy::Replayed
             } else {
                 Copy::Resent
@@ -161,9 +165,8 @@ impl Dedup {
             _ => None,
         };
         if copy.is_none() {
-            self.insert(&mut s, hash, received_ms);
+            s.insert(hash, received_ms, max_ids, keep_ms);
         }
-        self.partitions.insert(key.clone(), s);
         copy
     }
 
@@ -174,18 +177,27 @@ impl Dedup {
         }
     }
 
-    fn insert(&self, s: &mut Seen, hash: u64, t: i64) {
-        s.order.push_back((hash, t));
-        s.latest.insert(hash, t);
-        s.newest = s.newest.max(t);
-        let oldest = self.reload_from(s.newest);
-        while let Some(&(h, ht)) = s.order.front() {
-            if s.order.len() <= self.max_ids && ht >= oldest {
+    /// How far behind a partition's newest receipt its hashes are kept.
+    fn keep_ms(&self) -> i64 {
+        self.window_ms + self.slack_ms
+    }
+}
+
+impl Seen {
+    /// Remembers a hash; forgets the oldest past `max_ids`, and those more
+    /// than `keep_ms` older than the newest receipt.
+    fn insert(&mut self, hash: u64, t: i64, max_ids: usize, keep_ms: i64) {
+        self.order.push_back((hash, t));
+        self.latest.insert(hash, t);
+        self.newest = self.newest.max(t);
+        let oldest = self.newest.saturating_sub(keep_ms);
+        while let Some(&(h, ht)) = self.order.front() {
+            if self.order.len() <= max_ids && ht >= oldest {
                 break;
             }
-            s.order.pop_front();
-            if s.latest.get(&h) == Some(&ht) {
-                s.latest.remove(&h);
+            self.order.pop_front();
+            if self.latest.get(&h) == Some(&ht) {
+                self.latest.remove(&h);
             }
         }
     }

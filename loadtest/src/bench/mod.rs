@@ -15,7 +15,8 @@
 //! * the gateway with every edge stage (enrichment, privacy rules) off
 //!   and on, alternating in the same run ([`edge`]): the CPU they add per
 //!   event;
-//! * the pipeline's Kafka → Parquet rate on the local store;
+//! * the pipeline's Kafka → Parquet rate on the local store, and over the
+//!   direct producer's unique-id records with `[dedup]` on and off;
 //! * latency percentiles (from intended send time) at 25, 50, 75 and 90 %
 //!   of the gateway's measured maximum.
 //!
@@ -161,6 +162,16 @@ pub struct Report {
     pub pipeline_eps_per_core: f64,
     /// Events the pipeline offloaded in its measurement.
     pub pipeline_events: u64,
+    /// Over the direct producer's records (a unique message id each):
+    /// events/s per pipeline core with `[dedup]` on (the default), and off.
+    #[serde(default)]
+    pub pipeline_unique_dedup_eps_per_core: f64,
+    /// The same with `[dedup]` off.
+    #[serde(default)]
+    pub pipeline_unique_no_dedup_eps_per_core: f64,
+    /// Records in the direct producer's topic.
+    #[serde(default)]
+    pub pipeline_unique_events: u64,
     /// Generator: events/s per generator core while driving the gateway.
     pub generator_eps_per_core: f64,
     /// gateway (buffered) / direct producer.
@@ -508,16 +519,22 @@ fn metric(url: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Runs the pipeline over `topics` until it has read every record in them:
-/// (events/s per pipeline core, events).
+/// Runs the pipeline over `topics` until it has read every record in them,
+/// with `[dedup]` on or off: (events/s per pipeline core, events).
 fn pipeline(
     args: &Args,
     dir: &Path,
     prefix: &str,
     topics: &[String],
+    dedup: bool,
 ) -> anyhow::Result<(f64, u64)> {
     let total = RecordCounter::new(&args.kafka, topics.to_vec())?.count_now()?;
-    let config = dir.join("pipeline.toml");
+    let run = format!(
+        "{}-{}",
+        topics.len(),
+        if dedup { "dedup" } else { "no-dedup" }
+    );
+    let config = dir.join(format!("pipeline-{run}.toml"));
     let list: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
     std::fs::write(
         &config,
@@ -525,12 +542,14 @@ fn pipeline(
             r#"
 [kafka]
 brokers = "{kafka}"
-group_id = "{prefix}pipeline"
+group_id = "{prefix}pipeline-{run}"
 topics = [{topics}]
 dead_letter_topic = "{prefix}dead_letter"
 statistics_interval_ms = 1000
 [store]
 url = "file://{lake}"
+[dedup]
+window_secs = {window}
 [schemas]
 dir = "{schemas}"
 [server]
@@ -538,7 +557,8 @@ listen = "127.0.0.1:0"
 "#,
             kafka = args.kafka,
             topics = list.join(", "),
-            lake = dir.join("lake").display(),
+            lake = dir.join(format!("lake-{run}")).display(),
+            window = if dedup { 86_400 } else { 0 },
             schemas = args.schemas.display(),
         ),
     )?;
@@ -751,10 +771,25 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 
     // Pipeline over what the gateway wrote.
     eprintln!("bench: pipeline Kafka -> Parquet");
+    // The standard mix repeats its pool's message ids, which dedup would
+    // drop: this row is measured with it off.
     let (a, w, p) = (args.clone(), work.clone(), prefix.clone());
     let (pipe_core, pipe_events) =
-        tokio::task::spawn_blocking(move || pipeline(&a, &w, &p, &topics)).await??;
+        tokio::task::spawn_blocking(move || pipeline(&a, &w, &p, &topics, false)).await??;
     eprintln!("  {pipe_core:.0} events/s per pipeline core ({pipe_events} events)");
+    // Dedup's cost, over records with a unique id each, on and off.
+    let mut unique = [(0.0, 0); 2];
+    for (slot, dedup) in [(0, true), (1, false)] {
+        let (a, w, p) = (args.clone(), work.clone(), prefix.clone());
+        let t = vec![format!("{prefix}direct")];
+        unique[slot] =
+            tokio::task::spawn_blocking(move || pipeline(&a, &w, &p, &t, dedup)).await??;
+        eprintln!(
+            "  {:.0} events/s per pipeline core over unique ids, dedup {}",
+            unique[slot].0,
+            if dedup { "on" } else { "off" }
+        );
+    }
     let _ = std::fs::remove_dir_all(&work);
 
     let report = Report {
@@ -773,6 +808,9 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         http_sink_eps_per_core: sink_core,
         pipeline_eps_per_core: pipe_core,
         pipeline_events: pipe_events,
+        pipeline_unique_dedup_eps_per_core: unique[0].0,
+        pipeline_unique_no_dedup_eps_per_core: unique[1].0,
+        pipeline_unique_events: unique[0].1,
         generator_eps_per_core: gen_core,
         ratio_gateway_to_direct: buf_core / direct.max(1.0),
         ratio_gateway_broker_to_direct: brk_core / direct.max(1.0),
@@ -831,8 +869,15 @@ pub fn markdown(r: &Report) -> String {
         r.http_sink_eps_per_core, r.ratio_gateway_to_http_sink
     );
     s += &format!(
-        "| pipeline Kafka → Parquet, local store | {:.0} | | {} records read |\n",
+        "| pipeline Kafka → Parquet, local store (`[dedup]` off: the mix repeats its pool's ids) | {:.0} | | {} records read |\n",
         r.pipeline_eps_per_core, r.pipeline_events
+    );
+    s += &format!(
+        "| pipeline over the direct producer's records (a unique id each), `[dedup]` on (default) | {:.0} | {:.2} of dedup off ({:.0}) | {} records read |\n",
+        r.pipeline_unique_dedup_eps_per_core,
+        r.pipeline_unique_dedup_eps_per_core / r.pipeline_unique_no_dedup_eps_per_core.max(1.0),
+        r.pipeline_unique_no_dedup_eps_per_core,
+        r.pipeline_unique_events
     );
     s += &format!(
         "| load generator (driving the gateway) | {:.0} | | |\n",
