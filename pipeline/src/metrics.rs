@@ -49,7 +49,7 @@ pub struct PipelineMetrics {
     pub segments: Counter,
     /// Objects that already existed (replays after a crash).
     pub rewrites: Counter,
-    /// Failed store writes (retried).
+    /// Failed store calls, writes and dedup reloads (retried).
     pub store_errors: Counter,
     /// Failed offset commits.
     pub commit_failures: Counter,
@@ -99,7 +99,7 @@ impl PipelineMetrics {
         let store_errors = c(
             &mut registry,
             "store_errors",
-            "Failed object writes (retried)",
+            "Failed store calls: object writes and dedup reloads (retried)",
         );
         let commit_failures = c(&mut registry, "commit_failures", "Failed offset commits");
         let kafka_errors = c(&mut registry, "kafka_errors", "Consumer errors");

@@ -363,10 +363,7 @@ impl Offloader {
             return Ok(());
         };
         let (topic, partition) = self.current.clone();
-        let prefix = match self.parts.config.offload.prefix.trim_end_matches('/') {
-            "" => String::new(),
-            p => format!("{p}/"),
-        };
+        let prefix = crate::segment::object_prefix(&self.parts.config.offload.prefix);
         let from = d.reload_from(time_ms);
         let store = self.parts.store.clone();
         let day = |ms: i64| crate::rows::hour_of(ms).div_euclid(24);
@@ -422,7 +419,8 @@ impl Offloader {
         Ok(())
     }
 
-    /// Runs a store call, retrying for `STORE_RETRY` like the writes.
+    /// Runs a store call (a write or a read of `what`), retrying with
+    /// backoff for `STORE_RETRY`.
     fn with_store_retry<T, F>(&self, what: &str, call: impl Fn() -> F) -> anyhow::Result<T>
     where
         F: std::future::Future<Output = anyhow::Result<T>>,
@@ -434,11 +432,11 @@ impl Offloader {
                 Ok(v) => return Ok(v),
                 Err(e) if started.elapsed() < STORE_RETRY => {
                     self.parts.metrics.store_errors.inc();
-                    tracing::warn!(object = what, error = %e, "store read failed; retrying");
+                    tracing::warn!(object = what, error = %e, "store call failed; retrying");
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(Duration::from_secs(10));
                 }
-                Err(e) => anyhow::bail!("store read of {what} failed for {STORE_RETRY:?}: {e}"),
+                Err(e) => anyhow::bail!("store call for {what} failed for {STORE_RETRY:?}: {e}"),
             }
         }
     }
@@ -450,36 +448,16 @@ impl Offloader {
         };
         let end = seg.end;
         let objects = seg.objects(&self.parts.config.offload.prefix, &key.0, key.1)?;
+        let store = self.parts.store.clone();
         for o in objects {
-            let started = Instant::now();
-            let mut wait = Duration::from_millis(200);
-            loop {
-                match self
-                    .parts
-                    .runtime
-                    .block_on(self.parts.store.put(&o.path, o.bytes.clone()))
-                {
-                    Ok(w) => {
-                        let m = &self.parts.metrics;
-                        m.objects.inc();
-                        m.rows.inc_by(o.rows as u64);
-                        m.bytes.inc_by(o.bytes.len() as u64);
-                        if w != Written::Created {
-                            m.rewrites.inc();
-                            tracing::info!(path = %o.path, outcome = ?w, "object existed (replay)");
-                        }
-                        break;
-                    }
-                    Err(e) if started.elapsed() < STORE_RETRY => {
-                        self.parts.metrics.store_errors.inc();
-                        tracing::warn!(path = %o.path, error = %e, "store write failed; retrying");
-                        std::thread::sleep(wait);
-                        wait = (wait * 2).min(Duration::from_secs(10));
-                    }
-                    Err(e) => {
-                        anyhow::bail!("store write of {} failed for {STORE_RETRY:?}: {e}", o.path)
-                    }
-                }
+            let w = self.with_store_retry(&o.path, || store.put(&o.path, o.bytes.clone()))?;
+            let m = &self.parts.metrics;
+            m.objects.inc();
+            m.rows.inc_by(o.rows as u64);
+            m.bytes.inc_by(o.bytes.len() as u64);
+            if w != Written::Created {
+                m.rewrites.inc();
+                tracing::info!(path = %o.path, outcome = ?w, "object existed (replay)");
             }
         }
         self.parts.metrics.segments.inc();

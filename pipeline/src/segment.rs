@@ -196,11 +196,7 @@ impl Segment {
 
     /// The objects of the closed segment of `topic`/`partition`.
     pub fn objects(self, prefix: &str, topic: &str, partition: i32) -> anyhow::Result<Vec<Object>> {
-        let prefix = if prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", prefix.trim_end_matches('/'))
-        };
+        let prefix = object_prefix(prefix);
         let meta = |schema: &str| {
             vec![
                 ("tributary.topic", topic.to_owned()),
@@ -268,6 +264,16 @@ impl Segment {
             });
         }
         Ok(out)
+    }
+}
+
+/// `[offload] prefix` as the start of an object name: empty, or ending
+/// in one `/`.
+pub fn object_prefix(prefix: &str) -> String {
+    if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", prefix.trim_end_matches('/'))
     }
 }
 
