@@ -309,7 +309,7 @@ rules = [
         ("ua_browser", "string"),
         ("ua_os", "string"),
         ("geo_country", "string"),
-        ("geo_asn", "uint32"),
+        ("geo_asn", "int64"),
         ("is_bot", "bool"),
     ] {
         assert_eq!(types[column], ty, "column {column}: {types}");

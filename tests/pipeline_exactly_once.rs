@@ -146,14 +146,22 @@ listen = "127.0.0.1:0"
     assert_eq!(oc["rows"], N / 2);
     assert_eq!(oc["types"]["p_total"], "double");
     assert_eq!(oc["types"]["p_orderId"], "string");
-    assert_eq!(oc["types"]["event_time"], "timestamp[ms, tz=UTC]");
+    assert_eq!(oc["types"]["event_time"], "timestamp[us, tz=+00:00]");
     assert_eq!(oc["types"]["kafka_offset"], "int64");
     let cs = &s["events"]["checkout_started"];
     assert_eq!(cs["rows"], N / 2);
     assert_eq!(cs["types"]["p_item_count"], "int64");
     assert_eq!(cs["types"]["p_cart_id"], "string");
     assert_eq!(cs["types"]["p_value"], "double");
-    assert_eq!(cs["types"]["p_items"], "string");
+    // A repeated message is a list of structs, not JSON text.
+    assert_eq!(
+        cs["types"]["p_items"],
+        "list<element: struct<sku: string, quantity: int64, price: double>>"
+    );
+    assert_eq!(
+        cs["sample"]["p_items"],
+        serde_json::json!([{"sku": "s", "quantity": 1, "price": 1.0}])
+    );
     assert_eq!(cs["sample"]["app_id"], APP);
     gw.shutdown().await.unwrap();
 }

@@ -7,7 +7,7 @@
 //! still written (the header is an addition, not the event).
 
 use arrow_array::ArrayRef;
-use arrow_array::builder::{BooleanBuilder, StringBuilder, UInt32Builder};
+use arrow_array::builder::{BooleanBuilder, Int64Builder, StringBuilder};
 use arrow_schema::{DataType, Field};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -90,7 +90,7 @@ const TEXT_COLUMNS: [&str; 12] = [
 #[derive(Default)]
 pub struct EnrichmentColumns {
     texts: [StringBuilder; 12],
-    asn: UInt32Builder,
+    asn: Int64Builder,
     bot: BooleanBuilder,
 }
 
@@ -104,22 +104,33 @@ impl EnrichmentColumns {
         for (b, v) in self.texts.iter_mut().zip(texts) {
             b.append_option(v);
         }
-        self.asn.append_option(e.and_then(|e| e.asn));
+        self.asn.append_option(e.and_then(|e| e.asn).map(i64::from));
         self.bot.append_value(e.is_some_and(|e| e.bot));
     }
 
-    /// The fields and columns, appended to `fields` and `columns`; the
-    /// builders are left empty.
-    pub fn finish(&mut self, fields: &mut Vec<Field>, columns: &mut Vec<ArrayRef>) {
-        for (name, b) in TEXT_COLUMNS.iter().zip(&mut self.texts) {
-            fields.push(Field::new(*name, DataType::Utf8, true));
+    /// The columns, in the order of [`fields`]; the builders are left
+    /// empty.
+    pub fn finish(&mut self) -> Vec<ArrayRef> {
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(TEXT_COLUMNS.len() + 2);
+        for b in &mut self.texts {
             columns.push(Arc::new(b.finish()));
         }
-        fields.push(Field::new("geo_asn", DataType::UInt32, true));
         columns.push(Arc::new(self.asn.finish()));
-        fields.push(Field::new("is_bot", DataType::Boolean, false));
         columns.push(Arc::new(self.bot.finish()));
+        columns
     }
+}
+
+/// The enrichment columns' fields.
+pub fn fields() -> Vec<Field> {
+    let mut fields: Vec<Field> = TEXT_COLUMNS
+        .iter()
+        .map(|name| Field::new(*name, DataType::Utf8, true))
+        .collect();
+    // Int64: Iceberg has no unsigned types, and an ASN is 32 bits.
+    fields.push(Field::new("geo_asn", DataType::Int64, true));
+    fields.push(Field::new("is_bot", DataType::Boolean, false));
+    fields
 }
 
 #[cfg(test)]
@@ -136,9 +147,8 @@ mod tests {
         let mut cols = EnrichmentColumns::default();
         cols.push(Some(h));
         cols.push(None);
-        let (mut f, mut c) = (Vec::new(), Vec::new());
-        cols.finish(&mut f, &mut c);
-        assert_eq!(f.len(), 14);
+        let (f, c) = (fields(), cols.finish());
+        assert_eq!((f.len(), c.len()), (14, 14));
         assert!(c.iter().all(|a| a.len() == 2));
     }
 }

@@ -7,6 +7,8 @@
 //!   segments, write, commit;
 //! * [`rows`] — one record → one row, through the contract library;
 //! * [`payload`] — the payload's typed columns, read in one pass;
+//! * [`column_type`], [`nested`] — a column's type from the schema
+//!   (scalars, STRUCT, LIST, MAP), and nested columns built from JSON;
 //! * [`enrichment`] — the gateway's geo and user-agent facts as columns;
 //! * [`dedup`] — each event once: repeated message ids dropped, decided
 //!   from earlier offsets only;
@@ -19,11 +21,13 @@
 //! * [`metrics`], [`server`] — `/metrics`, `/healthz`, `/readyz`;
 //! * [`config`] — the TOML configuration.
 
+pub mod column_type;
 pub mod config;
 pub mod dedup;
 pub mod enrichment;
 pub mod health;
 pub mod metrics;
+pub mod nested;
 pub mod offload;
 pub mod parquet_out;
 pub mod payload;

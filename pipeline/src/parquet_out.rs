@@ -1,45 +1,52 @@
-//! Rows → Parquet bytes.
+//! Rows → Arrow columns → Parquet bytes.
 //!
 //! Columns of an event file:
 //!
 //! * the envelope as typed columns (`message_id`, `event_type`,
 //!   `event_name`, `app_id`, `schema_id`, `event_time`, `client_time`,
-//!   `sent_at`, `received_at`, `kafka_time` as UTC millisecond timestamps,
+//!   `sent_at`, `received_at`, `kafka_time` as UTC microsecond timestamps,
 //!   `user_id`, `anonymous_id`, `session_id`, `app_version`, `context`,
 //!   `custom_attributes`, `extra` as JSON text, and `kafka_topic`,
 //!   `kafka_partition`, `kafka_offset`);
 //! * the gateway's enrichment as typed columns (`ip`, `geo_*`, `ua_*`,
 //!   `is_bot`: [`crate::enrichment`]);
 //! * the payload's schema-declared properties as typed columns named
-//!   `p_<property>` — string, int64, double, boolean; declared nested
-//!   objects and arrays as JSON text;
+//!   `p_<property>` — string, int64, double, boolean, and declared objects,
+//!   arrays and maps as STRUCT, LIST and MAP columns ([`crate::column_type`]);
+//!   properties of no declared shape as JSON text;
 //! * `p__extra`: every undeclared property, as a JSON object text.
 //!
-//! A file holds one schema id, so its layout is fixed ([`Layout`]). Event
-//! rows go into the file's [`EventColumns`] as they are read.
-//! Encoding is deterministic: the same rows give the same bytes (no
-//! timestamps in the file), which is what makes replays rewrite identical
-//! objects.
+//! The types are those Apache Iceberg has (no unsigned integers,
+//! microsecond timestamps), so the plain Parquet files and an Iceberg
+//! table's data files are the same columns. A file holds one schema id, so
+//! its layout is fixed ([`Layout`]). Event rows go into the file's
+//! [`EventColumns`] as they are read. Encoding is deterministic: the same
+//! rows give the same bytes (no timestamps in the file), which is what
+//! makes replays rewrite identical objects.
 
 use crate::enrichment::EnrichmentColumns;
+use crate::nested::NestedBuilder;
 use crate::payload::{Cell, ColumnType, Layout};
 use crate::rows::{DeadLetterRow, ErrorRow, EventRow};
 use arrow_array::builder::{
-    ArrayBuilder, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMillisecondBuilder, UInt32Builder,
+    ArrayBuilder, BinaryBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema as ArrowSchema, TimeUnit};
+use arrow_array::{Array, ArrayRef, Int32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::sync::Arc;
 
+/// The zone of every timestamp column, as Iceberg's `timestamptz` writes it.
+const UTC: &str = "+00:00";
+
 fn ts_field(name: &str, nullable: bool) -> Field {
     Field::new(
         name,
-        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
         nullable,
     )
 }
@@ -56,7 +63,8 @@ fn props(meta: &[(&str, String)]) -> WriterProperties {
         .build()
 }
 
-fn encode(batch: &RecordBatch, meta: &[(&str, String)]) -> anyhow::Result<Vec<u8>> {
+/// A batch as Parquet bytes, with `meta` as key-value metadata.
+pub fn encode(batch: &RecordBatch, meta: &[(&str, String)]) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props(meta)))?;
     w.write(batch)?;
@@ -64,25 +72,44 @@ fn encode(batch: &RecordBatch, meta: &[(&str, String)]) -> anyhow::Result<Vec<u8
     Ok(out)
 }
 
-fn new_ts() -> TimestampMillisecondBuilder {
-    TimestampMillisecondBuilder::new().with_timezone("UTC")
+/// Timestamps are read as milliseconds and stored as microseconds.
+struct Timestamps(TimestampMicrosecondBuilder);
+
+impl Timestamps {
+    fn new() -> Timestamps {
+        Timestamps(TimestampMicrosecondBuilder::new().with_timezone(UTC))
+    }
+
+    fn push(&mut self, ms: Option<i64>) {
+        self.0.append_option(ms.map(|ms| ms.saturating_mul(1000)));
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        Arc::new(self.0.finish())
+    }
 }
 
-/// The builders of one payload column.
+/// The builders of one payload column. A nested column keeps its cells'
+/// JSON text until the file is written, when its Arrow type (with an
+/// Iceberg table's field ids, if any) is known.
 enum PayloadColumn {
     Str(StringBuilder),
     Int(Int64Builder),
     Float(Float64Builder),
     Bool(BooleanBuilder),
+    Nested(StringBuilder),
 }
 
 impl PayloadColumn {
-    fn new(ty: ColumnType) -> PayloadColumn {
+    fn new(ty: &ColumnType) -> PayloadColumn {
         match ty {
             ColumnType::Str | ColumnType::Json => PayloadColumn::Str(StringBuilder::new()),
             ColumnType::Int => PayloadColumn::Int(Int64Builder::new()),
             ColumnType::Float => PayloadColumn::Float(Float64Builder::new()),
             ColumnType::Bool => PayloadColumn::Bool(BooleanBuilder::new()),
+            ColumnType::Struct { .. } | ColumnType::List(_) | ColumnType::Map(_) => {
+                PayloadColumn::Nested(StringBuilder::new())
+            }
         }
     }
 
@@ -91,7 +118,8 @@ impl PayloadColumn {
     fn push(&mut self, cell: Option<&Cell<'_>>) {
         match (self, cell) {
             (PayloadColumn::Str(b), Some(Cell::Str(s) | Cell::Json(s))) => b.append_value(s),
-            (PayloadColumn::Str(b), _) => b.append_null(),
+            (PayloadColumn::Nested(b), Some(Cell::Json(s))) => b.append_value(s),
+            (PayloadColumn::Str(b) | PayloadColumn::Nested(b), _) => b.append_null(),
             (PayloadColumn::Int(b), Some(Cell::Int(v))) => b.append_value(*v),
             (PayloadColumn::Int(b), _) => b.append_null(),
             (PayloadColumn::Float(b), Some(Cell::Float(v))) => b.append_value(*v),
@@ -101,13 +129,23 @@ impl PayloadColumn {
         }
     }
 
-    fn finish(&mut self) -> (DataType, ArrayRef) {
-        match self {
-            PayloadColumn::Str(b) => (DataType::Utf8, Arc::new(b.finish())),
-            PayloadColumn::Int(b) => (DataType::Int64, Arc::new(b.finish())),
-            PayloadColumn::Float(b) => (DataType::Float64, Arc::new(b.finish())),
-            PayloadColumn::Bool(b) => (DataType::Boolean, Arc::new(b.finish())),
-        }
+    /// The column as `target` (the type `ColumnType::arrow` gives, or the
+    /// same with field ids).
+    fn finish(&mut self, target: &DataType) -> anyhow::Result<ArrayRef> {
+        Ok(match self {
+            PayloadColumn::Str(b) => Arc::new(b.finish()),
+            PayloadColumn::Int(b) => Arc::new(b.finish()),
+            PayloadColumn::Float(b) => Arc::new(b.finish()),
+            PayloadColumn::Bool(b) => Arc::new(b.finish()),
+            PayloadColumn::Nested(b) => {
+                let texts = b.finish();
+                let mut nested = NestedBuilder::new(target);
+                for i in 0..texts.len() {
+                    nested.append_text((!texts.is_null(i)).then(|| texts.value(i)));
+                }
+                nested.finish()?
+            }
+        })
     }
 }
 
@@ -121,12 +159,12 @@ pub struct EventColumns {
     event_type: StringBuilder,
     event_name: StringBuilder,
     app_id: StringBuilder,
-    schema_id: UInt32Builder,
-    event_time: TimestampMillisecondBuilder,
-    client_time: TimestampMillisecondBuilder,
-    sent_at: TimestampMillisecondBuilder,
-    received_at: TimestampMillisecondBuilder,
-    kafka_time: TimestampMillisecondBuilder,
+    schema_id: Int32Builder,
+    event_time: Timestamps,
+    client_time: Timestamps,
+    sent_at: Timestamps,
+    received_at: Timestamps,
+    kafka_time: Timestamps,
     user_id: StringBuilder,
     anonymous_id: StringBuilder,
     session_id: Int64Builder,
@@ -155,7 +193,7 @@ impl EventColumns {
         let payload = layout
             .columns
             .iter()
-            .map(|(_, t)| PayloadColumn::new(*t))
+            .map(|(_, t)| PayloadColumn::new(t))
             .collect();
         EventColumns {
             layout,
@@ -163,12 +201,12 @@ impl EventColumns {
             event_type: StringBuilder::new(),
             event_name: StringBuilder::new(),
             app_id: StringBuilder::new(),
-            schema_id: UInt32Builder::new(),
-            event_time: new_ts(),
-            client_time: new_ts(),
-            sent_at: new_ts(),
-            received_at: new_ts(),
-            kafka_time: new_ts(),
+            schema_id: Int32Builder::new(),
+            event_time: Timestamps::new(),
+            client_time: Timestamps::new(),
+            sent_at: Timestamps::new(),
+            received_at: Timestamps::new(),
+            kafka_time: Timestamps::new(),
             user_id: StringBuilder::new(),
             anonymous_id: StringBuilder::new(),
             session_id: Int64Builder::new(),
@@ -200,12 +238,14 @@ impl EventColumns {
         self.event_type.append_value(r.event_type);
         self.event_name.append_value(r.event_name);
         self.app_id.append_value(r.app_id);
-        self.schema_id.append_option(r.schema_id);
-        self.event_time.append_value(r.event_time_ms);
-        self.client_time.append_option(r.client_time_ms);
-        self.sent_at.append_option(r.sent_at_ms);
-        self.received_at.append_value(r.received_at_ms);
-        self.kafka_time.append_value(r.kafka_time_ms);
+        // Confluent schema ids are positive 32-bit integers.
+        self.schema_id
+            .append_option(r.schema_id.and_then(|i| i32::try_from(i).ok()));
+        self.event_time.push(Some(r.event_time_ms));
+        self.client_time.push(r.client_time_ms);
+        self.sent_at.push(r.sent_at_ms);
+        self.received_at.push(Some(r.received_at_ms));
+        self.kafka_time.push(Some(r.kafka_time_ms));
         self.user_id.append_option(r.user_id);
         self.anonymous_id.append_option(r.anonymous_id);
         self.session_id.append_option(r.session_id);
@@ -221,21 +261,15 @@ impl EventColumns {
         self.payload_rest.append_option(r.payload.rest_json());
     }
 
-    /// The Parquet file of the rows, with `meta` as key-value metadata.
-    /// The builders are left empty.
-    pub fn finish(
-        &mut self,
-        topic: &str,
-        partition: i32,
-        meta: &[(&str, String)],
-    ) -> anyhow::Result<Vec<u8>> {
-        let n = self.len();
+    /// The file's fields, without field ids: the envelope, the enrichment,
+    /// the payload columns of its layout and `p__extra`.
+    pub fn fields(&self) -> Vec<Field> {
         let mut fields = vec![
             Field::new("message_id", DataType::Utf8, false),
             Field::new("event_type", DataType::Utf8, false),
             Field::new("event_name", DataType::Utf8, false),
             Field::new("app_id", DataType::Utf8, false),
-            Field::new("schema_id", DataType::UInt32, true),
+            Field::new("schema_id", DataType::Int32, true),
             ts_field("event_time", false),
             ts_field("client_time", true),
             ts_field("sent_at", true),
@@ -252,6 +286,24 @@ impl EventColumns {
             Field::new("kafka_partition", DataType::Int32, false),
             Field::new("kafka_offset", DataType::Int64, false),
         ];
+        fields.extend(crate::enrichment::fields());
+        for (name, ty) in &self.layout.columns {
+            fields.push(Field::new(format!("p_{name}"), ty.arrow(), true));
+        }
+        fields.push(Field::new("p__extra", DataType::Utf8, true));
+        fields
+    }
+
+    /// The rows as one batch of schema `target` — [`Self::fields`], or
+    /// the same with an Iceberg table's field ids and nullability. The
+    /// builders are left empty.
+    pub fn finish_batch(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        target: SchemaRef,
+    ) -> anyhow::Result<RecordBatch> {
+        let n = self.len();
         let topics: StringArray = std::iter::repeat_n(Some(topic), n).collect();
         let partitions = Int32Array::from(vec![partition; n]);
         let mut columns: Vec<ArrayRef> = vec![
@@ -260,11 +312,11 @@ impl EventColumns {
             Arc::new(self.event_name.finish()),
             Arc::new(self.app_id.finish()),
             Arc::new(self.schema_id.finish()),
-            Arc::new(self.event_time.finish()),
-            Arc::new(self.client_time.finish()),
-            Arc::new(self.sent_at.finish()),
-            Arc::new(self.received_at.finish()),
-            Arc::new(self.kafka_time.finish()),
+            self.event_time.finish(),
+            self.client_time.finish(),
+            self.sent_at.finish(),
+            self.received_at.finish(),
+            self.kafka_time.finish(),
             Arc::new(self.user_id.finish()),
             Arc::new(self.anonymous_id.finish()),
             Arc::new(self.session_id.finish()),
@@ -276,16 +328,28 @@ impl EventColumns {
             Arc::new(partitions),
             Arc::new(self.kafka_offset.finish()),
         ];
-        self.enrichment.finish(&mut fields, &mut columns);
-        // Typed payload columns, then the undeclared rest.
-        for ((name, _), col) in self.layout.columns.iter().zip(&mut self.payload) {
-            let (dt, array) = col.finish();
-            fields.push(Field::new(format!("p_{name}"), dt, true));
-            columns.push(array);
+        columns.extend(self.enrichment.finish());
+        let first_payload = columns.len();
+        for (i, col) in self.payload.iter_mut().enumerate() {
+            let field = target.fields().get(first_payload + i).ok_or_else(|| {
+                anyhow::anyhow!("the target schema has fewer columns than the file")
+            })?;
+            columns.push(col.finish(field.data_type())?);
         }
-        fields.push(Field::new("p__extra", DataType::Utf8, true));
         columns.push(Arc::new(self.payload_rest.finish()));
-        let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)?;
+        Ok(RecordBatch::try_new(target, columns)?)
+    }
+
+    /// The plain Parquet file of the rows, with `meta` as key-value
+    /// metadata. The builders are left empty.
+    pub fn finish(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        meta: &[(&str, String)],
+    ) -> anyhow::Result<Vec<u8>> {
+        let schema = Arc::new(ArrowSchema::new(self.fields()));
+        let batch = self.finish_batch(topic, partition, schema)?;
         encode(&batch, meta)
     }
 }
@@ -299,10 +363,10 @@ pub fn dead_letters(rows: &[&DeadLetterRow], meta: &[(&str, String)]) -> anyhow:
         }
         Arc::new(b.finish()) as ArrayRef
     };
-    let mut t = new_ts();
+    let mut t = Timestamps::new();
     let mut off = Int64Builder::new();
     for r in rows {
-        t.append_value(r.kafka_time_ms);
+        t.push(Some(r.kafka_time_ms));
         off.append_value(r.offset);
     }
     let fields = vec![
@@ -326,7 +390,7 @@ pub fn dead_letters(rows: &[&DeadLetterRow], meta: &[(&str, String)]) -> anyhow:
         s(|r| r.pointer.as_deref()),
         s(|r| r.rule.as_deref()),
         s(|r| Some(&r.value)),
-        Arc::new(t.finish()),
+        t.finish(),
         Arc::new(off.finish()),
     ];
     let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)?;
@@ -338,13 +402,13 @@ pub fn errors(rows: &[&ErrorRow], meta: &[(&str, String)]) -> anyhow::Result<Vec
     let mut reason = StringBuilder::new();
     let mut headers = StringBuilder::new();
     let mut value = BinaryBuilder::new();
-    let mut t = new_ts();
+    let mut t = Timestamps::new();
     let mut off = Int64Builder::new();
     for r in rows {
         reason.append_value(&r.reason);
         headers.append_value(&r.headers);
         value.append_value(&r.value);
-        t.append_value(r.kafka_time_ms);
+        t.push(Some(r.kafka_time_ms));
         off.append_value(r.offset);
     }
     let fields = vec![
@@ -358,7 +422,7 @@ pub fn errors(rows: &[&ErrorRow], meta: &[(&str, String)]) -> anyhow::Result<Vec
         Arc::new(reason.finish()),
         Arc::new(headers.finish()),
         Arc::new(value.finish()),
-        Arc::new(t.finish()),
+        t.finish(),
         Arc::new(off.finish()),
     ];
     let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)?;

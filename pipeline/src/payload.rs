@@ -17,30 +17,16 @@
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use tributary_contract::view::compact;
-use tributary_schema::compiled::Kind;
-use tributary_schema::{Compiled, Resolved, SchemaType};
+use tributary_schema::{Compiled, Resolved};
 
-/// The Arrow type of one payload column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnType {
-    /// Text.
-    Str,
-    /// 64-bit integer.
-    Int,
-    /// Double.
-    Float,
-    /// Boolean.
-    Bool,
-    /// Nested value as JSON text.
-    Json,
-}
+pub use crate::column_type::ColumnType;
+use crate::column_type::columns;
 
 /// The typed payload columns of one schema version, and how to decode its
 /// payloads.
@@ -61,20 +47,7 @@ impl Layout {
         let Some(r) = resolved else {
             return Layout::default();
         };
-        let columns = match (&r.schema.schema_type, &*r.compiled) {
-            (SchemaType::Protobuf, Compiled::Protobuf { message, .. }) => message
-                .fields()
-                .map(|f| {
-                    let t = if f.is_list() || f.is_map() {
-                        ColumnType::Json
-                    } else {
-                        proto_column(&f.kind())
-                    };
-                    (f.name().to_owned(), t)
-                })
-                .collect(),
-            _ => json_columns(&r.schema.text),
-        };
+        let columns = columns(r.schema.schema_type, &r.schema.text);
         let index = columns
             .iter()
             .enumerate()
@@ -113,63 +86,6 @@ impl Layout {
             }
             None => Ok(payload),
         }
-    }
-}
-
-fn json_type(v: &Value) -> ColumnType {
-    let types: Vec<&str> = match v.get("type") {
-        Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|t| *t != "null")
-            .collect(),
-        _ => Vec::new(),
-    };
-    if types.is_empty()
-        && let Some(Value::Array(e)) = v.get("enum")
-    {
-        if e.iter().all(Value::is_string) {
-            return ColumnType::Str;
-        }
-        return ColumnType::Json;
-    }
-    match types.as_slice() {
-        ["string"] => ColumnType::Str,
-        ["integer"] => ColumnType::Int,
-        ["number"] | ["integer", "number"] | ["number", "integer"] => ColumnType::Float,
-        ["boolean"] => ColumnType::Bool,
-        _ => ColumnType::Json,
-    }
-}
-
-fn json_columns(text: &str) -> Vec<(String, ColumnType)> {
-    let Ok(v) = serde_json::from_str::<Value>(text) else {
-        return Vec::new();
-    };
-    v.get("properties")
-        .and_then(Value::as_object)
-        .map(|p| p.iter().map(|(k, s)| (k.clone(), json_type(s))).collect())
-        .unwrap_or_default()
-}
-
-/// Protobuf kinds → column types.
-fn proto_column(kind: &Kind) -> ColumnType {
-    match kind {
-        Kind::String | Kind::Bytes | Kind::Enum(_) => ColumnType::Str,
-        Kind::Int32
-        | Kind::Sint32
-        | Kind::Sfixed32
-        | Kind::Uint32
-        | Kind::Fixed32
-        | Kind::Int64
-        | Kind::Sint64
-        | Kind::Sfixed64
-        | Kind::Uint64
-        | Kind::Fixed64 => ColumnType::Int,
-        Kind::Float | Kind::Double => ColumnType::Float,
-        Kind::Bool => ColumnType::Bool,
-        Kind::Message(_) => ColumnType::Json,
     }
 }
 
@@ -260,8 +176,10 @@ pub(crate) fn string_value(raw: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The cell of one raw JSON value in a column of type `ty`.
-fn cell(ty: ColumnType, raw: &str) -> Option<Cell<'_>> {
+/// The cell of one raw JSON value in a column of type `ty`. A nested
+/// column's cell is the value's compact JSON text, typed when the file is
+/// written (`nested`).
+fn cell<'a>(ty: &ColumnType, raw: &'a str) -> Option<Cell<'a>> {
     let first = *raw.as_bytes().first()?;
     if first == b'n' {
         return None; // null
@@ -286,7 +204,9 @@ fn cell(ty: ColumnType, raw: &str) -> Option<Cell<'_>> {
             "false" => Some(Cell::Bool(false)),
             _ => None,
         },
-        ColumnType::Json => Some(Cell::Json(compact(raw))),
+        ColumnType::Json | ColumnType::Struct { .. } | ColumnType::List(_) | ColumnType::Map(_) => {
+            Some(Cell::Json(compact(raw)))
+        }
     }
 }
 
@@ -330,7 +250,7 @@ impl<'de> Visitor<'de> for PayloadVisitor<'_> {
             let raw: &'de RawValue = map.next_value()?;
             let raw = raw.get();
             match self.layout.position(&name) {
-                Some(i) => cells[i] = cell(self.layout.columns[i].1, raw),
+                Some(i) => cells[i] = cell(&self.layout.columns[i].1, raw),
                 None => {
                     rest.retain(|(k, _)| *k != name);
                     rest.push((name, compact(raw)));
@@ -345,7 +265,8 @@ impl<'de> Visitor<'de> for PayloadVisitor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tributary_schema::Schema;
+    use serde_json::Value;
+    use tributary_schema::{Schema, SchemaType};
     use tributary_schema::schema::content_id;
 
     fn resolved(schema_type: SchemaType, text: &str) -> Resolved {
@@ -370,12 +291,15 @@ mod tests {
             "g":{"type":["number","null"]}}}"#;
         let l = Layout::of(Some(&resolved(SchemaType::Json, text)));
         use ColumnType::*;
-        let types: Vec<ColumnType> = l.columns.iter().map(|c| c.1).collect();
-        assert_eq!(types, [Str, Int, Float, Bool, Json, Str, Float]);
+        let types: Vec<ColumnType> = l.columns.iter().map(|c| c.1.clone()).collect();
+        assert_eq!(
+            types,
+            [Str, Int, Float, Bool, List(Arc::new(Json)), Str, Float]
+        );
         let proto = "syntax = \"proto3\"; message M { string a = 1; int64 b = 2; double c = 3; repeated string d = 4; bool e = 5; }";
         let l = Layout::of(Some(&resolved(SchemaType::Protobuf, proto)));
-        let types: Vec<ColumnType> = l.columns.iter().map(|c| c.1).collect();
-        assert_eq!(types, [Str, Int, Float, Json, Bool]);
+        let types: Vec<ColumnType> = l.columns.iter().map(|c| c.1.clone()).collect();
+        assert_eq!(types, [Str, Int, Float, List(Arc::new(Str)), Bool]);
     }
 
     /// The rules of the module's table, written against a parsed JSON tree
@@ -408,7 +332,7 @@ mod tests {
                     }
                     .map(Cell::Float),
                     ColumnType::Bool => v.as_bool().map(Cell::Bool),
-                    ColumnType::Json => Some(Cell::Json(Cow::Owned(v.to_string()))),
+                    _ => Some(Cell::Json(Cow::Owned(v.to_string()))),
                 }
             })
             .collect();

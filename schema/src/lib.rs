@@ -14,6 +14,8 @@
 //! * [`compat`] — BACKWARD / FORWARD / FULL compatibility rules for JSON
 //!   Schema and protobuf, run in CI by `tributary-schema check`;
 //! * [`reserved`] — the app-health schemas every app gets;
+//! * [`shape`] — a payload's properties and their types, from either
+//!   schema language (one model for codegen and the pipeline's columns);
 //! * [`codegen`] — typed tracking code (TypeScript, Kotlin, Swift) from an
 //!   app's schemas, run by `tributary-schema codegen`.
 //!
@@ -30,6 +32,7 @@ mod plan;
 pub mod registry;
 pub mod reserved;
 pub mod schema;
+pub mod shape;
 
 pub use catalog::Catalog;
 pub use compiled::{Compiled, JsonValidator, Rejection, SchemaError};

@@ -4,8 +4,8 @@
 //! (required first, optional ones defaulting to null), calling
 //! `Tributary.track`. A null optional property is left out of the event.
 
-use super::names::{camel, cases, pascal, screaming};
 use super::{Event, Field, Object, Type, doc_block, enums, function_doc, objects, required_first};
+use crate::shape::names::{camel, cases, pascal, screaming};
 use std::fmt::Write;
 
 const KEYWORDS: [&str; 28] = [

@@ -4,21 +4,19 @@
 //! name or a missing required property fails the app's build instead of
 //! reaching the gateway's validation.
 //!
-//! Both schema languages are read into one model ([`Event`], [`Type`]) —
-//! [`json`] and [`proto`] — and each language writes the model out —
-//! [`typescript`], [`kotlin`], [`swift`]. Output is deterministic (events by
+//! Both schema languages are read into one model ([`crate::shape`]) and
+//! each language writes the model out — [`typescript`], [`kotlin`],
+//! [`swift`]. Output is deterministic (events by
 //! name, fields in schema order), so `--check` can compare it byte for byte
 //! with what an app's repository has committed.
 
-mod json;
 mod kotlin;
-mod names;
-mod proto;
 mod swift;
 mod typescript;
 
 use crate::catalog::Catalog;
 use crate::schema::{RESERVED_APP, SchemaType};
+use crate::shape::{self, Field, Object, Type, names};
 
 /// A language code is generated in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,68 +65,6 @@ pub struct Event {
     pub properties: Object,
 }
 
-/// An object type: the properties of an event or a nested object.
-#[derive(Debug, Clone)]
-pub struct Object {
-    /// Type name in the generated code (`OrderCompleted`, `OrderCompletedItem`).
-    pub name: String,
-    /// The schema's description.
-    pub doc: Option<String>,
-    /// Fields in schema order.
-    pub fields: Vec<Field>,
-}
-
-/// One property.
-#[derive(Debug, Clone)]
-pub struct Field {
-    /// The key on the wire (`orderId`, protobuf's JSON name).
-    pub wire: String,
-    /// Description and constraints, one sentence per line.
-    pub doc: Vec<String>,
-    /// The schema requires it.
-    pub required: bool,
-    /// `null` is allowed as a value.
-    pub nullable: bool,
-    /// Its type.
-    pub ty: Type,
-}
-
-/// A property's type.
-#[derive(Debug, Clone)]
-pub enum Type {
-    /// Text.
-    String,
-    /// Any number.
-    Number,
-    /// A whole number (64-bit in Kotlin and Swift).
-    Integer,
-    /// true or false.
-    Boolean,
-    /// One of these strings; the name is the generated enum's.
-    Enum(String, Vec<String>),
-    /// A list.
-    Array(Box<Type>),
-    /// A nested object.
-    Object(Object),
-    /// Keys chosen at run time, values of one type.
-    Map(Box<Type>),
-    /// Any JSON value (a shape the generator does not type, documented).
-    Any,
-}
-
-impl Type {
-    /// Whether a value of this type must be converted to what the SDK's
-    /// JSON writer takes (enums to their strings, objects to maps), in
-    /// Kotlin and Swift.
-    fn converted(&self) -> bool {
-        match self {
-            Type::Enum(..) | Type::Object(_) => true,
-            Type::Array(t) | Type::Map(t) => t.converted(),
-            _ => false,
-        }
-    }
-}
-
 /// Parameters in call order: required first, so that optional ones (with
 /// defaults) can be left out.
 fn required_first(fields: &[Field]) -> Vec<&Field> {
@@ -165,11 +101,8 @@ pub fn events(catalog: &Catalog, app: &str) -> Result<Vec<Event>, String> {
         let Some(latest) = catalog.latest(subject) else {
             continue;
         };
-        let (name, properties) = match latest.schema_type {
-            SchemaType::Json => json::read(slug, &latest.text),
-            SchemaType::Protobuf => proto::read(slug, &latest.text),
-        }
-        .map_err(|e| format!("{subject} v{}: {e}", latest.version))?;
+        let (name, properties) = shape::read(latest.schema_type, slug, &latest.text)
+            .map_err(|e| format!("{subject} v{}: {e}", latest.version))?;
         out.push(Event {
             name,
             subject: subject.to_owned(),
@@ -246,16 +179,6 @@ fn doc_block(out: &mut String, indent: &str, lines: &[String]) {
             }
             let _ = writeln!(out, "{indent} */");
         }
-    }
-}
-
-impl Object {
-    /// The description's lines.
-    fn doc_lines(&self) -> Vec<String> {
-        self.doc
-            .iter()
-            .flat_map(|d| d.lines().map(str::to_owned))
-            .collect()
     }
 }
 

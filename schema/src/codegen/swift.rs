@@ -4,8 +4,8 @@
 //! defaulting to nil), calling `Tributary.track`. Generated and checked
 //! for drift here; no Swift toolchain compiles it on these machines.
 
-use super::names::{camel, cases, pascal};
 use super::{Event, Field, Object, Type, enums, function_doc, objects, required_first};
+use crate::shape::names::{camel, cases, pascal};
 use std::fmt::Write;
 
 const KEYWORDS: [&str; 30] = [

@@ -2,8 +2,8 @@
 //! with one method per event that calls `Tributary.track`. Properties are
 //! plain objects already, so nothing is converted at run time.
 
-use super::names::{camel, pascal};
 use super::{Event, Field, Object, Type, doc_block, enums, event_doc, objects};
+use crate::shape::names::{camel, pascal};
 use std::fmt::Write;
 
 pub(super) fn write(header: &str, app: &str, events: &[Event]) -> String {

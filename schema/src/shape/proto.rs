@@ -1,4 +1,4 @@
-//! A protobuf payload (the file's first message) read into the codegen
+//! A protobuf payload (the file's first message) read into the shape
 //! model, with protobuf's JSON mapping: fields by their JSON names, every
 //! field optional (proto3 has no required fields), enums by value name,
 //! 64-bit integers as integers, `bytes` as base64 text, maps as maps,
@@ -81,6 +81,7 @@ impl Reader<'_> {
                 }
                 Field {
                     wire: f.json_name().to_owned(),
+                    name: f.name().to_owned(),
                     doc,
                     required: false,
                     nullable: false,
@@ -94,6 +95,7 @@ impl Reader<'_> {
             name: name.to_owned(),
             doc: (!doc.is_empty()).then(|| doc.join("\n")),
             fields,
+            closed: true,
         }
     }
 

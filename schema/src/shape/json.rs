@@ -1,4 +1,4 @@
-//! A JSON Schema (2020-12) payload read into the codegen model: `type`
+//! A JSON Schema (2020-12) payload read into the shape model: `type`
 //! (with `null` in a type list as nullable), `properties` / `required`,
 //! `items`, `additionalProperties` as a map, string `enum` and `const`,
 //! local `$ref`s. Other shapes (`oneOf`, mixed enums, tuples) become an
@@ -55,7 +55,7 @@ impl Reader<'_> {
         }
         let t = match types.as_slice() {
             ["string"] => Type::String,
-            ["number"] => Type::Number,
+            ["number"] | ["integer", "number"] | ["number", "integer"] => Type::Number,
             ["integer"] => Type::Integer,
             ["boolean"] => Type::Boolean,
             ["array"] => {
@@ -90,6 +90,7 @@ impl Reader<'_> {
                 let (ty, nullable) = self.ty(schema, &format!("{name}{}", pascal(key)), depth + 1);
                 Field {
                     wire: key.clone(),
+                    name: key.clone(),
                     doc: doc(deref(self.root, schema)),
                     required: required.contains(key),
                     nullable,
@@ -104,6 +105,7 @@ impl Reader<'_> {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             fields,
+            closed: m.get("additionalProperties") == Some(&Value::Bool(false)),
         })
     }
 }

@@ -1,16 +1,16 @@
-//! Names in generated code: event names from schemas, identifiers from
-//! wire keys.
+//! Names: event names from schemas (`shape`), identifiers in generated
+//! code from wire keys (`codegen`).
 
 use tributary_contract::topic::slug;
 
 /// Event directories that are not track events (their calls take no event
 /// name): no tracking function is generated for them.
-pub(super) const OTHER_KINDS: [&str; 5] = ["identify", "page", "screen", "group", "alias"];
+pub(crate) const OTHER_KINDS: [&str; 5] = ["identify", "page", "screen", "group", "alias"];
 
 /// The event name for a schema under event directory `dir_slug`: the
 /// schema's own name for it (`title`, the message name split into words)
 /// when it routes to the same topic, else the slug's words capitalised.
-pub(super) fn event_name(dir_slug: &str, own: Option<&str>) -> String {
+pub(crate) fn event_name(dir_slug: &str, own: Option<&str>) -> String {
     if let Some(n) = own
         .map(str::trim)
         .filter(|n| !n.is_empty() && slug(n) == dir_slug)
@@ -26,7 +26,7 @@ pub(super) fn event_name(dir_slug: &str, own: Option<&str>) -> String {
 }
 
 /// `CheckoutStarted` → `Checkout Started`.
-pub(super) fn words_of_pascal(name: &str) -> String {
+pub(crate) fn words_of_pascal(name: &str) -> String {
     let mut out = String::new();
     for (i, c) in name.char_indices() {
         if i > 0 && c.is_ascii_uppercase() && !name[..i].ends_with(|p: char| p.is_ascii_uppercase())
@@ -73,7 +73,7 @@ fn words(s: &str) -> Vec<String> {
 
 /// `order_completed` → `orderCompleted`; never empty, never starts with a
 /// digit.
-pub(super) fn camel(s: &str) -> String {
+pub(crate) fn camel(s: &str) -> String {
     let mut out = String::new();
     for (i, w) in words(s).iter().enumerate() {
         if i == 0 {
@@ -86,12 +86,12 @@ pub(super) fn camel(s: &str) -> String {
 }
 
 /// `order completed` → `OrderCompleted`.
-pub(super) fn pascal(s: &str) -> String {
+pub(crate) fn pascal(s: &str) -> String {
     guard(words(s).iter().map(|w| capitalised(w)).collect())
 }
 
 /// An identifier for the app in a package or type name.
-pub(super) fn ident(s: &str) -> String {
+pub(crate) fn ident(s: &str) -> String {
     camel(s).to_lowercase()
 }
 
@@ -107,7 +107,7 @@ fn guard(s: String) -> String {
 
 /// The item type name of a list property: `items` → `Item`,
 /// `categories` → `Category`.
-pub(super) fn singular(s: &str) -> String {
+pub(crate) fn singular(s: &str) -> String {
     if let Some(stem) = s.strip_suffix("ies") {
         format!("{stem}y")
     } else if s.ends_with("ss") {
@@ -121,7 +121,7 @@ pub(super) fn singular(s: &str) -> String {
 
 /// Enum case names: `EUR` → `EUR`-ish identifiers in the language's style,
 /// made unique.
-pub(super) fn cases(values: &[String], style: fn(&str) -> String) -> Vec<String> {
+pub(crate) fn cases(values: &[String], style: fn(&str) -> String) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(values.len());
     for v in values {
         let mut n = style(v);
@@ -134,7 +134,7 @@ pub(super) fn cases(values: &[String], style: fn(&str) -> String) -> Vec<String>
 }
 
 /// `EUR` → `EUR`, `in progress` → `IN_PROGRESS`.
-pub(super) fn screaming(s: &str) -> String {
+pub(crate) fn screaming(s: &str) -> String {
     guard(
         words(s)
             .iter()
