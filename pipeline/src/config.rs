@@ -16,6 +16,8 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// `[store]`: where Parquet objects go.
     pub store: StoreConfig,
+    /// `[lake]`: plain Parquet files or Apache Iceberg tables.
+    pub lake: LakeConfig,
     /// `[offload]`: segment rotation.
     pub offload: OffloadConfig,
     /// `[dedup]`: repeated events dropped.
@@ -87,6 +89,86 @@ impl Default for StoreConfig {
             s3_endpoint: None,
             s3_region: None,
             s3_allow_http: false,
+        }
+    }
+}
+
+/// What the lake is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LakeFormat {
+    /// Plain Parquet objects under `event=<slug>/dt=/hr=/` (docs/pipeline.md,
+    /// Layout); an object is in the lake once written.
+    Parquet,
+    /// One Apache Iceberg table per event type; a segment's data files are
+    /// in the lake once appended in a snapshot, the exactly-once commit.
+    Iceberg,
+}
+
+/// `[lake]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeConfig {
+    /// `parquet` or `iceberg`. Default `parquet`.
+    pub format: LakeFormat,
+    /// The Iceberg namespace of the event tables. Default `tributary`.
+    pub namespace: String,
+    /// Where new tables' files go: a URL inside `store.url`. Default
+    /// `<store.url>/iceberg`.
+    pub warehouse: Option<String>,
+    /// `[lake.catalog]`: the Iceberg catalog.
+    pub catalog: CatalogConfig,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        LakeConfig {
+            format: LakeFormat::Parquet,
+            namespace: "tributary".into(),
+            warehouse: None,
+            catalog: CatalogConfig::default(),
+        }
+    }
+}
+
+/// The kind of Iceberg catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogKind {
+    /// A SQL database (the JDBC catalog's tables, shared with Spark,
+    /// Trino, PyIceberg): SQLite for development, Postgres in production.
+    Sql,
+    /// An Iceberg REST catalog (Apache Polaris, Snowflake Open Catalog,
+    /// AWS Glue's REST endpoint, Nessie, ...).
+    Rest,
+}
+
+/// `[lake.catalog]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// `sql` or `rest`. Default `sql`.
+    pub kind: CatalogKind,
+    /// `sql`: `sqlite:///path/catalog.db` or
+    /// `postgres://user:password@host/database`; `rest`: the catalog's base
+    /// URL. Default `sqlite://./lake/catalog.db`.
+    pub uri: String,
+    /// The catalog's name (the SQL catalog's `catalog_name` column).
+    /// Default `tributary`.
+    pub name: String,
+    /// Further catalog properties (REST: `token`, `credential`,
+    /// `warehouse`, `oauth2-server-uri`, `scope`; SQL:
+    /// `pool.max-connections`). Default none.
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            kind: CatalogKind::Sql,
+            uri: "sqlite://./lake/catalog.db".into(),
+            name: "tributary".into(),
+            properties: Default::default(),
         }
     }
 }
@@ -234,6 +316,27 @@ impl Config {
             || self.store.url.starts_with("memory://"))
         {
             bad("store.url must start with file://, s3:// or memory://");
+        }
+        if self.lake.format == LakeFormat::Iceberg {
+            let c = &self.lake.catalog;
+            let sql = c.uri.starts_with("sqlite:") || c.uri.starts_with("postgres");
+            match c.kind {
+                CatalogKind::Sql if !sql => {
+                    bad("lake.catalog.uri: a sql catalog takes sqlite:// or postgres:// URLs")
+                }
+                CatalogKind::Rest if !c.uri.starts_with("http") => {
+                    bad("lake.catalog.uri: a rest catalog takes an http(s):// URL")
+                }
+                _ => {}
+            }
+            if self.lake.namespace.trim().is_empty() {
+                bad("lake.namespace is empty");
+            }
+            if self.store.url.starts_with("memory://") {
+                bad(
+                    "lake.format = \"iceberg\" needs a file:// or s3:// store: other readers open the tables",
+                );
+            }
         }
         if self.schemas.dir.is_some() && self.schemas.registry_url.is_some() {
             bad("schemas: give dir or registry_url, not both");

@@ -16,9 +16,14 @@
 //!   never duplicate);
 //! * [`parquet_out`] — rows → Arrow columns → Parquet;
 //! * [`store`] — the object store (local, S3, memory), create-only puts;
+//! * [`iceberg`] — or the lake as Apache Iceberg tables: a segment's files
+//!   appended in one snapshot that records its offsets;
+//! * [`retry`] — store and catalog calls retried with backoff;
+//! * [`replay`] — the offsets a backfill re-reads;
 //! * [`health`] — app-health aggregates (crash-free sessions and users,
 //!   errors, sessions, latency) with bounded labels;
 //! * [`metrics`], [`server`] — `/metrics`, `/healthz`, `/readyz`;
+//! * [`warehouse`] — loading the lake into Snowflake, DuckDB, Trino, Spark;
 //! * [`config`] — the TOML configuration.
 
 pub mod column_type;
@@ -26,15 +31,19 @@ pub mod config;
 pub mod dedup;
 pub mod enrichment;
 pub mod health;
+pub mod iceberg;
 pub mod metrics;
 pub mod nested;
 pub mod offload;
 pub mod parquet_out;
 pub mod payload;
+pub mod replay;
+pub mod retry;
 pub mod rows;
 pub mod segment;
 pub mod server;
 pub mod store;
+pub mod warehouse;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,20 +1,17 @@
 //! `tributary-pipeline`: runs the offload loop and the metrics endpoint,
-//! or re-offloads a range of a topic (`replay`).
+//! re-offloads a range of a topic (`replay`), or prints the statements
+//! that load the lake into a warehouse (`warehouse`).
 
 use clap::{Parser, Subcommand};
 use rdkafka::consumer::Consumer;
-use rdkafka::{Offset, TopicPartitionList};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use tributary_pipeline::config::Config;
-use tributary_pipeline::metrics::PipelineMetrics;
 use tributary_pipeline::offload::{self, Offloader, Parts};
-use tributary_pipeline::store::Store;
+use tributary_pipeline::{replay, warehouse};
 
 /// Kafka → Parquet on object storage, exactly once, and app-health metrics.
 ///
@@ -41,87 +38,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print the statements that load each event table into a warehouse:
+    /// Snowflake's table, stage and Snowpipe (or, for an Iceberg lake, its
+    /// Iceberg table), the same load in DuckDB's dialect, Trino's and
+    /// Spark's tables or catalog settings.
+    Warehouse {
+        /// snowflake, duckdb, trino or spark.
+        #[arg(long, value_enum, default_value = "snowflake")]
+        dialect: warehouse::Dialect,
+        /// One event table (its slug) instead of all.
+        #[arg(long)]
+        table: Option<String>,
+        /// The warehouse schema the tables are created in.
+        #[arg(long, default_value = "tributary")]
+        schema: String,
+        /// Snowflake: the storage integration of the lake's stage.
+        #[arg(long, default_value = "tributary_lake")]
+        storage_integration: String,
+        /// Snowflake: the external volume of Iceberg tables.
+        #[arg(long, default_value = "tributary_lake")]
+        external_volume: String,
+        /// Snowflake: the catalog integration of Iceberg tables.
+        #[arg(long, default_value = "tributary_catalog")]
+        catalog_integration: String,
+    },
     /// Re-offload a range of one topic (backfill). Writes objects named by
     /// the range's first offset, commits nothing; the same range replayed
     /// twice writes the same objects.
-    Replay {
-        /// Topic.
-        #[arg(long)]
-        topic: String,
-        /// Partitions (default: all).
-        #[arg(long, value_delimiter = ',')]
-        partitions: Vec<i32>,
-        /// First offset (or use --from-time).
-        #[arg(long)]
-        from_offset: Option<i64>,
-        /// Last offset, inclusive (or use --to-time; default: the end now).
-        #[arg(long)]
-        to_offset: Option<i64>,
-        /// First record time, ms since the epoch.
-        #[arg(long)]
-        from_time: Option<i64>,
-        /// Records before this time, ms since the epoch.
-        #[arg(long)]
-        to_time: Option<i64>,
-    },
-}
-
-fn replay_assignment(
-    consumer: &rdkafka::consumer::BaseConsumer<offload::OffloadContext>,
-    cmd: &Command,
-) -> anyhow::Result<offload::ReplayEnds> {
-    let Command::Replay {
-        topic,
-        partitions,
-        from_offset,
-        to_offset,
-        from_time,
-        to_time,
-    } = cmd;
-    let timeout = Duration::from_secs(10);
-    let md = consumer.fetch_metadata(Some(topic), timeout)?;
-    let parts: Vec<i32> = match md.topics().first() {
-        Some(t) if partitions.is_empty() => t.partitions().iter().map(|p| p.id()).collect(),
-        Some(_) => partitions.clone(),
-        None => anyhow::bail!("topic {topic} not found"),
-    };
-    let by_time = |ms: i64| -> anyhow::Result<HashMap<i32, i64>> {
-        let mut tpl = TopicPartitionList::new();
-        for p in &parts {
-            tpl.add_partition_offset(topic, *p, Offset::Offset(ms))?;
-        }
-        let r = consumer.offsets_for_times(tpl, timeout)?;
-        Ok(r.elements()
-            .iter()
-            .map(|e| (e.partition(), e.offset().to_raw().unwrap_or(-1)))
-            .collect())
-    };
-    let starts = from_time.map(by_time).transpose()?;
-    let stops = to_time.map(by_time).transpose()?;
-    let mut assign = TopicPartitionList::new();
-    let mut ends = HashMap::new();
-    for p in &parts {
-        let (low, high) = consumer.fetch_watermarks(topic, *p, timeout)?;
-        let start = starts
-            .as_ref()
-            .and_then(|s| s.get(p).copied())
-            .filter(|o| *o >= 0)
-            .or(*from_offset)
-            .unwrap_or(low)
-            .max(low);
-        let end = match (&stops, to_offset) {
-            (Some(s), _) => s.get(p).copied().filter(|o| *o >= 0).unwrap_or(high) - 1,
-            (None, Some(o)) => (*o).min(high - 1),
-            (None, None) => high - 1,
-        };
-        if end >= start {
-            assign.add_partition_offset(topic, *p, Offset::Offset(start))?;
-            ends.insert((topic.clone(), *p), end);
-            println!("replaying {topic}[{p}] offsets {start}..={end}");
-        }
-    }
-    consumer.assign(&assign)?;
-    Ok(ends)
+    Replay(replay::Range),
 }
 
 fn main() -> ExitCode {
@@ -171,9 +115,47 @@ fn run(config: Config, command: Option<Command>) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let store = Store::open(&config.store)?;
-    let registry = tributary_pipeline::open_registry(&config.schemas)?;
-    let (metrics, health) = PipelineMetrics::new(config.health.clone());
+    let parts = Parts::open(config, &runtime)?;
+    match command {
+        None => offload(parts, &runtime, None),
+        Some(Command::Replay(range)) => offload(parts, &runtime, Some(range)),
+        Some(Command::Warehouse {
+            dialect,
+            table,
+            schema,
+            storage_integration,
+            external_volume,
+            catalog_integration,
+        }) => {
+            let described = match &parts.tables {
+                Some(t) => runtime.block_on(warehouse::iceberg_tables(t, table.as_deref()))?,
+                None => warehouse::parquet_tables(
+                    parts.registry.as_deref(),
+                    &parts.store,
+                    &parts.config.offload.prefix,
+                    table.as_deref(),
+                )?,
+            };
+            let target = warehouse::Target::of_lake(
+                &parts.config,
+                &parts.store,
+                &schema,
+                &storage_integration,
+                &external_volume,
+                &catalog_integration,
+            );
+            print!("{}", warehouse::statements(dialect, &described, &target));
+            Ok(())
+        }
+    }
+}
+
+/// The offload loop until SIGTERM (or, replaying, until `range` is read).
+fn offload(
+    parts: Parts,
+    runtime: &tokio::runtime::Runtime,
+    range: Option<replay::Range>,
+) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -194,34 +176,26 @@ fn run(config: Config, command: Option<Command>) -> anyhow::Result<()> {
             stop.store(true, Ordering::Relaxed);
         });
     }
-    let consumer = match &command {
+    let config = &parts.config;
+    let (consumer, ends) = match range {
         None => {
             let addr = runtime.block_on(tributary_pipeline::server::serve(
                 config.server.listen,
-                metrics.clone(),
+                parts.metrics.clone(),
             ))?;
             println!("metrics on http://{addr}/metrics");
-            let c = offload::consumer(&config, None)?;
+            let c = offload::consumer(config, None)?;
             let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
             c.subscribe(&topics)?;
             tracing::info!(topics = ?topics, group = %config.kafka.group_id, store = %config.store.url, "offloading");
             (c, None)
         }
-        Some(cmd) => {
-            let c = offload::consumer(&config, Some("tributary-pipeline-replay"))?;
-            let ends = replay_assignment(&c, cmd)?;
+        Some(range) => {
+            let c = offload::consumer(config, Some("tributary-pipeline-replay"))?;
+            let ends = replay::assign(&c, &range)?;
             (c, Some(ends))
         }
     };
-    let (consumer, replay) = consumer;
-    let parts = Parts {
-        config,
-        store,
-        registry,
-        health,
-        metrics,
-        runtime: runtime.handle().clone(),
-    };
-    let mut offloader = Offloader::new(parts, replay);
+    let mut offloader = Offloader::new(parts, ends);
     offloader.run(&consumer, &stop)
 }

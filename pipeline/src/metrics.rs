@@ -26,6 +26,13 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// The `outcome` of a table append.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `committed`, `already_held` or `taken_over`.
+    pub outcome: &'static str,
+}
+
 /// Counters and gauges of the offload loop.
 pub struct PipelineMetrics {
     registry: Registry,
@@ -60,6 +67,11 @@ pub struct PipelineMetrics {
     /// Dedup hashes held over the assigned partitions.
     pub dedup_held: Gauge,
     duplicates: Family<ReasonLabels, Counter>,
+    table_commits: Family<OutcomeLabels, Counter>,
+    /// Table commits that lost a race with another writer (checked again).
+    pub table_conflicts: Counter,
+    /// Table schema changes (columns added).
+    pub table_schema_updates: Counter,
     /// 1 once partitions are assigned.
     pub ready: Gauge,
     lag: Family<PartitionLabels, Gauge>,
@@ -120,6 +132,22 @@ impl PipelineMetrics {
             "Events dropped as copies of one already written (same app and messageId in the partition, within [dedup] window_secs), by reason",
             duplicates.clone(),
         );
+        let table_commits = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "table_appends",
+            "Segments appended to an Iceberg table, by outcome: committed, already_held (a restart found them there), taken_over (another writer committed the partition)",
+            table_commits.clone(),
+        );
+        let table_conflicts = c(
+            &mut registry,
+            "table_commit_conflicts",
+            "Iceberg commits that lost a race with another writer and were checked again",
+        );
+        let table_schema_updates = c(
+            &mut registry,
+            "table_schema_updates",
+            "Iceberg table schema changes (columns added as schema versions add properties)",
+        );
         let ready = Gauge::default();
         registry.register("ready", "1 once partitions are assigned", ready.clone());
         let lag = Family::<PartitionLabels, Gauge>::default();
@@ -151,6 +179,9 @@ impl PipelineMetrics {
             dedup_loaded,
             dedup_held,
             duplicates,
+            table_commits,
+            table_conflicts,
+            table_schema_updates,
             ready,
             lag,
             uncommitted,
@@ -185,6 +216,19 @@ impl PipelineMetrics {
             .get_or_create(&ReasonLabels {
                 reason: copy.label(),
             })
+            .inc();
+    }
+
+    /// Counts a table append.
+    pub fn table_commit(&self, a: crate::iceberg::Appended) {
+        use crate::iceberg::Appended;
+        let outcome = match a {
+            Appended::Committed(_) => "committed",
+            Appended::AlreadyHeld => "already_held",
+            Appended::TakenOver => "taken_over",
+        };
+        self.table_commits
+            .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }
 

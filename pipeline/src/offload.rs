@@ -1,5 +1,6 @@
 //! The offload loop: consume, cut each partition into [`Segment`]s, write
-//! each closed segment's objects, then commit the offset after it.
+//! each closed segment's objects (or append its rows to Iceberg tables),
+//! then commit the offset after it.
 //!
 //! Offsets are committed only after every object of a segment is durably
 //! written (`enable.auto.commit` and `enable.auto.offset.store` are off).
@@ -10,13 +11,15 @@
 //!
 //! The loop runs on one thread; the store's async calls are driven through
 //! a runtime handle. A store that keeps failing stops the loop with an
-//! error after `STORE_RETRY` (the process exits non-zero; a supervisor
-//! restarts it at the committed offsets).
+//! error after [`crate::retry::LIMIT`] (the process exits non-zero; a
+//! supervisor restarts it at the committed offsets).
 
-use crate::config::Config;
+use crate::config::{Config, LakeFormat};
 use crate::dedup::{Dedup, id_hash};
 use crate::health::Health;
+use crate::iceberg::{Appended, Covered, Tables};
 use crate::metrics::PipelineMetrics;
+use crate::retry::with_retry;
 use crate::rows::{Decoded, Decoder, Incoming};
 use crate::segment::{Rotation, Segment};
 use crate::store::{Store, Written};
@@ -29,8 +32,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tributary_contract::envelope::header;
 use tributary_schema::Registry;
-
-const STORE_RETRY: Duration = Duration::from_secs(120);
 
 type Key = (String, i32);
 
@@ -87,8 +88,37 @@ pub struct Parts {
     pub health: Arc<Health>,
     /// Pipeline metrics.
     pub metrics: Arc<PipelineMetrics>,
+    /// The event tables, when the lake is Iceberg (`[lake] format`).
+    pub tables: Option<Arc<Tables>>,
     /// Drives the store's async calls.
     pub runtime: tokio::runtime::Handle,
+}
+
+impl Parts {
+    /// The parts `config` names: its store, registry, metrics and (Iceberg
+    /// lakes) tables, with `runtime` driving their calls.
+    pub fn open(config: Config, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Parts> {
+        let store = Store::open(&config.store)?;
+        let registry = crate::open_registry(&config.schemas)?;
+        let (metrics, health) = PipelineMetrics::new(config.health.clone());
+        let tables = match config.lake.format {
+            LakeFormat::Parquet => None,
+            LakeFormat::Iceberg => Some(Arc::new(runtime.block_on(Tables::open(
+                &config.lake,
+                &store,
+                metrics.clone(),
+            ))?)),
+        };
+        Ok(Parts {
+            config,
+            store,
+            registry,
+            health,
+            metrics,
+            tables,
+            runtime: runtime.handle().clone(),
+        })
+    }
 }
 
 /// Where a replay stops: the last offset to include, per partition.
@@ -420,36 +450,31 @@ impl Offloader {
     }
 
     /// Runs a store call (a write or a read of `what`), retrying with
-    /// backoff for `STORE_RETRY`.
+    /// backoff ([`crate::retry`]).
     fn with_store_retry<T, F>(&self, what: &str, call: impl Fn() -> F) -> anyhow::Result<T>
     where
         F: std::future::Future<Output = anyhow::Result<T>>,
     {
-        let started = Instant::now();
-        let mut wait = Duration::from_millis(200);
-        loop {
-            match self.parts.runtime.block_on(call()) {
-                Ok(v) => return Ok(v),
-                Err(e) if started.elapsed() < STORE_RETRY => {
-                    self.parts.metrics.store_errors.inc();
-                    tracing::warn!(object = what, error = %e, "store call failed; retrying");
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_secs(10));
-                }
-                Err(e) => anyhow::bail!("store call for {what} failed for {STORE_RETRY:?}: {e}"),
-            }
-        }
+        self.parts
+            .runtime
+            .block_on(with_retry(what, &self.parts.metrics.store_errors, call))
     }
 
-    /// Writes the open segment of `key` and commits the offset after it.
+    /// Writes the open segment of `key` and commits the offset after it:
+    /// its objects, then (Iceberg lakes) its rows appended to their tables.
     fn close(&mut self, consumer: &BaseConsumer<OffloadContext>, key: &Key) -> anyhow::Result<()> {
         let Some(seg) = self.segments.remove(key) else {
             return Ok(());
         };
-        let end = seg.end;
-        let objects = seg.objects(&self.parts.config.offload.prefix, &key.0, key.1)?;
+        let (start, end) = (seg.start, seg.end);
+        let closed = seg.close(
+            &self.parts.config.offload.prefix,
+            &key.0,
+            key.1,
+            self.parts.tables.is_some(),
+        )?;
         let store = self.parts.store.clone();
-        for o in objects {
+        for o in closed.objects {
             let w = self.with_store_retry(&o.path, || store.put(&o.path, o.bytes.clone()))?;
             let m = &self.parts.metrics;
             m.objects.inc();
@@ -458,6 +483,39 @@ impl Offloader {
             if w != Written::Created {
                 m.rewrites.inc();
                 tracing::info!(path = %o.path, outcome = ?w, "object existed (replay)");
+            }
+        }
+        if let Some(tables) = self.parts.tables.clone() {
+            let covered = Covered {
+                topic: &key.0,
+                partition: key.1,
+                start,
+                end,
+            };
+            // One append (one snapshot) per table the segment touched.
+            let mut by_table: Vec<Vec<crate::iceberg::TableRows>> = Vec::new();
+            for rows in closed.tables {
+                match by_table.iter_mut().find(|g| g[0].table == rows.table) {
+                    Some(g) => g.push(rows),
+                    None => by_table.push(vec![rows]),
+                }
+            }
+            for rows in by_table {
+                let table = rows[0].table.clone();
+                match self.parts.runtime.block_on(tables.append(covered, rows))? {
+                    Appended::Committed(n) => {
+                        self.parts.metrics.rows.inc_by(n as u64);
+                    }
+                    Appended::AlreadyHeld => {
+                        tracing::info!(%table, topic = %key.0, partition = key.1, start, end,
+                            "the table already holds this segment (a restart)");
+                    }
+                    Appended::TakenOver => {
+                        tracing::warn!(%table, topic = %key.0, partition = key.1, start, end,
+                            "another writer committed this partition; leaving the segment to it");
+                        return Ok(());
+                    }
+                }
             }
         }
         self.parts.metrics.segments.inc();

@@ -51,7 +51,9 @@ fn ts_field(name: &str, nullable: bool) -> Field {
     )
 }
 
-fn props(meta: &[(&str, String)]) -> WriterProperties {
+/// The writer settings of every file: snappy, no timestamps, `meta` as
+/// key-value metadata.
+pub fn props(meta: &[(&str, String)]) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_created_by("tributary-pipeline".into())

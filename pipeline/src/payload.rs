@@ -47,18 +47,24 @@ impl Layout {
         let Some(r) = resolved else {
             return Layout::default();
         };
-        let columns = columns(r.schema.schema_type, &r.schema.text);
+        Layout {
+            compiled: matches!(&*r.compiled, Compiled::Protobuf { .. }).then(|| r.compiled.clone()),
+            ..Layout::with_columns(columns(r.schema.schema_type, &r.schema.text))
+        }
+    }
+
+    /// A layout of these columns, for no schema in particular (describing a
+    /// table that unites several versions); payloads are read as JSON.
+    pub fn with_columns(columns: Vec<(String, ColumnType)>) -> Layout {
         let index = columns
             .iter()
             .enumerate()
             .map(|(i, (n, _))| (n.clone(), i))
             .collect();
-        let compiled =
-            matches!(&*r.compiled, Compiled::Protobuf { .. }).then(|| r.compiled.clone());
         Layout {
             columns,
             index,
-            compiled,
+            compiled: None,
         }
     }
 
@@ -266,8 +272,8 @@ impl<'de> Visitor<'de> for PayloadVisitor<'_> {
 mod tests {
     use super::*;
     use serde_json::Value;
-    use tributary_schema::{Schema, SchemaType};
     use tributary_schema::schema::content_id;
+    use tributary_schema::{Schema, SchemaType};
 
     fn resolved(schema_type: SchemaType, text: &str) -> Resolved {
         let schema = Schema {

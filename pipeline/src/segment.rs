@@ -18,6 +18,7 @@
 //! replaces, it never adds.
 
 use crate::config::OffloadConfig;
+use crate::iceberg::TableRows;
 use crate::parquet_out::{self, EventColumns};
 use crate::rows::{DeadLetterRow, Decoded, ErrorRow, date_hour, hour_of};
 use std::collections::BTreeMap;
@@ -91,6 +92,17 @@ pub struct Segment {
     /// Hashes of the events `dedup` let through, with their receipt times:
     /// written as the segment's `.ids` object.
     ids: Vec<(u64, i64)>,
+}
+
+/// What a closed segment leaves to write: objects, and (when the lake is
+/// Iceberg tables) the event rows bound for tables.
+#[derive(Debug, Default)]
+pub struct Closed {
+    /// Objects to put: plain Parquet event files (parquet lakes), dead
+    /// letters, error rows, the `.ids` of dedup.
+    pub objects: Vec<Object>,
+    /// Event rows per table bucket (Iceberg lakes).
+    pub tables: Vec<TableRows>,
 }
 
 /// One object to write.
@@ -194,8 +206,15 @@ impl Segment {
         }
     }
 
-    /// The objects of the closed segment of `topic`/`partition`.
-    pub fn objects(self, prefix: &str, topic: &str, partition: i32) -> anyhow::Result<Vec<Object>> {
+    /// What the closed segment of `topic`/`partition` leaves to write; with
+    /// `tables`, its event rows go to tables instead of objects.
+    pub fn close(
+        self,
+        prefix: &str,
+        topic: &str,
+        partition: i32,
+        tables: bool,
+    ) -> anyhow::Result<Closed> {
         let prefix = object_prefix(prefix);
         let meta = |schema: &str| {
             vec![
@@ -208,8 +227,8 @@ impl Segment {
         };
         let base = format!("{topic}+{partition}+{:020}", self.start);
         let mut out = Vec::new();
-        let mut buckets = self.buckets;
-        for (bucket, rows) in &mut buckets {
+        let mut rows_for_tables = Vec::new();
+        for (bucket, rows) in self.buckets {
             let (path, bytes, n) = match (bucket, rows) {
                 (
                     Bucket::Event {
@@ -218,8 +237,24 @@ impl Segment {
                         schema_id,
                     },
                     Rows::Events(columns),
+                ) if tables => {
+                    rows_for_tables.push(TableRows {
+                        table: event,
+                        hour,
+                        schema_id,
+                        columns,
+                    });
+                    continue;
+                }
+                (
+                    Bucket::Event {
+                        event,
+                        hour,
+                        schema_id,
+                    },
+                    Rows::Events(mut columns),
                 ) => {
-                    let (date, hour) = date_hour(*hour);
+                    let (date, hour) = date_hour(hour);
                     let sid = schema_id.map_or_else(|| "none".to_owned(), |i| i.to_string());
                     let n = columns.len();
                     (
@@ -229,7 +264,7 @@ impl Segment {
                     )
                 }
                 (Bucket::DeadLetter { hour }, Rows::DeadLetters(v)) => {
-                    let (date, hour) = date_hour(*hour);
+                    let (date, hour) = date_hour(hour);
                     let refs: Vec<&DeadLetterRow> = v.iter().collect();
                     (
                         format!("{prefix}dead_letter/dt={date}/hr={hour}/{base}.parquet"),
@@ -263,7 +298,10 @@ impl Segment {
                 rows: 0,
             });
         }
-        Ok(out)
+        Ok(Closed {
+            objects: out,
+            tables: rows_for_tables,
+        })
     }
 }
 
@@ -371,7 +409,10 @@ mod tests {
             s.add(44, 1_764_068_400_001, 10, Decoded::Heartbeat);
             s
         };
-        let a = segment().objects("lake", "t.order", 3).unwrap();
+        let a = segment()
+            .close("lake", "t.order", 3, false)
+            .unwrap()
+            .objects;
         assert_eq!(a.len(), 2);
         assert_eq!(
             a[0].path,
@@ -380,7 +421,10 @@ mod tests {
         assert!(a[1].path.contains("/hr=11/"));
         assert_eq!(
             a,
-            segment().objects("lake", "t.order", 3).unwrap(),
+            segment()
+                .close("lake", "t.order", 3, false)
+                .unwrap()
+                .objects,
             "same rows, same bytes"
         );
     }
@@ -402,7 +446,7 @@ mod tests {
                 value: b"x".to_vec(),
             }),
         );
-        let o = s.objects("", "t", 0).unwrap();
+        let o = s.close("", "t", 0, false).unwrap().objects;
         assert_eq!(
             o[0].path,
             "_errors/topic=t/dt=2025-11-25/t+0+00000000000000000007.parquet"

@@ -33,6 +33,9 @@ pub enum Written {
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     prefix: String,
+    /// The store's root as a URL other readers can open (`file:///abs`,
+    /// `s3://bucket/prefix`, `memory://`).
+    root: String,
 }
 
 impl std::fmt::Debug for Store {
@@ -49,16 +52,16 @@ impl Store {
             std::fs::create_dir_all(path)
                 .map_err(|e| anyhow::anyhow!("store {url}: cannot create {path}: {e}"))?;
             let fs = LocalFileSystem::new_with_prefix(path)?;
+            let abs = std::fs::canonicalize(path)
+                .map_err(|e| anyhow::anyhow!("store {url}: {path}: {e}"))?;
             return Ok(Store {
                 inner: Arc::new(fs),
                 prefix: String::new(),
+                root: format!("file://{}", abs.display()),
             });
         }
         if url.starts_with("memory://") {
-            return Ok(Store {
-                inner: Arc::new(InMemory::new()),
-                prefix: String::new(),
-            });
+            return Ok(Store::from_object_store(Arc::new(InMemory::new())));
         }
         let rest = url
             .strip_prefix("s3://")
@@ -74,17 +77,40 @@ impl Store {
         if let Some(r) = &config.s3_region {
             b = b.with_region(r);
         }
+        let prefix = prefix.trim_matches('/').to_owned();
         Ok(Store {
             inner: Arc::new(b.build()?),
-            prefix: prefix.trim_matches('/').to_owned(),
+            root: match prefix.as_str() {
+                "" => format!("s3://{bucket}"),
+                p => format!("s3://{bucket}/{p}"),
+            },
+            prefix,
         })
     }
 
-    /// A store over an existing `object_store` (tests).
+    /// A store over an existing `object_store` (tests), rooted at
+    /// `memory://`.
     pub fn from_object_store(inner: Arc<dyn ObjectStore>) -> Store {
         Store {
             inner,
             prefix: String::new(),
+            root: "memory://".into(),
+        }
+    }
+
+    /// The store's root as a URL (`file:///abs/path`, `s3://bucket/prefix`,
+    /// `memory://`): Iceberg metadata names files by such URLs.
+    pub fn root_url(&self) -> &str {
+        &self.root
+    }
+
+    /// The object name of `url`, a URL inside the store; `None` outside it.
+    pub fn name_of<'u>(&self, url: &'u str) -> Option<&'u str> {
+        let rest = url.strip_prefix(self.root.as_str())?;
+        match rest.strip_prefix('/') {
+            Some(name) => Some(name),
+            None if self.root.ends_with('/') => Some(rest),
+            None => None,
         }
     }
 
@@ -140,6 +166,40 @@ impl Store {
                 }
             })
             .collect())
+    }
+
+    /// Writes `bytes` as `name`, replacing what is there.
+    pub async fn put_over(&self, name: &str, bytes: Bytes) -> anyhow::Result<()> {
+        self.inner
+            .put(&self.path(name), PutPayload::from_bytes(bytes))
+            .await?;
+        Ok(())
+    }
+
+    /// An object's size; `None` when there is no such object.
+    pub async fn size(&self, name: &str) -> anyhow::Result<Option<u64>> {
+        match self.inner.head(&self.path(name)).await {
+            Ok(m) => Ok(Some(m.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Bytes `range` of an object.
+    pub async fn get_range(
+        &self,
+        name: &str,
+        range: std::ops::Range<u64>,
+    ) -> anyhow::Result<Bytes> {
+        Ok(self.inner.get_range(&self.path(name), range).await?)
+    }
+
+    /// Deletes an object (nothing when there is none).
+    pub async fn delete(&self, name: &str) -> anyhow::Result<()> {
+        match self.inner.delete(&self.path(name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// One object's bytes.
