@@ -7,6 +7,13 @@
 //! killed with SIGKILL while it reads, writes N rows with N distinct ids;
 //! a fresh pipeline over the same topics counts exactly the injected
 //! copies, by reason.
+//!
+//! The same scenario runs against three lakes: plain Parquet (read with
+//! pyarrow), Apache Iceberg tables on the local store and on MinIO's S3
+//! (read with PyIceberg through the same SQLite catalog). The local Iceberg
+//! tables are also loaded into DuckDB by the statements
+//! `tributary-pipeline warehouse --dialect duckdb` prints, which must give
+//! the same rows with typed columns.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -24,11 +31,14 @@ const N: usize = 3_000;
 const BATCH: usize = 100;
 const REPRODUCED: usize = 200;
 
+/// Batch `n`: Order Completed events (schema v2: line items, a list of
+/// structs in the lake).
 fn batch(n: usize) -> Vec<Value> {
     (n * BATCH..(n + 1) * BATCH)
         .map(|i| {
             json!({"type": "track", "event": "Order Completed", "messageId": format!("d-{i}"),
-                "anonymousId": format!("dev-{}", i % 37), "properties": {"total": i}})
+                "anonymousId": format!("dev-{}", i % 37), "properties": {"orderId": format!("o-{i}"),
+                "total": i, "items": [{"sku": format!("s-{}", i % 5), "quantity": 1 + i % 3}]}})
         })
         .collect()
 }
@@ -115,10 +125,41 @@ fn dropped(metrics: &str, reason: &str) -> u64 {
         .map_or(0, |v| v.trim().parse().unwrap_or(0))
 }
 
+/// A lake the scenario writes: plain Parquet in a folder, or Iceberg
+/// tables.
+enum Lake {
+    Plain(tempfile::TempDir),
+    Iceberg(IcebergLake),
+}
+
+impl Lake {
+    fn sections(&self) -> String {
+        match self {
+            Lake::Plain(d) => format!("[store]\nurl = \"file://{}\"\n", d.path().display()),
+            Lake::Iceberg(l) => l.sections(),
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Lake::Plain(_) => Vec::new(),
+            Lake::Iceberg(l) => l.env.clone(),
+        }
+    }
+
+    /// Rows and distinct message ids, by a reader no one here wrote.
+    fn read(&self) -> Value {
+        match self {
+            Lake::Plain(d) => read_lake(d.path()),
+            Lake::Iceberg(l) => l.read(),
+        }
+    }
+}
+
 /// Runs a pipeline on `config` until its lake holds `N` distinct events
 /// and every record of the 3 partitions is read; returns its metrics page.
-fn run_to_the_end(config: &Path, lake: &Path) -> String {
-    let p = PipelineProcess::start(config);
+fn run_to_the_end(config: &Path, lake: &Lake) -> String {
+    let p = PipelineProcess::start_with(config, &lake.env());
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         assert!(Instant::now() < deadline, "the pipeline did not catch up");
@@ -130,7 +171,7 @@ fn run_to_the_end(config: &Path, lake: &Path) -> String {
                 .collect();
             if lags.len() == 3
                 && lags.iter().all(|l| *l == 0)
-                && read_lake(lake)["distinct_message_ids"].as_u64() >= Some(N as u64)
+                && lake.read()["distinct_message_ids"].as_u64() >= Some(N as u64)
             {
                 return m;
             }
@@ -139,11 +180,22 @@ fn run_to_the_end(config: &Path, lake: &Path) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn copies_from_every_documented_path_are_dropped_and_counted_and_kills_change_nothing() {
+/// What the scenario found: the lake after the kills, and the metrics of
+/// a fresh pipeline over the same records.
+struct Outcome {
+    lake: Lake,
+    config: std::path::PathBuf,
+    work: tempfile::TempDir,
+    _schemas: tempfile::TempDir,
+}
+
+/// The scenario against the lakes `new_lake` makes (one for the killed
+/// pipeline, one for a fresh one); `name` labels the report.
+async fn each_event_once(name: &str, new_lake: impl Fn() -> Lake) -> Outcome {
     let prefix = unique_prefix("dedup");
+    let schemas = app_schema_dir();
     let gateway = || {
-        let mut cfg = test_config(&kafka(), &prefix);
+        let mut cfg = schema_test_config(&prefix, schemas.path());
         cfg.rate_limits.ip_requests_per_second = 0;
         cfg.delivery.heartbeat_secs = 1;
         cfg.idempotency.window_secs = 1;
@@ -173,61 +225,65 @@ async fn copies_from_every_documented_path_are_dropped_and_counted_and_kills_cha
         .unwrap();
 
     // SIGKILLed three times while it reads, then run to the end.
-    let lake = tempfile::tempdir().unwrap();
+    let lake = new_lake();
     let work = tempfile::tempdir().unwrap();
-    let config = write_pipeline_config(
+    let offload = "max_records = 150\nidle_gap_secs = 2";
+    let schemas_section = format!("[schemas]\ndir = {:?}\n", schemas.path());
+    let config = write_pipeline_config_with(
         work.path(),
         &prefix,
         &["order_completed"],
-        lake.path(),
-        "max_records = 150\nidle_gap_secs = 2",
+        &(lake.sections() + &schemas_section),
+        offload,
     );
     rebalance_fast(&config);
     for _ in 0..3 {
-        let mut p = PipelineProcess::start(&config);
-        let wait = 1500 + (uuid::Uuid::new_v4().as_u128() % 1500) as u64;
+        let mut p = PipelineProcess::start_with(&config, &lake.env());
+        // Soon after it starts reading (it is ready in about half a second
+        // and reads the whole topic in about two).
+        let wait = 600 + (uuid::Uuid::new_v4().as_u128() % 900) as u64;
         tokio::time::sleep(Duration::from_millis(wait)).await;
         p.child.kill().unwrap();
         p.child.wait().unwrap();
     }
-    let before = read_lake(lake.path());
+    let before = lake.read();
     assert!(
         before["rows"].as_u64() > Some(0),
         "nothing was written before the kills: {before}"
     );
-    let (c, l) = (config.clone(), lake.path().to_owned());
-    let last_run = tokio::task::spawn_blocking(move || run_to_the_end(&c, &l))
+    let (c, l) = (config.clone(), lake);
+    let (last_run, lake) = tokio::task::spawn_blocking(move || (run_to_the_end(&c, &l), l))
         .await
         .unwrap();
     // The run after the kills took up partitions whose segments were
     // committed, and decided with their hashes.
     let reloaded = metric_value(&last_run, "tributary_pipeline_dedup_hashes_loaded_total");
     assert!(reloaded > 0, "{last_run}");
-    let s = read_lake(lake.path());
+    let s = lake.read();
 
     // A fresh group and lake over the same records counts every copy once.
-    let fresh_lake = tempfile::tempdir().unwrap();
+    let fresh_lake = new_lake();
     let fresh = tempfile::tempdir().unwrap();
-    let fresh_config = write_pipeline_config(
+    let fresh_config = write_pipeline_config_with(
         fresh.path(),
         &format!("{prefix}fresh-"),
         &[],
-        fresh_lake.path(),
-        "max_records = 150\nidle_gap_secs = 2",
+        &(fresh_lake.sections() + &schemas_section),
+        offload,
     );
     let text = std::fs::read_to_string(&fresh_config).unwrap().replace(
         "topics = []",
         &format!("topics = [\"{prefix}order_completed\"]"),
     );
     std::fs::write(&fresh_config, text).unwrap();
-    let (c, l) = (fresh_config.clone(), fresh_lake.path().to_owned());
-    let metrics = tokio::task::spawn_blocking(move || run_to_the_end(&c, &l))
+    let (c, l) = (fresh_config.clone(), fresh_lake);
+    let (metrics, fresh_lake) = tokio::task::spawn_blocking(move || (run_to_the_end(&c, &l), l))
         .await
         .unwrap();
-    let f = read_lake(fresh_lake.path());
+    let f = fresh_lake.read();
     let (replayed, resent_dropped) = (dropped(&metrics, "replayed"), dropped(&metrics, "resent"));
     report(format_args!(
-        "dedup: {N} events + {resent} resent + {REPRODUCED} produced again; {} rows by the 3rd kill, {reloaded} hashes reloaded after it; pyarrow read {} rows, {} distinct; a fresh pipeline: {} rows, dropped {replayed} replayed and {resent_dropped} resent",
+        "dedup ({name}): {N} events + {resent} resent + {REPRODUCED} produced again; {} rows by the 3rd kill, {reloaded} hashes reloaded after it; read back {} rows, {} distinct; a fresh pipeline: {} rows, dropped {replayed} replayed and {resent_dropped} resent",
         before["rows"], s["rows"], s["distinct_message_ids"], f["rows"]
     ));
     assert_eq!(s["rows"], N, "{s}");
@@ -238,4 +294,124 @@ async fn copies_from_every_documented_path_are_dropped_and_counted_and_kills_cha
     assert_eq!(resent_dropped, resent as u64, "{metrics}");
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
+    Outcome {
+        lake,
+        config,
+        work,
+        _schemas: schemas,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_from_every_documented_path_are_dropped_and_counted_and_kills_change_nothing() {
+    let o = each_event_once("plain Parquet", || {
+        Lake::Plain(tempfile::tempdir().unwrap())
+    })
+    .await;
+    let s = o.lake.read();
+    assert_eq!(
+        s["events"]["order_completed"]["types"]["p_items"],
+        "list<element: struct<quantity: int64, sku: string, _extra: string>>"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iceberg_lake_holds_each_event_once_and_loads_into_duckdb_the_same() {
+    let o = each_event_once("Iceberg, local store", || {
+        Lake::Iceberg(IcebergLake::local())
+    })
+    .await;
+    let s = o.lake.read();
+    let t = &s["tables"]["order_completed"];
+    assert_eq!(t["rows"], N, "{s}");
+    assert_eq!(
+        t["iceberg_types"]["p_items"].as_str().map(|t| t.replace(char::is_numeric, "")),
+        Some("list<struct<: quantity: optional long, : sku: optional string, : _extra: optional string>>".into()),
+        "{t}"
+    );
+    assert_eq!(t["iceberg_types"]["event_time"], "timestamptz");
+    // Every partition's last offset is recorded in the table.
+    assert_eq!(t["offsets"].as_object().map(|o| o.len()), Some(3), "{t}");
+
+    // The generated DuckDB load of the same files.
+    let sql = std::process::Command::new(workspace_binary("tributary-pipeline"))
+        .args(["--config"])
+        .arg(&o.config)
+        .args(["warehouse", "--dialect", "duckdb"])
+        .output()
+        .unwrap();
+    assert!(
+        sql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sql.stderr)
+    );
+    let sql_file = o.work.path().join("load.sql");
+    std::fs::write(&sql_file, &sql.stdout).unwrap();
+    let loaded = duckdb_load(&sql_file);
+    let d = &loaded["tributary.order_completed"];
+    report(format_args!(
+        "duckdb load of the Iceberg table's {} data files: {} rows, {} distinct message ids; p_items {}",
+        s["files"].as_array().map_or(0, Vec::len),
+        d["rows"],
+        d["distinct_message_ids"],
+        d["types"]["p_items"]
+    ));
+    assert_eq!(
+        (d["rows"].as_u64(), d["distinct_message_ids"].as_u64()),
+        (Some(N as u64), Some(N as u64)),
+        "{loaded}"
+    );
+    for (column, ty) in [
+        (
+            "p_items",
+            "STRUCT(quantity BIGINT, sku VARCHAR, _extra VARCHAR)[]",
+        ),
+        ("p_total", "DOUBLE"),
+        ("event_time", "TIMESTAMP WITH TIME ZONE"),
+        ("kafka_offset", "BIGINT"),
+        ("schema_id", "INTEGER"),
+    ] {
+        assert_eq!(d["types"][column], ty, "{column}: {d}");
+    }
+    assert_eq!(
+        d["sample_items_sku"].as_str().map(|s| s.starts_with("s-")),
+        Some(true),
+        "{d}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iceberg_lake_on_s3_holds_each_event_once() {
+    let minio = MinioServer::start();
+    let buckets = std::sync::atomic::AtomicUsize::new(0);
+    let o = each_event_once("Iceberg, MinIO S3", || {
+        let n = buckets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Lake::Iceberg(IcebergLake::on_s3(&minio, &format!("lake{n}")))
+    })
+    .await;
+    let s = o.lake.read();
+    let files = s["files"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !files.is_empty()
+            && files
+                .iter()
+                .all(|f| f.as_str().is_some_and(|f| f.starts_with("s3://lake0/"))),
+        "{s}"
+    );
+}
+
+/// The DuckDB load `sql` run by `tests/python/duckdb_load.py`: per table
+/// its rows, distinct message ids and column types.
+fn duckdb_load(sql: &Path) -> Value {
+    let out = std::process::Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/duckdb_load.py"))
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "duckdb_load.py: {}\n(install with: pip3 install duckdb)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

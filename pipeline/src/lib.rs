@@ -19,6 +19,7 @@
 //! * [`iceberg`] — or the lake as Apache Iceberg tables: a segment's files
 //!   appended in one snapshot that records its offsets;
 //! * [`retry`] — store and catalog calls retried with backoff;
+//! * [`failpoint`] — crashes injected at the commit's steps (tests);
 //! * [`replay`] — the offsets a backfill re-reads;
 //! * [`health`] — app-health aggregates (crash-free sessions and users,
 //!   errors, sessions, latency) with bounded labels;
@@ -30,6 +31,7 @@ pub mod column_type;
 pub mod config;
 pub mod dedup;
 pub mod enrichment;
+pub mod failpoint;
 pub mod health;
 pub mod iceberg;
 pub mod metrics;

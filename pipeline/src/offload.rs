@@ -502,9 +502,12 @@ impl Offloader {
             }
             for rows in by_table {
                 let table = rows[0].table.clone();
-                match self.parts.runtime.block_on(tables.append(covered, rows))? {
+                let appended = self.parts.runtime.block_on(tables.append(covered, rows))?;
+                self.parts.metrics.table_commit(appended);
+                match appended {
                     Appended::Committed(n) => {
                         self.parts.metrics.rows.inc_by(n as u64);
+                        crate::failpoint::crash("after-table-commit");
                     }
                     Appended::AlreadyHeld => {
                         tracing::info!(%table, topic = %key.0, partition = key.1, start, end,
@@ -522,6 +525,7 @@ impl Offloader {
         if self.replay.is_some() {
             return Ok(());
         }
+
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&key.0, key.1, Offset::Offset(end + 1))?;
         if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {

@@ -1,5 +1,7 @@
 //! The pipeline as a process under test, and the lake it writes read back
-//! with pyarrow (`tests/python/read_lake.py`, a reader no one here wrote).
+//! by readers no one here wrote: pyarrow for plain Parquet lakes
+//! (`tests/python/read_lake.py`), PyIceberg for Iceberg lakes through the
+//! same SQL catalog (`tests/python/read_iceberg.py`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,10 +19,16 @@ impl PipelineProcess {
     /// Starts the binary with `--config path` and waits for its metrics
     /// address.
     pub fn start(config: &Path) -> PipelineProcess {
+        PipelineProcess::start_with(config, &[])
+    }
+
+    /// [`Self::start`] with more environment (an S3 store's credentials).
+    pub fn start_with(config: &Path, env: &[(&str, String)]) -> PipelineProcess {
         let mut child = Command::new(crate::workspace_binary("tributary-pipeline"))
             .arg("--config")
             .arg(config)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -69,11 +77,15 @@ pub fn metric_value(text: &str, name: &str) -> u64 {
         .unwrap_or(0.0) as u64
 }
 
+/// The Python the readers run with (`PYTHON`, else `python3`).
+pub fn python() -> PathBuf {
+    std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from)
+}
+
 /// The lake under `dir` summarised by `tests/python/read_lake.py`: rows,
 /// distinct message ids, per-event rows and column types.
 pub fn read_lake(dir: &Path) -> serde_json::Value {
-    let python = std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
-    let out = Command::new(python)
+    let out = Command::new(python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py"))
         .arg(dir)
         .output()
@@ -96,17 +108,105 @@ pub fn write_pipeline_config(
     lake: &Path,
     offload: &str,
 ) -> PathBuf {
+    let store = format!("[store]\nurl = \"file://{}\"\n", lake.display());
+    write_pipeline_config_with(dir, prefix, topics, &store, offload)
+}
+
+/// [`write_pipeline_config`] with the `[store]` (and `[lake]`, ...)
+/// sections given as TOML text.
+pub fn write_pipeline_config_with(
+    dir: &Path,
+    prefix: &str,
+    topics: &[&str],
+    sections: &str,
+    offload: &str,
+) -> PathBuf {
     let topics: Vec<String> = topics.iter().map(|t| format!("{prefix}{t}")).collect();
     let text = format!(
         "[kafka]\nbrokers = {:?}\ngroup_id = \"{prefix}pipeline\"\ntopics = {:?}\n\
-         [store]\nurl = \"file://{}\"\n[offload]\n{offload}\n[server]\nlisten = \"127.0.0.1:0\"\n",
+         {sections}\n[offload]\n{offload}\n[server]\nlisten = \"127.0.0.1:0\"\n",
         crate::kafka(),
         topics,
-        lake.display()
     );
     let path = dir.join("pipeline.toml");
     std::fs::write(&path, text).expect("write the pipeline config");
     path
+}
+
+/// An Iceberg lake for a test: a store (a local folder, or a bucket of a
+/// MinIO server) and a SQLite catalog file.
+pub struct IcebergLake {
+    /// The store's URL (`file:///…`, `s3://bucket`).
+    pub store_url: String,
+    /// The SQLite catalog.
+    pub catalog: PathBuf,
+    /// Environment the pipeline and the readers need (S3 credentials).
+    pub env: Vec<(&'static str, String)>,
+    s3_endpoint: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl IcebergLake {
+    /// A lake in a local folder.
+    pub fn local() -> IcebergLake {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = dir.path().join("lake");
+        std::fs::create_dir_all(&store).expect("lake dir");
+        IcebergLake {
+            store_url: format!("file://{}", store.display()),
+            catalog: dir.path().join("catalog.db"),
+            env: Vec::new(),
+            s3_endpoint: None,
+            _dir: dir,
+        }
+    }
+
+    /// A lake in bucket `bucket` of `minio` (created here).
+    pub fn on_s3(minio: &crate::MinioServer, bucket: &str) -> IcebergLake {
+        minio.create_bucket(bucket);
+        let dir = tempfile::tempdir().expect("temp dir");
+        IcebergLake {
+            store_url: format!("s3://{bucket}"),
+            catalog: dir.path().join("catalog.db"),
+            env: minio.env(),
+            s3_endpoint: Some(minio.endpoint.clone()),
+            _dir: dir,
+        }
+    }
+
+    /// The pipeline's `[store]` and `[lake]` sections for this lake.
+    pub fn sections(&self) -> String {
+        let mut s = format!("[store]\nurl = {:?}\n", self.store_url);
+        if let Some(e) = &self.s3_endpoint {
+            s.push_str(&format!("s3_endpoint = {e:?}\ns3_allow_http = true\n"));
+        }
+        s.push_str(&format!(
+            "[lake]\nformat = \"iceberg\"\n[lake.catalog]\nuri = \"sqlite://{}\"\n",
+            self.catalog.display()
+        ));
+        s
+    }
+
+    /// The tables summarised by `tests/python/read_iceberg.py` (PyIceberg,
+    /// through the same catalog): rows, distinct message ids, per table its
+    /// rows, types, snapshots and recorded offsets, and the data files.
+    pub fn read(&self) -> serde_json::Value {
+        let out = Command::new(python())
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_iceberg.py"))
+            // SQLAlchemy's URL of the same file.
+            .arg(format!("sqlite:///{}", self.catalog.display()))
+            .arg(format!("{}/iceberg", self.store_url))
+            .arg("tributary")
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "read_iceberg.py: {}\n(install with: pip3 install 'pyiceberg[sql-sqlite,pyarrow]')",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("read_iceberg.py prints JSON")
+    }
 }
 
 /// Appends to a pipeline config the consumer settings a group test needs:

@@ -8,8 +8,10 @@
 //! skipped.
 
 mod lake;
+mod minio;
 mod redis;
 pub use lake::*;
+pub use minio::MinioServer;
 pub use redis::RedisServer;
 
 use bytes::Bytes;

@@ -211,12 +211,11 @@ impl Tables {
             }
             data_files.push(df);
         }
-        let appended = with_retry("commit the append", m, || {
+        crate::failpoint::crash("after-table-files");
+        with_retry("commit the append", m, || {
             self.commit(&ident, covered, held, data_files.clone())
         })
-        .await?;
-        self.metrics.table_commit(appended);
-        Ok(appended)
+        .await
     }
 
     async fn load_or_create(&self, ident: &TableIdent, file: &Schema) -> anyhow::Result<Table> {
@@ -406,6 +405,9 @@ impl Tables {
                 base,
             };
             match tx.commit(&guarded).await {
+                Ok(_) if crate::failpoint::fails("commit-answer-lost") => {
+                    anyhow::bail!("failpoint: the catalog's answer was lost")
+                }
                 Ok(_) => {
                     let rows = files.iter().map(|f| f.record_count() as usize).sum();
                     return Ok(Appended::Committed(rows));
