@@ -22,6 +22,8 @@ pub struct Config {
     pub offload: OffloadConfig,
     /// `[dedup]`: repeated events dropped.
     pub dedup: DedupConfig,
+    /// `[erasure]`: erased users' rows kept out of the lake.
+    pub erasure: ErasureConfig,
     /// `[schemas]`: how schema-encoded values are decoded and typed.
     pub schemas: SchemasConfig,
     /// `[health]`: app-health metrics.
@@ -235,6 +237,30 @@ impl Default for DedupConfig {
     }
 }
 
+/// `[erasure]`: how the pipeline learns of erasure requests
+/// (`tributary-pipeline erase`) in a plain Parquet lake (an Iceberg lake's
+/// tables tell it at once).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErasureConfig {
+    /// How often the requests are read again, seconds. Default 10.
+    pub refresh_secs: u64,
+    /// How long `erase` waits after recording a request before it rewrites
+    /// a plain lake's files, so that files the pipeline was writing without
+    /// knowing of it are finished; above `refresh_secs`. Seconds.
+    /// Default 30.
+    pub grace_secs: u64,
+}
+
+impl Default for ErasureConfig {
+    fn default() -> Self {
+        ErasureConfig {
+            refresh_secs: 10,
+            grace_secs: 30,
+        }
+    }
+}
+
 /// `[schemas]`: the same sources as the gateway's.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -343,6 +369,9 @@ impl Config {
         }
         if self.dedup.window_secs > 0 && self.dedup.max_ids_per_partition == 0 {
             bad("dedup.max_ids_per_partition must be > 0 (or window_secs = 0 for no dedup)");
+        }
+        if self.erasure.grace_secs <= self.erasure.refresh_secs {
+            bad("erasure.grace_secs must be above erasure.refresh_secs");
         }
         if self.health.top_versions == 0 {
             bad("health.top_versions must be > 0");

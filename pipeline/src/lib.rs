@@ -25,12 +25,14 @@
 //!   errors, sessions, latency) with bounded labels;
 //! * [`metrics`], [`server`] — `/metrics`, `/healthz`, `/readyz`;
 //! * [`warehouse`] — loading the lake into Snowflake, DuckDB, Trino, Spark;
+//! * [`erasure`] — a user's rows removed from the lake and kept out of it;
 //! * [`config`] — the TOML configuration.
 
 pub mod column_type;
 pub mod config;
 pub mod dedup;
 pub mod enrichment;
+pub mod erasure;
 pub mod failpoint;
 pub mod health;
 pub mod iceberg;

@@ -1,6 +1,7 @@
 //! `tributary-pipeline`: runs the offload loop and the metrics endpoint,
-//! re-offloads a range of a topic (`replay`), or prints the statements
-//! that load the lake into a warehouse (`warehouse`).
+//! re-offloads a range of a topic (`replay`), prints the statements that
+//! load the lake into a warehouse (`warehouse`), or erases a user's data
+//! (`erase`).
 
 use clap::{Parser, Subcommand};
 use rdkafka::consumer::Consumer;
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tributary_pipeline::config::Config;
+use tributary_pipeline::erasure::{Kind, rewrite};
 use tributary_pipeline::offload::{self, Offloader, Parts};
 use tributary_pipeline::{replay, warehouse};
 
@@ -61,6 +63,25 @@ enum Command {
         /// Snowflake: the catalog integration of Iceberg tables.
         #[arg(long, default_value = "tributary_catalog")]
         catalog_integration: String,
+    },
+    /// Erase a user's data: record the request (the pipeline leaves the
+    /// user's rows out of everything it writes from then on, replays
+    /// included) and remove the rows already in the lake. Prints what it
+    /// touched, one JSON line per table.
+    Erase {
+        /// The app.
+        #[arg(long)]
+        app: String,
+        /// The user's `userId`.
+        #[arg(
+            long,
+            conflicts_with = "anonymous_id",
+            required_unless_present = "anonymous_id"
+        )]
+        user_id: Option<String>,
+        /// Or a device's `anonymousId`.
+        #[arg(long)]
+        anonymous_id: Option<String>,
     },
     /// Re-offload a range of one topic (backfill). Writes objects named by
     /// the range's first offset, commits nothing; the same range replayed
@@ -119,6 +140,28 @@ fn run(config: Config, command: Option<Command>) -> anyhow::Result<()> {
     match command {
         None => offload(parts, &runtime, None),
         Some(Command::Replay(range)) => offload(parts, &runtime, Some(range)),
+        Some(Command::Erase {
+            app,
+            user_id,
+            anonymous_id,
+        }) => {
+            let (kind, id) = match (user_id, anonymous_id) {
+                (Some(u), _) => (Kind::User, u),
+                (None, Some(a)) => (Kind::Anonymous, a),
+                (None, None) => anyhow::bail!("give --user-id or --anonymous-id"),
+            };
+            let request = rewrite::Request { app, kind, id };
+            let touched = runtime.block_on(rewrite::erase(
+                &parts.config,
+                &parts.store,
+                parts.tables.as_deref(),
+                &request,
+            ))?;
+            for t in touched {
+                println!("{}", serde_json::to_string(&t)?);
+            }
+            Ok(())
+        }
         Some(Command::Warehouse {
             dialect,
             table,

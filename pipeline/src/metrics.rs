@@ -72,6 +72,8 @@ pub struct PipelineMetrics {
     pub table_conflicts: Counter,
     /// Table schema changes (columns added).
     pub table_schema_updates: Counter,
+    /// Rows of erased users left out of files.
+    pub erased_rows: Counter,
     /// 1 once partitions are assigned.
     pub ready: Gauge,
     lag: Family<PartitionLabels, Gauge>,
@@ -148,6 +150,11 @@ impl PipelineMetrics {
             "table_schema_updates",
             "Iceberg table schema changes (columns added as schema versions add properties)",
         );
+        let erased_rows = c(
+            &mut registry,
+            "erased_rows",
+            "Rows left out of the lake because their user's data was erased (tributary-pipeline erase)",
+        );
         let ready = Gauge::default();
         registry.register("ready", "1 once partitions are assigned", ready.clone());
         let lag = Family::<PartitionLabels, Gauge>::default();
@@ -182,6 +189,7 @@ impl PipelineMetrics {
             table_commits,
             table_conflicts,
             table_schema_updates,
+            erased_rows,
             ready,
             lag,
             uncommitted,

@@ -16,6 +16,7 @@
 
 use crate::config::{Config, LakeFormat};
 use crate::dedup::{Dedup, id_hash};
+use crate::erasure::Erasures;
 use crate::health::Health;
 use crate::iceberg::{Appended, Covered, Tables};
 use crate::metrics::PipelineMetrics;
@@ -90,6 +91,8 @@ pub struct Parts {
     pub metrics: Arc<PipelineMetrics>,
     /// The event tables, when the lake is Iceberg (`[lake] format`).
     pub tables: Option<Arc<Tables>>,
+    /// The erasure requests: their users' rows are left out of every file.
+    pub erasures: Arc<tokio::sync::Mutex<Erasures>>,
     /// Drives the store's async calls.
     pub runtime: tokio::runtime::Handle,
 }
@@ -101,12 +104,15 @@ impl Parts {
         let store = Store::open(&config.store)?;
         let registry = crate::open_registry(&config.schemas)?;
         let (metrics, health) = PipelineMetrics::new(config.health.clone());
+        let erasures = Arc::new(tokio::sync::Mutex::new(Erasures::default()));
         let tables = match config.lake.format {
             LakeFormat::Parquet => None,
             LakeFormat::Iceberg => Some(Arc::new(runtime.block_on(Tables::open(
                 &config.lake,
+                &config.offload.prefix,
                 &store,
                 metrics.clone(),
+                erasures.clone(),
             ))?)),
         };
         Ok(Parts {
@@ -116,6 +122,7 @@ impl Parts {
             health,
             metrics,
             tables,
+            erasures,
             runtime: runtime.handle().clone(),
         })
     }
@@ -467,12 +474,28 @@ impl Offloader {
             return Ok(());
         };
         let (start, end) = (seg.start, seg.end);
+        let erasures = self.parts.erasures.clone();
+        let mut erasures = erasures.blocking_lock();
+        if self.parts.tables.is_none()
+            && erasures.stale(Duration::from_secs(self.parts.config.erasure.refresh_secs))
+        {
+            let prefix = crate::segment::object_prefix(&self.parts.config.offload.prefix);
+            let known = erasures.known();
+            let store = self.parts.store.clone();
+            let new = self.with_store_retry("read the erasure requests", || {
+                Erasures::read_new(&store, &prefix, &known)
+            })?;
+            erasures.add(new)?;
+        }
         let closed = seg.close(
             &self.parts.config.offload.prefix,
             &key.0,
             key.1,
             self.parts.tables.is_some(),
+            &erasures,
         )?;
+        drop(erasures);
+        self.parts.metrics.erased_rows.inc_by(closed.erased as u64);
         let store = self.parts.store.clone();
         for o in closed.objects {
             let w = self.with_store_retry(&o.path, || store.put(&o.path, o.bytes.clone()))?;

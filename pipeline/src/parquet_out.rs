@@ -342,17 +342,11 @@ impl EventColumns {
         Ok(RecordBatch::try_new(target, columns)?)
     }
 
-    /// The plain Parquet file of the rows, with `meta` as key-value
-    /// metadata. The builders are left empty.
-    pub fn finish(
-        &mut self,
-        topic: &str,
-        partition: i32,
-        meta: &[(&str, String)],
-    ) -> anyhow::Result<Vec<u8>> {
+    /// The rows as one batch of the file's own schema ([`Self::fields`]),
+    /// for a plain Parquet file. The builders are left empty.
+    pub fn finish(&mut self, topic: &str, partition: i32) -> anyhow::Result<RecordBatch> {
         let schema = Arc::new(ArrowSchema::new(self.fields()));
-        let batch = self.finish_batch(topic, partition, schema)?;
-        encode(&batch, meta)
+        self.finish_batch(topic, partition, schema)
     }
 }
 

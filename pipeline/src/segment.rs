@@ -18,6 +18,7 @@
 //! replaces, it never adds.
 
 use crate::config::OffloadConfig;
+use crate::erasure::Erasures;
 use crate::iceberg::TableRows;
 use crate::parquet_out::{self, EventColumns};
 use crate::rows::{DeadLetterRow, Decoded, ErrorRow, date_hour, hour_of};
@@ -103,6 +104,9 @@ pub struct Closed {
     pub objects: Vec<Object>,
     /// Event rows per table bucket (Iceberg lakes).
     pub tables: Vec<TableRows>,
+    /// Rows of erased users left out (plain Parquet lakes; Iceberg lakes
+    /// filter when the rows are appended).
+    pub erased: usize,
 }
 
 /// One object to write.
@@ -207,13 +211,15 @@ impl Segment {
     }
 
     /// What the closed segment of `topic`/`partition` leaves to write; with
-    /// `tables`, its event rows go to tables instead of objects.
+    /// `tables`, its event rows go to tables instead of objects. Rows of
+    /// users in `erasures` are left out of event files.
     pub fn close(
         self,
         prefix: &str,
         topic: &str,
         partition: i32,
         tables: bool,
+        erasures: &Erasures,
     ) -> anyhow::Result<Closed> {
         let prefix = object_prefix(prefix);
         let meta = |schema: &str| {
@@ -226,8 +232,7 @@ impl Segment {
             ]
         };
         let base = format!("{topic}+{partition}+{:020}", self.start);
-        let mut out = Vec::new();
-        let mut rows_for_tables = Vec::new();
+        let mut closed = Closed::default();
         for (bucket, rows) in self.buckets {
             let (path, bytes, n) = match (bucket, rows) {
                 (
@@ -238,7 +243,7 @@ impl Segment {
                     },
                     Rows::Events(columns),
                 ) if tables => {
-                    rows_for_tables.push(TableRows {
+                    closed.tables.push(TableRows {
                         table: event,
                         hour,
                         schema_id,
@@ -256,11 +261,15 @@ impl Segment {
                 ) => {
                     let (date, hour) = date_hour(hour);
                     let sid = schema_id.map_or_else(|| "none".to_owned(), |i| i.to_string());
-                    let n = columns.len();
+                    let (batch, erased) = erasures.filter(columns.finish(topic, partition)?)?;
+                    closed.erased += erased;
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
                     (
                         format!("{prefix}event={event}/dt={date}/hr={hour}/{base}+{sid}.parquet"),
-                        columns.finish(topic, partition, &meta(&sid))?,
-                        n,
+                        parquet_out::encode(&batch, &meta(&sid))?,
+                        batch.num_rows(),
                     )
                 }
                 (Bucket::DeadLetter { hour }, Rows::DeadLetters(v)) => {
@@ -283,14 +292,14 @@ impl Segment {
                 }
                 _ => anyhow::bail!("segment bucket holds rows of another kind"),
             };
-            out.push(Object {
+            closed.objects.push(Object {
                 path,
                 bytes,
                 rows: n,
             });
         }
         if let Some(newest) = self.ids.iter().map(|(_, t)| *t).max() {
-            out.push(Object {
+            closed.objects.push(Object {
                 path: crate::dedup::ids_path(
                     &prefix, topic, partition, self.start, self.end, newest,
                 ),
@@ -298,10 +307,7 @@ impl Segment {
                 rows: 0,
             });
         }
-        Ok(Closed {
-            objects: out,
-            tables: rows_for_tables,
-        })
+        Ok(closed)
     }
 }
 
@@ -410,7 +416,7 @@ mod tests {
             s
         };
         let a = segment()
-            .close("lake", "t.order", 3, false)
+            .close("lake", "t.order", 3, false, &Erasures::default())
             .unwrap()
             .objects;
         assert_eq!(a.len(), 2);
@@ -422,7 +428,7 @@ mod tests {
         assert_eq!(
             a,
             segment()
-                .close("lake", "t.order", 3, false)
+                .close("lake", "t.order", 3, false, &Erasures::default())
                 .unwrap()
                 .objects,
             "same rows, same bytes"
@@ -446,7 +452,10 @@ mod tests {
                 value: b"x".to_vec(),
             }),
         );
-        let o = s.close("", "t", 0, false).unwrap().objects;
+        let o = s
+            .close("", "t", 0, false, &Erasures::default())
+            .unwrap()
+            .objects;
         assert_eq!(
             o[0].path,
             "_errors/topic=t/dt=2025-11-25/t+0+00000000000000000007.parquet"

@@ -174,6 +174,18 @@ impl IcebergLake {
         }
     }
 
+    /// The same store with a fresh catalog: the tables rebuilt from Kafka.
+    pub fn with_fresh_catalog(&self) -> IcebergLake {
+        let dir = tempfile::tempdir().expect("temp dir");
+        IcebergLake {
+            store_url: self.store_url.clone(),
+            catalog: dir.path().join("catalog.db"),
+            env: self.env.clone(),
+            s3_endpoint: self.s3_endpoint.clone(),
+            _dir: dir,
+        }
+    }
+
     /// The pipeline's `[store]` and `[lake]` sections for this lake.
     pub fn sections(&self) -> String {
         let mut s = format!("[store]\nurl = {:?}\n", self.store_url);

@@ -67,7 +67,7 @@ pub async fn open(
 
 /// A SQLite URL names a file the driver may create (`mode=rwc`), in a
 /// folder made here.
-fn sql_uri(uri: &str) -> anyhow::Result<String> {
+pub(crate) fn sql_uri(uri: &str) -> anyhow::Result<String> {
     let Some(path) = uri.strip_prefix("sqlite://") else {
         return Ok(uri.to_owned());
     };

@@ -19,15 +19,18 @@
 //! Module map: [`storage`] (Iceberg's file I/O over the lake's store),
 //! [`catalog`] (SQL or REST catalog, the commit guard), [`schema`] (table
 //! schema from the files, evolution), [`offsets`] (the offsets in
-//! snapshots), [`files`] (a snapshot's data files).
+//! snapshots), [`files`] (a snapshot's data files), [`overwrite`] (files
+//! replaced, for erasure).
 
 pub mod catalog;
 pub mod files;
 pub mod offsets;
+pub mod overwrite;
 pub mod schema;
 pub mod storage;
 
 use crate::config::LakeConfig;
+use crate::erasure::Erasures;
 use crate::metrics::PipelineMetrics;
 use crate::parquet_out::{self, EventColumns};
 use crate::retry::with_retry;
@@ -87,12 +90,37 @@ pub enum Appended {
     TakenOver,
 }
 
+/// How a commit attempt ended.
+enum Committed {
+    /// Appended, or found held, or taken over.
+    Done(Appended),
+    /// The table's erasure mark moved (to this) since the rows were
+    /// filtered.
+    ErasuresChanged(Option<String>),
+}
+
+/// The table's erasure mark (see `erasure`).
+fn erasure_mark(table: &Table) -> Option<String> {
+    table
+        .metadata()
+        .properties()
+        .get(crate::erasure::TABLE_PROPERTY)
+        .cloned()
+}
+
 /// The event tables.
 pub struct Tables {
     catalog: Arc<dyn Catalog>,
+    config: LakeConfig,
     store: Store,
     namespace: NamespaceIdent,
     metrics: Arc<PipelineMetrics>,
+    /// The erasure requests the pipeline leaves out of its files.
+    erasures: Arc<tokio::sync::Mutex<Erasures>>,
+    /// The erasure mark they were last read at (`None`: not read yet).
+    erasure_mark: tokio::sync::Mutex<Option<Option<String>>>,
+    /// The `[offload] prefix` as an object prefix.
+    prefix: String,
 }
 
 impl std::fmt::Debug for Tables {
@@ -105,8 +133,10 @@ impl Tables {
     /// Opens the catalog of `config` and makes sure the namespace exists.
     pub async fn open(
         config: &LakeConfig,
+        prefix: &str,
         store: &Store,
         metrics: Arc<PipelineMetrics>,
+        erasures: Arc<tokio::sync::Mutex<Erasures>>,
     ) -> anyhow::Result<Tables> {
         let warehouse = config
             .warehouse
@@ -124,15 +154,24 @@ impl Tables {
         }
         Ok(Tables {
             catalog,
+            config: config.clone(),
             store: store.clone(),
             namespace,
             metrics,
+            erasures,
+            erasure_mark: tokio::sync::Mutex::new(None),
+            prefix: crate::segment::object_prefix(prefix),
         })
     }
 
     /// The catalog.
     pub fn catalog(&self) -> &Arc<dyn Catalog> {
         &self.catalog
+    }
+
+    /// The lake's store.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The namespace of the event tables.
@@ -185,37 +224,165 @@ impl Tables {
         if held >= covered.end {
             return Ok(Appended::AlreadyHeld);
         }
-        let mut data_files = Vec::new();
-        for ((bucket, file), plan) in rows.into_iter().zip(&files).zip(&plans) {
-            let current = table.metadata().current_schema();
-            let target = schema::file_schema(current, file, plan)?;
-            let Some((bytes, df)) = self.encode(&table, covered, held, bucket, target).await?
-            else {
-                continue;
-            };
-            let name = self
-                .store
-                .name_of(df.file_path())
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "table location {} is outside the lake's store",
-                        table.metadata().location()
-                    )
-                })?
-                .to_owned();
-            let written = with_retry(&name, m, || self.store.put(&name, bytes.clone())).await?;
-            self.metrics.objects.inc();
-            self.metrics.bytes.inc_by(bytes.len() as u64);
-            if written != Written::Created {
-                self.metrics.rewrites.inc();
+        // The rows of each bucket with the table's field ids, after `held`.
+        let mut buckets = Vec::new();
+        for ((mut bucket, file), plan) in rows.into_iter().zip(&files).zip(&plans) {
+            let target = schema::file_schema(table.metadata().current_schema(), file, plan)?;
+            let arrow = Arc::new(schema_to_arrow_schema(&target)?);
+            let mut batch = bucket
+                .columns
+                .finish_batch(covered.topic, covered.partition, arrow)?;
+            if held >= covered.start {
+                batch = after(&batch, held)?;
             }
-            data_files.push(df);
+            buckets.push((bucket.hour, bucket.schema_id, target, batch));
         }
-        crate::failpoint::crash("after-table-files");
-        with_retry("commit the append", m, || {
-            self.commit(&ident, covered, held, data_files.clone())
+        let mut mark = erasure_mark(&table);
+        loop {
+            self.sync_erasures(&mark).await?;
+            let mut data_files = Vec::new();
+            for (hour, schema_id, target, batch) in &buckets {
+                let (batch, erased) = self.erasures.lock().await.filter(batch.clone())?;
+                self.metrics.erased_rows.inc_by(erased as u64);
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                let df = self
+                    .write_bucket(&table, covered, held, *hour, *schema_id, target, &batch)
+                    .await?;
+                data_files.push(df);
+            }
+            crate::failpoint::crash("after-table-files");
+            let outcome = with_retry("commit the append", m, || {
+                self.commit(&ident, covered, held, &mark, data_files.clone())
+            })
+            .await?;
+            match outcome {
+                Committed::Done(a) => return Ok(a),
+                // An erase command marked the table after the rows were
+                // filtered: filter them again by the requests now recorded.
+                Committed::ErasuresChanged(now) => mark = now,
+            }
+        }
+    }
+
+    /// Reads the erasure requests again when the table's mark is not the
+    /// one they were last read at.
+    async fn sync_erasures(&self, mark: &Option<String>) -> anyhow::Result<()> {
+        let mut seen = self.erasure_mark.lock().await;
+        if seen.as_ref() == Some(mark) {
+            return Ok(());
+        }
+        let mut e = self.erasures.lock().await;
+        let known = e.known();
+        let new = with_retry(
+            "read the erasure requests",
+            &self.metrics.store_errors,
+            || Erasures::read_new(&self.store, &self.prefix, &known),
+        )
+        .await?;
+        let added = e.add(new)?;
+        if added > 0 {
+            tracing::info!(requests = e.len(), added, "erasure requests read");
+        }
+        *seen = Some(mark.clone());
+        Ok(())
+    }
+
+    /// One bucket's rows written as a data file of `table`; its description.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_bucket(
+        &self,
+        table: &Table,
+        covered: Covered<'_>,
+        held: i64,
+        hour: i64,
+        schema_id: Option<u32>,
+        target: &Schema,
+        batch: &RecordBatch,
+    ) -> anyhow::Result<DataFile> {
+        let first = if held >= covered.start {
+            held + 1
+        } else {
+            covered.start
+        };
+        let sid = schema_id.map_or_else(|| "none".to_owned(), |i| i.to_string());
+        let meta = [
+            ("tributary.topic", covered.topic.to_owned()),
+            ("tributary.partition", covered.partition.to_string()),
+            ("tributary.start_offset", first.to_string()),
+            ("tributary.end_offset", covered.end.to_string()),
+            ("tributary.schema_id", sid.clone()),
+        ];
+        let (date, h) = date_hour(hour);
+        let folder = format!(
+            "{}/data/{PARTITION_SOURCE}_hour={date}-{h}",
+            table.metadata().location().trim_end_matches('/')
+        );
+        let stem = format!(
+            "{}+{}+{first:020}-{:020}+{sid}",
+            covered.topic, covered.partition, covered.end
+        );
+        let hour =
+            i32::try_from(hour).map_err(|_| anyhow::anyhow!("event hour {hour} out of range"))?;
+        let partition = Struct::from_iter([Some(Literal::int(hour))]);
+        self.write_data_file(table, &folder, &stem, target, batch, &meta, partition)
+            .await
+    }
+
+    /// Writes `batch` (schema `target`) as a Parquet data file of `table`
+    /// in `folder`, named `<stem>-<hash of its bytes>.parquet` — so a file
+    /// written again with other bytes never replaces one a snapshot may
+    /// hold — and returns its description (statistics, partition).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn write_data_file(
+        &self,
+        table: &Table,
+        folder: &str,
+        stem: &str,
+        target: &Schema,
+        batch: &RecordBatch,
+        meta: &[(&str, String)],
+        partition: Struct,
+    ) -> anyhow::Result<DataFile> {
+        let memory = FileIO::new_with_memory();
+        let scratch = "memory:///file.parquet";
+        let mut w = ParquetWriterBuilder::new(parquet_out::props(meta), Arc::new(target.clone()))
+            .build(memory.new_output(scratch)?)
+            .await?;
+        w.write(batch).await?;
+        let mut builders = w.close().await?;
+        let bytes = memory.new_input(scratch)?.read().await?.to_vec();
+        let mut b = builders
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("the Parquet writer wrote no file"))?;
+        let path = format!(
+            "{folder}/{stem}-{:016x}.parquet",
+            xxhash_rust::xxh3::xxh3_64(&bytes)
+        );
+        let name = self
+            .store
+            .name_of(&path)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "table location {} is outside the lake's store",
+                    table.metadata().location()
+                )
+            })?
+            .to_owned();
+        let written = with_retry(&name, &self.metrics.store_errors, || {
+            self.store.put(&name, bytes.clone())
         })
-        .await
+        .await?;
+        self.metrics.objects.inc();
+        self.metrics.bytes.inc_by(bytes.len() as u64);
+        if written != Written::Created {
+            self.metrics.rewrites.inc();
+        }
+        b.file_path(path)
+            .partition(partition)
+            .partition_spec_id(table.metadata().default_partition_spec_id());
+        Ok(b.build()?)
     }
 
     async fn load_or_create(&self, ident: &TableIdent, file: &Schema) -> anyhow::Result<Table> {
@@ -298,90 +465,30 @@ impl Tables {
         }
     }
 
-    /// One bucket as a Parquet data file: its rows after offset `held`
-    /// (normally all), with the table's field ids; `None` when none are
-    /// left.
-    async fn encode(
-        &self,
-        table: &Table,
-        covered: Covered<'_>,
-        held: i64,
-        mut bucket: TableRows,
-        target: Schema,
-    ) -> anyhow::Result<Option<(Vec<u8>, DataFile)>> {
-        let arrow = Arc::new(schema_to_arrow_schema(&target)?);
-        let mut batch = bucket
-            .columns
-            .finish_batch(covered.topic, covered.partition, arrow)?;
-        if held >= covered.start {
-            batch = after(&batch, held)?;
-        }
-        if batch.num_rows() == 0 {
-            return Ok(None);
-        }
-        let first = if held >= covered.start {
-            held + 1
-        } else {
-            covered.start
-        };
-        let sid = bucket
-            .schema_id
-            .map_or_else(|| "none".to_owned(), |i| i.to_string());
-        let meta = [
-            ("tributary.topic", covered.topic.to_owned()),
-            ("tributary.partition", covered.partition.to_string()),
-            ("tributary.start_offset", first.to_string()),
-            ("tributary.end_offset", covered.end.to_string()),
-            ("tributary.schema_id", sid.clone()),
-        ];
-        // Encoded in memory first: the object's name carries a hash of its
-        // bytes, so a replay that differs never overwrites a committed file.
-        let memory = FileIO::new_with_memory();
-        let scratch = "memory:///file.parquet";
-        let mut w = ParquetWriterBuilder::new(parquet_out::props(&meta), Arc::new(target))
-            .build(memory.new_output(scratch)?)
-            .await?;
-        w.write(&batch).await?;
-        let mut builders = w.close().await?;
-        let bytes = memory.new_input(scratch)?.read().await?.to_vec();
-        let mut b = builders
-            .pop()
-            .ok_or_else(|| anyhow::anyhow!("the Parquet writer wrote no file"))?;
-        let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
-        let (date, hour) = date_hour(bucket.hour);
-        let path = format!(
-            "{}/data/{PARTITION_SOURCE}_hour={date}-{hour}/{}+{}+{first:020}-{:020}+{sid}-{hash:016x}.parquet",
-            table.metadata().location().trim_end_matches('/'),
-            covered.topic,
-            covered.partition,
-            covered.end,
-        );
-        let hour = i32::try_from(bucket.hour)
-            .map_err(|_| anyhow::anyhow!("event hour {} out of range", bucket.hour))?;
-        b.file_path(path)
-            .partition(Struct::from_iter([Some(Literal::int(hour))]))
-            .partition_spec_id(table.metadata().default_partition_spec_id());
-        Ok(Some((bytes, b.build()?)))
-    }
-
     /// Appends `files` in one snapshot, if the table still holds what was
-    /// checked (`held` for this partition); checks again after a race.
+    /// checked (`held` for this partition, erasure `mark`); checks again
+    /// after a race.
     async fn commit(
         &self,
         ident: &TableIdent,
         covered: Covered<'_>,
         held: i64,
+        mark: &Option<String>,
         files: Vec<DataFile>,
-    ) -> anyhow::Result<Appended> {
+    ) -> anyhow::Result<Committed> {
         loop {
             let table = self.catalog.load_table(ident).await?;
             let recorded = offsets::recorded(table.metadata());
             let now = offsets::last(&recorded, covered.topic, covered.partition);
             if now >= covered.end {
-                return Ok(Appended::AlreadyHeld);
+                return Ok(Committed::Done(Appended::AlreadyHeld));
             }
             if now != held {
-                return Ok(Appended::TakenOver);
+                return Ok(Committed::Done(Appended::TakenOver));
+            }
+            let now_mark = erasure_mark(&table);
+            if now_mark != *mark {
+                return Ok(Committed::ErasuresChanged(now_mark));
             }
             let base = table
                 .metadata_location()
@@ -410,7 +517,7 @@ impl Tables {
                 }
                 Ok(_) => {
                     let rows = files.iter().map(|f| f.record_count() as usize).sum();
-                    return Ok(Appended::Committed(rows));
+                    return Ok(Committed::Done(Appended::Committed(rows)));
                 }
                 Err(e) if catalog::is_conflict(&e) => {
                     self.metrics.table_conflicts.inc();
