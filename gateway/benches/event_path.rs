@@ -69,7 +69,7 @@ rules = [
 
 fn setup() -> Setup {
     let config = corpus::config(true);
-    let router = Router::new(&config);
+    let router = Router::new(&config, &[]);
     let registry = Registry::open(Source::Dir(corpus::schemas_dir())).unwrap();
     let (enricher, policy, geo) = edge_stages();
     Setup {

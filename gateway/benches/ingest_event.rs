@@ -92,7 +92,7 @@ fn registry() -> Registry {
 fn measure(body: &[u8], registry: Option<&Registry>) -> f64 {
     let mut config = Config::default();
     config.routing.routes = corpus::routes(&["JSON Event", "Proto Event"]);
-    let router = Router::new(&config);
+    let router = Router::new(&config, &[]);
     let parsed = batch::parse(body, BatchRoute::Batch, &config.limits).unwrap();
     let rules = Rules {
         limits: &config.limits,

@@ -17,7 +17,7 @@ pub use hot_keys::*;
 pub use quotas::*;
 pub use sdk_settings::*;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -193,6 +193,10 @@ pub struct KafkaConfig {
     /// Replication factor of topics the gateway creates; `-1` takes the
     /// broker's default. Default `-1`.
     pub topic_replication: i32,
+    /// Topic settings of topics the gateway (or `tributary onboard`)
+    /// creates, e.g. `"retention.ms" = "604800000"`; the broker's defaults
+    /// otherwise. Default none.
+    pub topic_config: BTreeMap<String, String>,
     /// Extra librdkafka producer properties, passed through as given (e.g.
     /// `"security.protocol" = "SASL_SSL"`). They win over the fields above.
     pub producer: BTreeMap<String, String>,
@@ -234,6 +238,7 @@ impl Default for KafkaConfig {
             create_topics: true,
             topic_partitions: 3,
             topic_replication: -1,
+            topic_config: BTreeMap::new(),
             producer: BTreeMap::new(),
             statistics_interval_ms: 10_000,
             clusters: BTreeMap::new(),
@@ -282,6 +287,15 @@ pub struct RoutingConfig {
     pub dead_letter_topic: Option<String>,
     /// One entry per event type that gets its own topic.
     pub routes: Vec<RouteConfig>,
+    /// More routes from a file of `[[routes]]` entries (what `tributary
+    /// onboard` adds to), read at start-up and again when it changes
+    /// (checked every `routes_file_poll_secs`) or on SIGHUP: new routes'
+    /// topics are checked (or created) first, then the routes are in
+    /// force. A route of the file wins over one of this section for the
+    /// same event. Default none.
+    pub routes_file: Option<std::path::PathBuf>,
+    /// Default `5`.
+    pub routes_file_poll_secs: u64,
 }
 
 impl Default for RoutingConfig {
@@ -292,31 +306,33 @@ impl Default for RoutingConfig {
             catch_all_topic: None,
             dead_letter_topic: None,
             routes: Vec::new(),
+            routes_file: None,
+            routes_file_poll_secs: 5,
         }
     }
 }
 
 /// `[[routing.routes]]`: one event type and its topic.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// The track event name (`"Order Completed"`), or a kind other than
     /// track (`"identify"`, `"page"`, ...) to move that kind's topic.
     pub event: String,
     /// Limit the route to one app id. Default: every app.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
     /// Topic. Default: `<topic_prefix>` + the event name in lower case with
     /// runs of characters Kafka does not allow replaced by `_`
     /// (`tributary.order_completed`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
     /// Delivery mode for this event type, overriding the write key's.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ack: Option<AckMode>,
     /// The Kafka cluster of this event type (a `[kafka.clusters]` name).
     /// Default `default`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
 }
 
@@ -412,7 +428,7 @@ pub struct AppSchemaConfig {
 }
 
 /// When the gateway answers a request, relative to Kafka.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AckMode {
     /// Answer 200 once Kafka has acknowledged every event of the request.

@@ -61,7 +61,7 @@ impl Gateway {
     /// cluster), checks topics, binds the listener and starts serving.
     pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         config.validate().map_err(|e| anyhow::anyhow!(e))?;
-        let router = Router::new(&config);
+        let router = Router::new(&config, &delivery::routes_file::RoutesFile::of(&config)?);
         let embedded = if config.kafka.embedded() {
             let list: Vec<String> = router.topics_of_cluster(Some(0)).into_iter().collect();
             Some(EmbeddedCluster::start(
@@ -101,6 +101,7 @@ impl Gateway {
             metrics.delivery_ack.clone(),
         ));
         delivery::replay::spawn(&delivery);
+        delivery::routes_file::spawn(&delivery, &config);
         if config.delivery.heartbeat_secs > 0 {
             delivery::heartbeat::spawn(
                 Arc::downgrade(&delivery),

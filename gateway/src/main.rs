@@ -133,6 +133,11 @@ async fn main() -> std::process::ExitCode {
             .and_then(|()| tributary_gateway::enrich::Enricher::new(&cfg.enrichment).map(drop))
             .and_then(|()| {
                 tributary_gateway::sdk_settings::SdkSettings::load(&cfg.sdk_settings).map(drop)
+            })
+            .and_then(|()| {
+                tributary_gateway::delivery::routes_file::RoutesFile::of(&cfg)
+                    .map(drop)
+                    .map_err(|e| format!("{e:#}"))
             });
         if let Err(e) = files {
             eprintln!("error: {e}");

@@ -28,6 +28,9 @@
 //! * [`erasure`] — a user's rows removed from the lake and kept out of it;
 //! * [`config`] — the TOML configuration.
 
+/// Arrow's schema types, as the pipeline's column descriptions use them.
+pub use arrow_schema;
+
 pub mod column_type;
 pub mod config;
 pub mod dedup;

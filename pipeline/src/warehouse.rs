@@ -119,25 +119,35 @@ pub fn parquet_tables(
             }
         }
     }
-    let root = format!(
-        "{}/{}",
-        store.root_url().trim_end_matches('/'),
-        crate::segment::object_prefix(prefix)
-    );
     let mut out = Vec::new();
     for (slug, columns) in events {
         if only.is_some_and(|o| o != slug) {
             continue;
         }
-        let layout = Arc::new(Layout::with_columns(columns));
-        let fields: Vec<Field> = EventColumns::new(layout).fields();
-        out.push(Table {
-            schema: arrow_schema_to_schema_auto_assign_ids(&ArrowSchema::new(fields))?,
-            source: Source::Folder(format!("{root}event={slug}")),
-            name: slug,
-        });
+        let fields = EventColumns::new(Arc::new(Layout::with_columns(columns))).fields();
+        out.push(plain_table(store, prefix, &slug, fields)?);
     }
     Ok(out)
+}
+
+/// The table of event `slug` in a plain Parquet lake: the folder of its
+/// files, with columns `fields`.
+pub fn plain_table(
+    store: &Store,
+    prefix: &str,
+    slug: &str,
+    fields: Vec<Field>,
+) -> anyhow::Result<Table> {
+    let folder = format!(
+        "{}/{}event={slug}",
+        store.root_url().trim_end_matches('/'),
+        crate::segment::object_prefix(prefix)
+    );
+    Ok(Table {
+        name: slug.to_owned(),
+        schema: arrow_schema_to_schema_auto_assign_ids(&ArrowSchema::new(fields))?,
+        source: Source::Folder(folder),
+    })
 }
 
 /// Settings the statements need that the lake does not know.

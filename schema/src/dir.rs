@@ -41,7 +41,11 @@ fn files(dir: &Path) -> Result<Vec<(String, String, std::path::PathBuf)>, String
                 continue;
             }
             let event_name = event.file_name().to_string_lossy().into_owned();
-            for f in entries(&event.path())? {
+            // Hidden files are editors' and add_version's, half written.
+            for f in entries(&event.path())?
+                .into_iter()
+                .filter(|f| !f.file_name().to_string_lossy().starts_with('.'))
+            {
                 out.push((app_name.clone(), event_name.clone(), f.path()));
             }
         }
@@ -135,9 +139,105 @@ pub fn write(catalog: &Catalog, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// What [`add_version`] found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    /// The same text is already this version.
+    Existing(u32),
+    /// Written (or, dry, would be) as this version.
+    New(u32),
+}
+
+/// Adds `text` as the next version of `app`'s event `event_name` in `dir`
+/// (`<dir>/<app>/<slug>/<n>.json|.proto`), after compiling it and checking
+/// it against the subject's versions under the directory's rule
+/// (`compatibility.toml`, else BACKWARD); `dry` checks without writing.
+/// The same text as a version already there is that version: adding
+/// twice changes nothing. An incompatible or broken schema is an error
+/// naming what broke.
+pub fn add_version(
+    dir: &Path,
+    app: &str,
+    event_name: &str,
+    schema_type: SchemaType,
+    text: &str,
+    dry: bool,
+) -> Result<Added, String> {
+    let catalog = read(dir)?;
+    let subject = subject_for(app, event_name);
+    let versions = catalog.versions(&subject).unwrap_or_default();
+    if let Some(v) = versions.iter().find(|v| v.text == text) {
+        return Ok(Added::Existing(v.version));
+    }
+    let version = versions.last().map_or(1, |v| v.version + 1);
+    let new = Schema {
+        id: content_id(schema_type, text),
+        subject: subject.clone(),
+        version,
+        schema_type,
+        text: text.to_owned(),
+    };
+    crate::Compiled::compile(&new).map_err(|e| format!("{subject} v{version}: {e}"))?;
+    let rule = crate::compat::Rules::load(dir, "BACKWARD")?.of(&subject);
+    let earlier: Vec<&Schema> = versions.iter().map(AsRef::as_ref).collect();
+    let violations = crate::compat::check_subject(rule, &earlier, &new)?;
+    if !violations.is_empty() {
+        let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "{subject} v{version} is not {} compatible: {}",
+            rule.as_str(),
+            list.join("; ")
+        ));
+    }
+    if !dry {
+        let folder = dir
+            .join(app)
+            .join(tributary_contract::topic::slug(event_name));
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        let path = folder.join(format!("{version}.{}", schema_type.extension()));
+        // Written whole, then renamed: a gateway reloading the directory
+        // never reads half a schema.
+        let tmp = folder.join(format!(".{version}.tmp"));
+        std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(Added::New(version))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_is_added_once_and_only_when_compatible() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = r#"{"type":"object","properties":{"code":{"type":"string"}},"required":["code"]}"#;
+        let add = |text: &str, dry| {
+            add_version(
+                dir.path(),
+                "shop",
+                "Coupon Redeemed",
+                SchemaType::Json,
+                text,
+                dry,
+            )
+        };
+        assert_eq!(add(v1, true), Ok(Added::New(1)));
+        assert!(read(dir.path()).unwrap().is_empty(), "dry writes nothing");
+        assert_eq!(add(v1, false), Ok(Added::New(1)));
+        assert_eq!(add(v1, false), Ok(Added::Existing(1)));
+        let breaking = r#"{"type":"object","properties":{"code":{"type":"string"},"store":{"type":"string"}},"required":["code","store"]}"#;
+        let e = add(breaking, false).unwrap_err();
+        assert!(
+            e.contains("shop.coupon_redeemed v2") && e.contains("BACKWARD"),
+            "{e}"
+        );
+        let adds = r#"{"type":"object","properties":{"code":{"type":"string"},"store":{"type":"string"}},"required":["code"]}"#;
+        assert_eq!(add(adds, false), Ok(Added::New(2)));
+        assert!(dir.path().join("shop/coupon_redeemed/2.json").is_file());
+    }
 
     #[test]
     fn reads_versions_and_adds_reserved_schemas() {

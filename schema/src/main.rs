@@ -12,13 +12,11 @@
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use tributary_schema::codegen::{self, Lang};
-use tributary_schema::compat::{self, Rule};
+use tributary_schema::compat::{self, Rules};
 use tributary_schema::confluent::ConfluentClient;
 use tributary_schema::{Catalog, Compiled, Schema, dir, reserved};
 
@@ -87,34 +85,6 @@ enum Command {
         #[arg(long)]
         package: Option<String>,
     },
-}
-
-/// `<dir>/compatibility.toml`: a default rule and per-subject rules.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RulesFile {
-    default: Option<String>,
-    #[serde(default)]
-    subjects: BTreeMap<String, String>,
-}
-
-fn rules(dir: &Path, fallback: &str) -> anyhow::Result<(Rule, BTreeMap<String, Rule>)> {
-    let parse = |s: &str| {
-        Rule::parse(s).with_context(|| {
-            format!("unknown rule {s:?}; use BACKWARD, FORWARD, FULL, *_TRANSITIVE or NONE")
-        })
-    };
-    let path = dir.join("compatibility.toml");
-    let file: RulesFile = match std::fs::read_to_string(&path) {
-        Ok(t) => toml::from_str(&t).with_context(|| format!("{}", path.display()))?,
-        Err(_) => RulesFile::default(),
-    };
-    let default = parse(file.default.as_deref().unwrap_or(fallback))?;
-    let mut per = BTreeMap::new();
-    for (s, r) in file.subjects {
-        per.insert(s, parse(&r)?);
-    }
-    Ok((default, per))
 }
 
 /// The deployed catalog named by `--base`.
@@ -186,7 +156,7 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
 }
 
 fn check(dir: &Path, base: Option<&str>, rule: &str) -> anyhow::Result<bool> {
-    let (default, per) = rules(dir, rule)?;
+    let rules = Rules::load(dir, rule).map_err(anyhow::Error::msg)?;
     let current = dir::read(dir).map_err(anyhow::Error::msg)?;
     let deployed = match base {
         Some(b) => Some(base_catalog(b, dir)?),
@@ -195,7 +165,7 @@ fn check(dir: &Path, base: Option<&str>, rule: &str) -> anyhow::Result<bool> {
     let mut ok = true;
     let mut checked = 0;
     for subject in current.subjects() {
-        let rule = per.get(subject).copied().unwrap_or(default);
+        let rule = rules.of(subject);
         let versions = current.versions(subject).unwrap_or_default();
         let old_versions: Vec<&Schema> = deployed
             .as_ref()

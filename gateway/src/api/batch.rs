@@ -431,9 +431,10 @@ async fn deliver(
     received_at: Timestamp,
 ) -> Outcome {
     let config = &state.config;
+    let router = state.delivery.router();
     let rules = Rules {
         limits: &config.limits,
-        router: state.delivery.router(),
+        router: &router,
         registry: state.schemas.as_deref(),
         default_ack: config.delivery.ack,
         hot_keys: state.hot_keys.as_ref(),

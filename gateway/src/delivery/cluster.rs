@@ -22,6 +22,9 @@ pub struct Cluster {
     pub health: Arc<Health>,
     /// The outage spool.
     pub spool: Arc<Spool>,
+    /// How its topics are checked and created (`None`: the embedded
+    /// cluster, started with its topics).
+    pub topics: Option<super::topics::TopicSpec>,
 }
 
 impl Cluster {
@@ -49,17 +52,12 @@ impl Cluster {
             ),
         };
         // The embedded cluster was started with its topics.
-        if embedded.is_none() || index > 0 {
-            super::topics::ensure_topics(
-                &brokers,
-                &producer,
-                &router.topics_of_cluster(Some(index)),
-                config.kafka.create_topics,
-                config.kafka.topic_partitions,
-                config.kafka.topic_replication,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("cluster {name}: {e:#}"))?;
+        let topics = (embedded.is_none() || index > 0)
+            .then(|| super::topics::TopicSpec::of(config, name, &brokers));
+        if let Some(spec) = &topics {
+            super::topics::ensure_topics(spec, &router.topics_of_cluster(Some(index)))
+                .await
+                .map_err(|e| anyhow::anyhow!("cluster {name}: {e:#}"))?;
         }
         // The default cluster spools in `spool.dir`, others beneath it.
         let dir = if index == 0 {
@@ -82,6 +80,7 @@ impl Cluster {
             producer,
             health,
             spool,
+            topics,
         })
     }
 }

@@ -37,8 +37,9 @@ pub fn spawn(delivery: Weak<Delivery>, every: Duration) {
                         .iter()
                         .map(|t| (t.name(), t.partitions().len() as i32))
                         .collect();
-                    let dead_letter = s.router().dead_letter();
-                    for topic in s.router().topics_of_cluster(Some(index)) {
+                    let router = s.router();
+                    let dead_letter = router.dead_letter();
+                    for topic in router.topics_of_cluster(Some(index)) {
                         if topic.as_str() == &**dead_letter {
                             continue;
                         }

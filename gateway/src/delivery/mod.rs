@@ -11,8 +11,9 @@
 //! * [`dead_letter`] — the dead-letter headers;
 //! * [`cluster`] — one cluster's producer, health and spool, opened from
 //!   config;
-//! * [`route`] — event → topic;
-//! * [`topics`] — the start-up topic check;
+//! * [`route`] — event → topic, and [`routes_file`], the routes read again
+//!   without a restart;
+//! * [`topics`] — the topic check (start-up, new routes, onboarding);
 //! * [`embedded`] — the in-memory cluster of `--dev`;
 //! * [`health`] — whether a cluster is reachable;
 //! * [`spool`] — the disk write-ahead log for outages, and [`replay`] of it;
@@ -30,6 +31,7 @@ pub mod producer;
 pub mod record;
 pub mod replay;
 pub mod route;
+pub mod routes_file;
 pub mod send;
 pub mod spool;
 pub mod stats;

@@ -6,7 +6,7 @@
 //! (`tributary.identify`, ...). A track name with no route goes to the
 //! catch-all topic, or is rejected, per `routing.unrouted`.
 
-use crate::config::{AckMode, Config, UnroutedPolicy};
+use crate::config::{AckMode, Config, RouteConfig, UnroutedPolicy};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tributary_contract::EventType;
@@ -55,7 +55,8 @@ impl Table {
     }
 }
 
-/// The routing table, built once from configuration.
+/// The routing table, built from the configuration and the routes file
+/// (and built again when that file changes).
 #[derive(Debug)]
 pub struct Router {
     per_app: HashMap<String, Table>,
@@ -69,9 +70,10 @@ pub struct Router {
 pub use tributary_contract::topic::slug as topic_slug;
 
 impl Router {
-    /// Builds the table: configured routes, then one default route per
+    /// Builds the table: configured routes, then `more` (the routes
+    /// file's, which win for the same event), then one default route per
     /// non-track kind.
-    pub fn new(config: &Config) -> Router {
+    pub fn new(config: &Config, more: &[RouteConfig]) -> Router {
         let prefix = &config.routing.topic_prefix;
         let names = config.kafka.cluster_names();
         let index = |c: &Option<String>| {
@@ -81,7 +83,7 @@ impl Router {
         };
         let mut per_app: HashMap<String, Table> = HashMap::new();
         let mut any_app = Table::default();
-        for r in &config.routing.routes {
+        for r in config.routing.routes.iter().chain(more) {
             let kind = EventType::parse(&r.event)
                 .filter(|k| *k != EventType::Track)
                 .unwrap_or(EventType::Track);
@@ -219,7 +221,7 @@ mod tests {
             "#
         ))
         .unwrap();
-        Router::new(&c)
+        Router::new(&c, &[])
     }
 
     fn view(raw: &str) -> EventView<'_> {

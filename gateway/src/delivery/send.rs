@@ -15,7 +15,7 @@ use super::spool::SpoolRecord;
 use super::stats::DeliveryStats;
 use crate::config::{AckMode, Config};
 use prometheus_client::metrics::histogram::Histogram;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tributary_contract::ErrorCode;
 
@@ -49,7 +49,9 @@ pub struct Settled {
 /// The clusters and everything needed to send to them.
 pub struct Delivery {
     clusters: Vec<Cluster>,
-    router: Router,
+    /// Replaced whole when the routes file changes; a request keeps the
+    /// table it started with.
+    router: RwLock<Arc<Router>>,
     stats: Arc<DeliveryStats>,
     /// How long to wait for a record's report: librdkafka reports every
     /// record within `message.timeout.ms`; the margin only guards against
@@ -70,7 +72,7 @@ impl Delivery {
     ) -> Delivery {
         Delivery {
             clusters,
-            router,
+            router: RwLock::new(Arc::new(router)),
             stats,
             report_limit: Duration::from_millis(config.kafka.message_timeout_ms + 5_000),
             spool_fsync: config.spool.fsync,
@@ -83,9 +85,21 @@ impl Delivery {
         &self.clusters
     }
 
-    /// Event → topic.
-    pub fn router(&self) -> &Router {
-        &self.router
+    /// Event → topic: the routing table in force.
+    pub fn router(&self) -> Arc<Router> {
+        self.router
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |r| r.clone())
+    }
+
+    /// Puts `router` in force (its topics checked first, see
+    /// `routes_file`).
+    pub fn set_router(&self, router: Router) {
+        let router = Arc::new(router);
+        match self.router.write() {
+            Ok(mut r) => *r = router,
+            Err(p) => *p.into_inner() = router,
+        }
     }
 
     /// The counters.
@@ -235,7 +249,8 @@ impl Delivery {
         if rejected.is_empty() {
             return;
         }
-        let topic = self.router.dead_letter();
+        let router = self.router();
+        let topic = router.dead_letter();
         let now = tributary_contract::time::now().timestamp_millis();
         if cluster.health.is_down() {
             let spool: Vec<SpoolRecord> = rejected

@@ -16,7 +16,7 @@ fn setup() -> &'static (Config, Router) {
     static SETUP: OnceLock<(Config, Router)> = OnceLock::new();
     SETUP.get_or_init(|| {
         let config = Config::default();
-        let router = Router::new(&config);
+        let router = Router::new(&config, &[]);
         (config, router)
     })
 }

@@ -385,6 +385,23 @@ impl Tables {
         Ok(b.build()?)
     }
 
+    /// Makes sure table `name` exists, created with the columns `fields`
+    /// (an event file's) if it does not; whether it was created. (Columns
+    /// added later are added by the appends that bring them.)
+    pub async fn ensure_table(
+        &self,
+        name: &str,
+        fields: Vec<arrow_schema::Field>,
+    ) -> anyhow::Result<bool> {
+        let ident = self.ident(name);
+        if self.catalog.table_exists(&ident).await? {
+            return Ok(false);
+        }
+        let file = arrow_schema_to_schema_auto_assign_ids(&ArrowSchema::new(fields))?;
+        self.load_or_create(&ident, &file).await?;
+        Ok(true)
+    }
+
     async fn load_or_create(&self, ident: &TableIdent, file: &Schema) -> anyhow::Result<Table> {
         if self.catalog.table_exists(ident).await? {
             return Ok(self.catalog.load_table(ident).await?);

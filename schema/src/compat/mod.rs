@@ -16,6 +16,9 @@
 
 pub mod json;
 pub mod proto;
+mod rules_file;
+
+pub use rules_file::Rules;
 
 use crate::schema::{Schema, SchemaType};
 use std::fmt;

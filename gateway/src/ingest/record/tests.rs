@@ -26,7 +26,7 @@ struct Setup {
 fn setup(with_registry: bool, unrouted: UnroutedPolicy) -> Setup {
     let mut config = corpus::config(with_registry);
     config.routing.unrouted = unrouted;
-    let router = Router::new(&config);
+    let router = Router::new(&config, &[]);
     let registry =
         with_registry.then(|| Registry::open(Source::Dir(corpus::schemas_dir())).unwrap());
     Setup {
@@ -284,7 +284,7 @@ fn a_user_over_its_rate_loses_its_key_and_is_marked_or_goes_to_the_overflow_topi
         if overflow {
             s.config.hot_keys.events_per_second = 1;
             s.config.hot_keys.overflow = crate::config::HotKeyOverflow::Topic;
-            s.router = Router::new(&s.config);
+            s.router = Router::new(&s.config, &[]);
         }
         let hot = HotKeys::new(1, 2, 64).unwrap();
         let rules = Rules {
