@@ -32,24 +32,32 @@ use tributary_schema::confluent::ConfluentClient;
 use tributary_schema::dir::{self, Added};
 use tributary_schema::{SchemaType, subject_for};
 
-/// What to onboard, and where.
-#[derive(Debug)]
+/// What to onboard, and where (the command's arguments).
+#[derive(Debug, clap::Args)]
 pub struct Request {
-    /// App id.
+    /// The app id (of the write keys that send it).
     pub app: String,
-    /// Event name.
+    /// The event name as apps send it (`Coupon Redeemed`).
     pub event: String,
-    /// Schema file.
+    /// The schema: a JSON Schema (`.json`) or a `.proto` file.
+    #[arg(long)]
     pub schema: PathBuf,
-    /// Gateway configuration.
+    /// The gateway's configuration (schemas, Kafka, the routes file).
+    #[arg(long, env = "TRIBUTARY_CONFIG")]
     pub gateway_config: PathBuf,
-    /// Pipeline configuration.
+    /// The pipeline's configuration (the lake), when it should get a table
+    /// and warehouse objects.
+    #[arg(long, env = "TRIBUTARY_PIPELINE_CONFIG")]
     pub pipeline_config: Option<PathBuf>,
-    /// Warehouse dialect.
+    /// The warehouse the objects are written for.
+    #[arg(long, value_enum, default_value = "snowflake")]
     pub dialect: Dialect,
-    /// Where the warehouse objects go (standard output: `None`).
+    /// Write the warehouse objects to this file (standard output without
+    /// it).
+    #[arg(long)]
     pub warehouse_out: Option<PathBuf>,
-    /// Change nothing.
+    /// Print the plan; change nothing.
+    #[arg(long)]
     pub dry_run: bool,
 }
 
