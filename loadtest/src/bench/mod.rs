@@ -16,7 +16,8 @@
 //!   and on, alternating in the same run ([`edge`]): the CPU they add per
 //!   event;
 //! * the pipeline's Kafka → Parquet rate on the local store, and over the
-//!   direct producer's unique-id records with `[dedup]` on and off;
+//!   direct producer's unique-id records with `[dedup]` on and off, and
+//!   into an Iceberg table with it on;
 //! * latency percentiles (from intended send time) at 25, 50, 75 and 90 %
 //!   of the gateway's measured maximum.
 //!
@@ -172,6 +173,10 @@ pub struct Report {
     /// Records in the direct producer's topic.
     #[serde(default)]
     pub pipeline_unique_events: u64,
+    /// The same records into an Apache Iceberg table (a SQLite catalog,
+    /// one snapshot per segment), `[dedup]` on: events/s per pipeline core.
+    #[serde(default)]
+    pub pipeline_iceberg_eps_per_core: f64,
     /// Generator: events/s per generator core while driving the gateway.
     pub generator_eps_per_core: f64,
     /// gateway (buffered) / direct producer.
@@ -520,20 +525,31 @@ fn metric(url: &str, name: &str) -> Option<f64> {
 }
 
 /// Runs the pipeline over `topics` until it has read every record in them,
-/// with `[dedup]` on or off: (events/s per pipeline core, events).
+/// with `[dedup]` on or off, into plain Parquet or (`iceberg`) Iceberg
+/// tables: (events/s per pipeline core, events).
 fn pipeline(
     args: &Args,
     dir: &Path,
     prefix: &str,
     topics: &[String],
     dedup: bool,
+    iceberg: bool,
 ) -> anyhow::Result<(f64, u64)> {
     let total = RecordCounter::new(&args.kafka, topics.to_vec())?.count_now()?;
     let run = format!(
-        "{}-{}",
+        "{}-{}{}",
         topics.len(),
-        if dedup { "dedup" } else { "no-dedup" }
+        if dedup { "dedup" } else { "no-dedup" },
+        if iceberg { "-iceberg" } else { "" }
     );
+    let lake = if iceberg {
+        format!(
+            "[lake]\nformat = \"iceberg\"\n[lake.catalog]\nuri = \"sqlite://{}\"\n",
+            dir.join(format!("catalog-{run}.db")).display()
+        )
+    } else {
+        String::new()
+    };
     let config = dir.join(format!("pipeline-{run}.toml"));
     let list: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
     std::fs::write(
@@ -547,7 +563,8 @@ topics = [{topics}]
 dead_letter_topic = "{prefix}dead_letter"
 statistics_interval_ms = 1000
 [store]
-url = "file://{lake}"
+url = "file://{store}"
+{lake}
 [dedup]
 window_secs = {window}
 [schemas]
@@ -557,7 +574,7 @@ listen = "127.0.0.1:0"
 "#,
             kafka = args.kafka,
             topics = list.join(", "),
-            lake = dir.join(format!("lake-{run}")).display(),
+            store = dir.join(format!("lake-{run}")).display(),
             window = if dedup { 86_400 } else { 0 },
             schemas = args.schemas.display(),
         ),
@@ -775,19 +792,22 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     // drop: this row is measured with it off.
     let (a, w, p) = (args.clone(), work.clone(), prefix.clone());
     let (pipe_core, pipe_events) =
-        tokio::task::spawn_blocking(move || pipeline(&a, &w, &p, &topics, false)).await??;
+        tokio::task::spawn_blocking(move || pipeline(&a, &w, &p, &topics, false, false)).await??;
     eprintln!("  {pipe_core:.0} events/s per pipeline core ({pipe_events} events)");
     // Dedup's cost, over records with a unique id each, on and off.
-    let mut unique = [(0.0, 0); 2];
-    for (slot, dedup) in [(0, true), (1, false)] {
+    // And into an Iceberg table, dedup on: the lake the issue's target
+    // names (≥ 100,000 events/s per core).
+    let mut unique = [(0.0, 0); 3];
+    for (slot, dedup, iceberg) in [(0, true, false), (1, false, false), (2, true, true)] {
         let (a, w, p) = (args.clone(), work.clone(), prefix.clone());
         let t = vec![format!("{prefix}direct")];
         unique[slot] =
-            tokio::task::spawn_blocking(move || pipeline(&a, &w, &p, &t, dedup)).await??;
+            tokio::task::spawn_blocking(move || pipeline(&a, &w, &p, &t, dedup, iceberg)).await??;
         eprintln!(
-            "  {:.0} events/s per pipeline core over unique ids, dedup {}",
+            "  {:.0} events/s per pipeline core over unique ids, dedup {}, {}",
             unique[slot].0,
-            if dedup { "on" } else { "off" }
+            if dedup { "on" } else { "off" },
+            if iceberg { "Iceberg table" } else { "Parquet" }
         );
     }
     let _ = std::fs::remove_dir_all(&work);
@@ -811,6 +831,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         pipeline_unique_dedup_eps_per_core: unique[0].0,
         pipeline_unique_no_dedup_eps_per_core: unique[1].0,
         pipeline_unique_events: unique[0].1,
+        pipeline_iceberg_eps_per_core: unique[2].0,
         generator_eps_per_core: gen_core,
         ratio_gateway_to_direct: buf_core / direct.max(1.0),
         ratio_gateway_broker_to_direct: brk_core / direct.max(1.0),
@@ -877,6 +898,12 @@ pub fn markdown(r: &Report) -> String {
         r.pipeline_unique_dedup_eps_per_core,
         r.pipeline_unique_dedup_eps_per_core / r.pipeline_unique_no_dedup_eps_per_core.max(1.0),
         r.pipeline_unique_no_dedup_eps_per_core,
+        r.pipeline_unique_events
+    );
+    s += &format!(
+        "| pipeline over the same records into an Apache Iceberg table (SQLite catalog, a snapshot per segment), `[dedup]` on | {:.0} | {:.2} of Parquet with dedup on | {} records read |\n",
+        r.pipeline_iceberg_eps_per_core,
+        r.pipeline_iceberg_eps_per_core / r.pipeline_unique_dedup_eps_per_core.max(1.0),
         r.pipeline_unique_events
     );
     s += &format!(
