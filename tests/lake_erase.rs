@@ -11,7 +11,7 @@
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tributary_tests::*;
 
 const EVENTS: usize = 900;
@@ -57,45 +57,23 @@ async fn gateway(
     (prefix, schemas, gw, http)
 }
 
-/// Waits until `rows` (what the reader counts) is at least `want` and the
-/// pipeline `p` has read every partition; returns its metrics page.
+/// Waits until the lake holds `want` rows and the pipeline has read all 6
+/// partitions; its metrics page.
 fn wait_for(p: &PipelineProcess, want: u64, rows: impl Fn() -> u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "the pipeline did not catch up: {} rows",
-            rows()
-        );
-        if let Some(m) = p.metrics_text() {
-            let lags: Vec<i64> = m
-                .lines()
-                .filter(|l| l.starts_with("tributary_pipeline_lag_records{"))
-                .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-                .collect();
-            if lags.len() == 6 && lags.iter().all(|l| *l == 0) && rows() >= want {
-                return m;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_caught_up(p, 6, Duration::from_secs(120), || rows() >= want)
 }
 
 /// `tributary-pipeline erase` on `config`: its JSON lines.
 fn erase(config: &Path, env: &[(&'static str, String)], user: &str) -> Vec<Value> {
-    let out = Command::new(workspace_binary("tributary-pipeline"))
-        .arg("--config")
-        .arg(config)
-        .args(["erase", "--app", APP, "--user-id", user])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "erase: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(workspace_binary("tributary-pipeline"))
+            .arg("--config")
+            .arg(config)
+            .args(["erase", "--app", APP, "--user-id", user])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str()))),
+        "tributary-pipeline erase",
     );
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
@@ -103,9 +81,8 @@ fn erase(config: &Path, env: &[(&'static str, String)], user: &str) -> Vec<Value
 
 /// Rows per user id over every table, read with PyIceberg.
 fn users(lake: &IcebergLake) -> std::collections::BTreeMap<String, u64> {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(format!(
+    let users = json_of(
+        Command::new(python()).arg("-c").arg(format!(
             "import json; from pyiceberg.catalog.sql import SqlCatalog\n\
              c = SqlCatalog('tributary', uri='sqlite:///{}', warehouse='{}/iceberg')\n\
              counts = {{}}\n\
@@ -115,15 +92,10 @@ fn users(lake: &IcebergLake) -> std::collections::BTreeMap<String, u64> {
              print(json.dumps(counts))",
             lake.catalog.display(),
             lake.store_url
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        )),
+        "pyiceberg rows per user",
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_value(users).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,23 +214,14 @@ async fn erase_rewrites_a_plain_lakes_files_without_the_users_rows() {
         .sum();
     let s = read_lake(lake.path());
     let count = |user: &str| {
-        let out = Command::new(python())
-            .arg("-c")
-            .arg(format!(
+        let out = stdout_of(
+            Command::new(python()).arg("-c").arg(format!(
                 "import pyarrow.dataset as d; t = d.dataset('{}', format='parquet', exclude_invalid_files=True).to_table(columns=['user_id']); print(t.column('user_id').to_pylist().count('{user}'))",
                 lake.path().display()
-            ))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            )),
+            "pyarrow rows of a user",
         );
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse::<u64>()
-            .unwrap()
+        String::from_utf8_lossy(&out).trim().parse::<u64>().unwrap()
     };
     report(format_args!(
         "erase (plain Parquet): {removed} rows of u2 removed ({} files rewritten); pyarrow reads {} rows, u2 {}, u1 {}",

@@ -22,18 +22,13 @@ const EVENTS: usize = 40;
 
 /// `tributary onboard` with `args`: its output lines, by step name.
 fn onboard(args: &[&str]) -> std::collections::BTreeMap<String, String> {
-    let out = Command::new(workspace_binary("tributary"))
-        .arg("onboard")
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "onboard: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(workspace_binary("tributary"))
+            .arg("onboard")
+            .args(args),
+        "tributary onboard",
     );
-    stdout
+    String::from_utf8_lossy(&out)
         .lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();

@@ -160,24 +160,9 @@ impl Lake {
 /// and every record of the 3 partitions is read; returns its metrics page.
 fn run_to_the_end(config: &Path, lake: &Lake) -> String {
     let p = PipelineProcess::start_with(config, &lake.env());
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        assert!(Instant::now() < deadline, "the pipeline did not catch up");
-        if let Some(m) = p.metrics_text() {
-            let lags: Vec<i64> = m
-                .lines()
-                .filter(|l| l.starts_with("tributary_pipeline_lag_records{"))
-                .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-                .collect();
-            if lags.len() == 3
-                && lags.iter().all(|l| *l == 0)
-                && lake.read()["distinct_message_ids"].as_u64() >= Some(N as u64)
-            {
-                return m;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_caught_up(&p, 3, Duration::from_secs(180), || {
+        lake.read()["distinct_message_ids"].as_u64() >= Some(N as u64)
+    })
 }
 
 /// What the scenario found: the lake after the kills, and the metrics of
@@ -334,19 +319,15 @@ async fn an_iceberg_lake_holds_each_event_once_and_loads_into_duckdb_the_same() 
     assert_eq!(t["offsets"].as_object().map(|o| o.len()), Some(3), "{t}");
 
     // The generated DuckDB load of the same files.
-    let sql = std::process::Command::new(workspace_binary("tributary-pipeline"))
-        .args(["--config"])
-        .arg(&o.config)
-        .args(["warehouse", "--dialect", "duckdb"])
-        .output()
-        .unwrap();
-    assert!(
-        sql.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sql.stderr)
+    let sql = stdout_of(
+        std::process::Command::new(workspace_binary("tributary-pipeline"))
+            .args(["--config"])
+            .arg(&o.config)
+            .args(["warehouse", "--dialect", "duckdb"]),
+        "tributary-pipeline warehouse",
     );
     let sql_file = o.work.path().join("load.sql");
-    std::fs::write(&sql_file, &sql.stdout).unwrap();
+    std::fs::write(&sql_file, &sql).unwrap();
     let loaded = duckdb_load(&sql_file);
     let d = &loaded["tributary.order_completed"];
     report(format_args!(
@@ -403,15 +384,8 @@ async fn an_iceberg_lake_on_s3_holds_each_event_once() {
 /// The DuckDB load `sql` run by `tests/python/duckdb_load.py`: per table
 /// its rows, distinct message ids and column types.
 fn duckdb_load(sql: &Path) -> Value {
-    let out = std::process::Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/duckdb_load.py"))
-        .arg(sql)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "duckdb_load.py: {}\n(install with: pip3 install duckdb)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_of(
+        python_script("duckdb_load.py").arg(sql),
+        "duckdb_load.py (install with: pip3 install duckdb)",
+    )
 }

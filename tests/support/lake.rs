@@ -82,20 +82,83 @@ pub fn python() -> PathBuf {
     std::env::var_os("PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from)
 }
 
+/// Waits until `done` holds and the pipeline reads with no lag on each of
+/// its `partitions` partitions; returns its metrics page. The page is read
+/// after `done` held: lag 0 only says every record was consumed, and the
+/// pipeline counts what it drops or leaves out before the commit that
+/// makes `done` true, so a page read earlier could miss those counts.
+pub fn wait_caught_up(
+    p: &PipelineProcess,
+    partitions: usize,
+    timeout: std::time::Duration,
+    done: impl Fn() -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pipeline did not catch up within {timeout:?}"
+        );
+        if done()
+            && let Some(m) = p.metrics_text()
+        {
+            let lags: Vec<i64> = m
+                .lines()
+                .filter(|l| l.starts_with("tributary_pipeline_lag_records{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+                .collect();
+            if lags.len() == partitions && lags.iter().all(|l| *l == 0) {
+                return m;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// The standard output of `cmd`, which must succeed: otherwise the test
+/// fails with `what` and the command's standard error.
+pub fn stdout_of(cmd: &mut Command, what: &str) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out.stdout
+}
+
+/// [`stdout_of`] read as one JSON value.
+pub fn json_of(cmd: &mut Command, what: &str) -> serde_json::Value {
+    let out = stdout_of(cmd, what);
+    serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!(
+            "{what} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out)
+        )
+    })
+}
+
+/// A script of `tests/python/` under [`python`].
+pub fn python_script(name: &str) -> Command {
+    let mut cmd = Command::new(python());
+    cmd.arg(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("python")
+            .join(name),
+    );
+    cmd
+}
+
 /// The lake under `dir` summarised by `tests/python/read_lake.py`: rows,
 /// distinct message ids, per-event rows and column types.
 pub fn read_lake(dir: &Path) -> serde_json::Value {
-    let out = Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py"))
-        .arg(dir)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "read_lake.py: {}\n(install with: pip3 install pyarrow)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("read_lake.py prints JSON")
+    json_of(
+        python_script("read_lake.py").arg(dir),
+        "read_lake.py (install with: pip3 install pyarrow)",
+    )
 }
 
 /// Writes `pipeline.toml` in `dir` for consumer group `<prefix>pipeline`
@@ -203,21 +266,15 @@ impl IcebergLake {
     /// through the same catalog): rows, distinct message ids, per table its
     /// rows, types, snapshots and recorded offsets, and the data files.
     pub fn read(&self) -> serde_json::Value {
-        let out = Command::new(python())
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_iceberg.py"))
-            // SQLAlchemy's URL of the same file.
-            .arg(format!("sqlite:///{}", self.catalog.display()))
-            .arg(format!("{}/iceberg", self.store_url))
-            .arg("tributary")
-            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
-            .output()
-            .expect("run python3");
-        assert!(
-            out.status.success(),
-            "read_iceberg.py: {}\n(install with: pip3 install 'pyiceberg[sql-sqlite,pyarrow]')",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("read_iceberg.py prints JSON")
+        json_of(
+            python_script("read_iceberg.py")
+                // SQLAlchemy's URL of the same file.
+                .arg(format!("sqlite:///{}", self.catalog.display()))
+                .arg(format!("{}/iceberg", self.store_url))
+                .arg("tributary")
+                .envs(self.env.iter().map(|(k, v)| (*k, v.as_str()))),
+            "read_iceberg.py (install with: pip3 install 'pyiceberg[sql-sqlite,pyarrow]')",
+        )
     }
 }
 
