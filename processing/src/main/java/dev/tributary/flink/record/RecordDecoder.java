@@ -10,6 +10,7 @@ package dev.tributary.flink.record;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
@@ -19,7 +20,6 @@ import dev.tributary.flink.registry.RegistryClient;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 
 /** Reads payloads. */
 public final class RecordDecoder implements Serializable {
@@ -97,7 +97,7 @@ public final class RecordDecoder implements Serializable {
 
   private ObjectNode readObject(byte[] value, int offset) throws DecodeException {
     try {
-      JsonNode n = JSON.readTree(Arrays.copyOfRange(value, offset, value.length));
+      JsonNode n = JSON.readTree(value, offset, value.length - offset);
       if (n instanceof ObjectNode o) {
         return o;
       }
@@ -131,11 +131,15 @@ public final class RecordDecoder implements Serializable {
       throw new DecodeException(Reason.CORRUPT_VALUE, "the message-index array is cut short");
     }
     try {
-      DynamicMessage m = DynamicMessage.parseFrom(s.message(indexes), Arrays.copyOfRange(value, b.position(), value.length));
+      DynamicMessage m = DynamicMessage.parseFrom(s.message(indexes),
+          CodedInputStream.newInstance(value, b.position(), value.length - b.position()));
       String text = JsonFormat.printer().preservingProtoFieldNames().omittingInsignificantWhitespace().print(m);
-      return readObject(text.getBytes(java.nio.charset.StandardCharsets.UTF_8), 0);
+      return (ObjectNode) JSON.readTree(text);
     } catch (InvalidProtocolBufferException | IndexOutOfBoundsException x) {
       throw new DecodeException(Reason.CORRUPT_VALUE, "the value does not decode as " + s.protobuf().getFullName() + ": " + x.getMessage());
+    } catch (IOException x) {
+      // protobuf's own JSON printer wrote it: an object, always.
+      throw new DecodeException(Reason.CORRUPT_VALUE, "protobuf's JSON did not parse: " + x.getMessage());
     }
   }
 
